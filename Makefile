@@ -1,0 +1,34 @@
+# Two set-up commands: `make demo` and `make test`. Both create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# CPU build of torch for laptops and CI; GPU images install their own torch first.
+TORCH_SPEC ?= torch==2.13.0
+DEMO_OUT ?= demo_out
+
+.PHONY: venv demo test bench lint clean
+
+$(BIN)/tgram: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $(BIN)/tgram
+
+venv: $(BIN)/tgram
+
+demo: venv
+	$(BIN)/python -m jobs.demo --out $(DEMO_OUT)
+
+test: venv
+	$(BIN)/python -m pytest -q tests
+
+bench: venv
+	$(BIN)/python -m tests.bench.run
+
+lint: venv
+	$(BIN)/ruff check tgram jobs tests
+	$(BIN)/ruff format --check tgram jobs tests
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT)
