@@ -93,7 +93,7 @@ def test_labels_with_runs_of_spaces_are_read(tmp_path: Path) -> None:
         (read_gt, "1,1,1,1,1,1,1,1,1\n1,1.5,1,1,1,1,1,1,1\n", 2, "column 'id' must be an integer"),
         (read_gt, "0,1,1,1,1,1,1,1,1\n", 1, "column 'frame' must be >= 1"),
         (read_gt, "1,1,nan,1,1,1,1,1,1\n", 1, "expected finite numbers"),
-        (read_results, "1,1,1,1,1,1,0.5,-1,-1\n", 1, "expected 10 comma-separated numbers"),
+        (read_results, "1,1,1,1,1,1,0.5,-1,-1,-1,-1\n", 1, "expected 10 comma-separated numbers"),
         (read_labels, "0 1 0.5 0.5 0.1\n", 1, "expected 6 space-separated numbers"),
     ],
 )
@@ -258,3 +258,17 @@ def test_gen_labels_on_a_synthetic_airmot_tree(tmp_path: Path) -> None:
     assert labels["id"].tolist() == expected["id"].tolist()
     np.testing.assert_allclose(labels["cx"], expected["cx"], atol=1e-5)
     np.testing.assert_allclose(labels["h"], expected["h"], atol=1e-5)
+
+
+def test_results_reader_accepts_rows_without_placeholder_columns(tmp_path) -> None:
+    """TrackEval reads the first 7 columns, so a 9-column gt file scores as results."""
+    from tgram.data.formats import read_results
+
+    path = tmp_path / "gt_as_results.txt"
+    path.write_text("1,7,10,20,4,8,1,3,1\n2,7,11,20,4,8,1,3,0.5\n")
+    rows = read_results(path)
+    assert rows["frame"].tolist() == [0, 1] and rows["id"].tolist() == [7, 7]
+    assert rows["score"].tolist() == [1.0, 1.0]
+    path.write_text("1,7,10,20,4,8\n")
+    with pytest.raises(ValueError, match=r"gt_as_results.txt:1: expected 10 comma-separated"):
+        read_results(path)

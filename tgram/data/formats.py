@@ -96,7 +96,8 @@ class _Table:
     """Decimals written for the float fields; the other fields are integers."""
     separator: str
     trailing: int = 0
-    """Placeholder columns written as -1 after the fields and ignored when read."""
+    """Placeholder columns written as -1 after the fields and ignored when read; like
+    TrackEval, readers accept rows that leave them out (so a gt file can be read as results)."""
 
     @property
     def width(self) -> int:
@@ -219,12 +220,12 @@ def _parse_lines(uri: str | Path, text: str, table: _Table) -> tuple[np.ndarray,
         if not line.strip():
             continue
         parts = line.split(separator)
-        if len(parts) != table.width:
+        if not len(table.dtype.names) <= len(parts) <= table.width:
             raise FormatError(
                 f"{uri}:{number}: expected {table.expected()}, got {len(parts)} values: {line.strip()!r}"
             )
         try:
-            values.append([float(p) for p in parts])
+            values.append([float(p) for p in parts] + [-1.0] * (table.width - len(parts)))
         except ValueError:
             raise FormatError(
                 f"{uri}:{number}: expected {table.expected()}, got {line.strip()!r}"

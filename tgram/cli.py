@@ -1,0 +1,204 @@
+"""`tgram` command line: parses arguments, calls library functions, prints where outputs went.
+
+Heavy imports (torch, ray) happen inside the commands so `tgram --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from tgram.config import ConfigError
+
+import numpy as np
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _progress(desc: str, total: int | None = None, unit: str = "it") -> tqdm:
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from tgram.config import load_config
+    from tgram.data.synth import SynthConfig, generate_archive
+
+    overrides = {
+        k: v
+        for k, v in {
+            "videos": args.videos,
+            "frames": args.frames,
+            "width": args.width,
+            "height": args.height,
+            "fps": args.fps,
+            "density": args.density,
+            "seed": args.seed,
+            "layout": args.layout,
+            "classes": tuple(args.classes.split(",")) if args.classes else None,
+        }.items()
+        if v is not None
+    }
+    cfg = load_config(args.config, SynthConfig, overrides)
+    bar = _progress("synth", total=cfg.videos * cfg.frames, unit="frame")
+    ids = generate_archive(args.out, cfg, progress=bar.update, workers=args.workers)
+    bar.close()
+    print(f"wrote {len(ids)} videos ({cfg.width}x{cfg.height}, {cfg.frames} frames, layout {cfg.layout}) to {args.out}")
+    return 0
+
+
+def cmd_gen_labels(args: argparse.Namespace) -> int:
+    from tgram.data.formats import gen_labels
+
+    summary = gen_labels(args.root, args.out, name=args.name)
+    print(summary)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tgram.eval import evaluate_files
+
+    thresholds = {"iou_threshold": args.iou, "center_threshold_px": args.center_px}
+    report = evaluate_files(
+        args.gt,
+        args.res,
+        match=args.match,
+        per_class=args.per_class,
+        **{k: v for k, v in thresholds.items() if v is not None},
+    )
+    print(report.to_text())
+    if args.json:
+        Path(args.json).write_text(report.to_json())
+        print(f"metrics written to {args.json}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tgram import storage
+    from tgram.train import export_weights, fit, load_train_config
+
+    overrides = {"storage_path": args.storage} if args.storage else {}
+    if args.epochs:
+        overrides["optim.epochs"] = args.epochs
+    cfg = load_train_config(args.config, overrides)
+    result = fit(cfg)
+    uri = export_weights(result, storage.join(cfg.storage_path, cfg.name, "weights.pt"))
+    print(f"checkpoints and metrics: {storage.join(cfg.storage_path, cfg.name)}")
+    print(f"weights: {uri}")
+    return 0
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    import time
+
+    from tgram import storage
+    from tgram.config import load_config
+    from tgram.data.formats import write_results
+    from tgram.data.video import list_videos, probe, video_id
+    from tgram.inference import Detector, rows_to_results, track_video
+    from tgram.track.tracker import TrackerConfig
+
+    tracker_cfg = load_config(args.config, TrackerConfig)
+    detector = Detector.from_weights(args.weights, score_threshold=tracker_cfg.det_threshold)
+    videos = list_videos(args.input)
+    if not videos:
+        raise ValueError(f"{args.input}: no mp4 files or image sequences found")
+    total = sum(probe(v).frames for v in videos)
+    bar = _progress("track", total=total, unit="frame")
+    t0 = time.perf_counter()
+    for uri in videos:
+        rows = track_video(uri, detector, tracker_cfg, on_frame=lambda _: bar.update())
+        out = storage.join(args.out, f"{video_id(uri)}.txt")
+        write_results(out, rows_to_results(rows))
+        bar.write(f"{video_id(uri)}: {len(np.unique(rows.track_id))} tracks, {len(rows)} boxes -> {out}")
+    bar.close()
+    seconds = time.perf_counter() - t0
+    print(f"tracked {len(videos)} videos, {total} frames in {seconds:.1f} s ({total / seconds:.2f} fps); results in {args.out}")
+    return 0
+
+
+COMMANDS: dict[str, tuple[str, Handler]] = {
+    "synth": ("generate a synthetic Jilin-1-like video archive with exact ground truth", cmd_synth),
+    "gen-labels": ("convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON", cmd_gen_labels),
+    "eval": ("score MOTChallenge result files against ground truth (CLEAR-MOT, IDF1, HOTA)", cmd_eval),
+    "train": ("train a TGraM model from a YAML config (single process)", cmd_train),
+    "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tgram", description="Multi-object tracking in satellite video (TGraM).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str) -> argparse.ArgumentParser:
+        help_text, handler = COMMANDS[name]
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("synth")
+    p.add_argument("out", help="output directory")
+    p.add_argument("--config", default=str(_configs() / "synth" / "default.yaml"), help="synth YAML (default: %(default)s)")
+    p.add_argument("--videos", type=int, help="number of videos")
+    p.add_argument("--frames", type=int, help="frames per video")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--fps", type=float)
+    p.add_argument("--density", type=float, help="object density multiplier")
+    p.add_argument("--classes", help="comma-separated subset of airplane,ship,vehicle")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--layout", choices=["mp4", "airmot"], help="mp4 archive (default) or AIR-MOT image tree")
+    p.add_argument("--workers", type=int, help="processes rendering videos in parallel (default: one per core)")
+
+    p = add("gen-labels")
+    p.add_argument("root", help="AIR-MOT (images/{train,test}/<seq>) or MOTChallenge (<split>/<seq>/img1) tree")
+    p.add_argument("out", help="output directory for labels_with_ids, image lists and the dataset JSON")
+    p.add_argument("--name", default="dataset", help="dataset name used for list/JSON file names")
+
+    p = add("eval")
+    p.add_argument("--gt", required=True, help="gt dir (<id>.txt or <seq>/gt/gt.txt) or one gt file")
+    p.add_argument("--res", required=True, help="results dir of <id>.txt, or one results file")
+    p.add_argument("--match", choices=["iou", "center"], default="iou", help="box matching rule (default: iou)")
+    p.add_argument("--iou", type=float, help="IoU threshold for --match iou (default: 0.5)")
+    p.add_argument("--center-px", type=float, help="centre distance threshold in px for --match center (default: 5)")
+    p.add_argument("--per-class", action="store_true", help="also report each class")
+    p.add_argument("--json", help="also write the metrics as JSON here")
+
+    p = add("train")
+    p.add_argument("config", help="training YAML (see configs/train/)")
+    p.add_argument("--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)")
+    p.add_argument("--epochs", type=int, help="override optim.epochs")
+
+    p = add("track")
+    p.add_argument("input", help="a video file, a folder of videos, or an image-sequence folder (local or s3://)")
+    p.add_argument("--out", required=True, help="output dir for <video_id>.txt results")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="weights file, local or s3:// (default: shipped)")
+    p.add_argument("--config", default=str(_configs() / "track" / "default.yaml"), help="tracker YAML")
+    return parser
+
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "tgram_synth.pt"
+
+
+def _configs() -> Path:
+    """configs/ of the source tree (the package is installed editable from it)."""
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"tgram {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
