@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tgram.data.targets import MIN_RADIUS, build_targets, gaussian_radius
+from tgram.model.decode import decode, heatmap_peaks
+
+
+def perfect_outputs(targets: dict[str, np.ndarray], emb_dim: int = 8) -> dict[str, torch.Tensor]:
+    """Head maps that a perfect network would produce for these targets."""
+    c, h, w = targets["hm"].shape
+    hm = torch.from_numpy(targets["hm"]).clamp(1e-6, 1 - 1e-6)
+    out = {"hm": torch.log(hm / (1 - hm))[None], "ltrb": torch.zeros(1, 4, h, w), "offset": torch.zeros(1, 2, h, w)}
+    emb = torch.zeros(1, emb_dim, h, w)
+    for k in np.flatnonzero(targets["mask"]):
+        iy, ix = divmod(int(targets["index"][k]), w)
+        out["ltrb"][0, :, iy, ix] = torch.from_numpy(targets["ltrb"][k])
+        out["offset"][0, :, iy, ix] = torch.from_numpy(targets["offset"][k])
+        emb[0, int(targets["ids"][k]) % emb_dim, iy, ix] = 1.0
+    out["emb"] = emb
+    return out
+
+
+def test_targets_round_trip_through_decode() -> None:
+    boxes = np.array([[10, 12, 14, 20], [40.5, 30, 90, 60], [100, 100, 112, 106]], np.float32)
+    classes, ids = np.array([2, 0, 1]), np.array([5, 6, 7])
+    t = build_targets(boxes, classes, ids, image_hw=(128, 128), num_classes=3, max_objects=8)
+    assert t["hm"].shape == (3, 32, 32) and t["mask"].sum() == 3
+    det = decode(perfect_outputs(t), top_k=20, score_threshold=0.5)[0]
+    order = np.argsort(det.boxes[:, 0])
+    assert np.allclose(det.boxes[order], boxes[np.argsort(boxes[:, 0])], atol=1.0)
+    assert det.classes[order].tolist() == classes[np.argsort(boxes[:, 0])].tolist()
+    assert np.allclose(np.linalg.norm(det.embeddings, axis=1), 1.0)
+
+
+def test_tiny_vehicle_gets_a_peak_and_radius_floor() -> None:
+    t = build_targets(np.array([[9, 9, 13, 17]], np.float32), np.array([0]), np.array([1]), image_hw=(64, 64), num_classes=1, max_objects=4)
+    assert gaussian_radius(2, 1) < 1 <= MIN_RADIUS
+    assert t["hm"].max() == 1.0 and (t["hm"] > 0).sum() == 9  # 3x3 neighbourhood from the floor
+    assert t["ids"][0] == 1 and t["ids"][1] == -1
+
+
+def test_max_objects_keeps_the_largest() -> None:
+    boxes = np.array([[0, 0, 4, 4], [10, 10, 30, 30], [40, 40, 44, 48]], np.float32)
+    t = build_targets(boxes, np.zeros(3, int), np.arange(3), image_hw=(64, 64), num_classes=1, max_objects=2)
+    assert t["mask"].sum() == 2 and set(t["ids"].tolist()) == {1, 2}
+
+
+def test_heatmap_peaks_suppresses_neighbours() -> None:
+    heat = torch.tensor([[[[0.1, 0.5, 0.4], [0.2, 0.3, 0.1], [0.0, 0.0, 0.9]]]])
+    peaks = heatmap_peaks(heat)
+    assert torch.count_nonzero(peaks) == 2 and peaks[0, 0, 0, 1] == 0.5 and peaks[0, 0, 2, 2] == 0.9
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.95])
+def test_score_threshold(threshold: float) -> None:
+    t = build_targets(np.array([[8, 8, 24, 24]], np.float32), np.array([0]), np.array([0]), image_hw=(32, 32), num_classes=1, max_objects=2)
+    out = perfect_outputs(t)
+    out["hm"] = out["hm"].clamp(max=torch.logit(torch.tensor(0.9)))
+    assert len(decode(out, score_threshold=threshold)[0]) == (1 if threshold < 0.9 else 0)

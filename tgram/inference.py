@@ -1,0 +1,177 @@
+"""Model + tracker over a run of frames: the code `tgram track` and the batch actors share.
+
+The detector pads frames to a multiple of 32 instead of resizing, so 4x8 px vehicles keep
+their size and boxes come back in the video's own pixel coordinates.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tgram.data.formats import RESULT_DTYPE
+from tgram.data.video import probe, read_frames
+from tgram.model.decode import Detections, decode
+from tgram.model.tgram import TGraM
+from tgram.model.weights import load_weights
+from tgram.track.tracker import OnlineTracker, TrackerConfig
+
+STRIDE = 32
+
+
+class Detector:
+    """Loads weights once; maps the T most recent frames to the current frame's detections."""
+
+    def __init__(
+        self,
+        model: TGraM,
+        *,
+        device: torch.device,
+        top_k: int = 500,
+        score_threshold: float = 0.1,
+        amp: bool = True,
+    ) -> None:
+        self.model = model.eval().to(device)
+        self.device = device
+        self.top_k = top_k
+        self.score_threshold = score_threshold
+        self.amp = amp and device.type == "cuda"
+
+    @classmethod
+    def from_weights(cls, uri: str, *, device: torch.device | None = None, **kwargs: object) -> Detector:
+        device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        model, _ = load_weights(uri, device=device)
+        return cls(model, device=device, **kwargs)
+
+    @property
+    def num_frames(self) -> int:
+        return self.model.cfg.frames
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.model.cfg.classes)
+
+    @torch.inference_mode()
+    def __call__(self, frames: list[np.ndarray]) -> Detections:
+        """`frames`: RGB uint8 [H, W, 3], current first, then t-1, ... (len == num_frames)."""
+        x = torch.from_numpy(np.stack(frames)).to(self.device)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)  # [T, 3, H, W]
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, -w % STRIDE, 0, -h % STRIDE))
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            outputs = self.model(x[None])
+        det = decode(outputs, top_k=self.top_k, score_threshold=self.score_threshold)[0]
+        return det.clip(width=w, height=h)
+
+
+@dataclass(frozen=True)
+class TrackRows:
+    """Per (frame, track) output rows of a tracked run of frames."""
+
+    frame: np.ndarray  # [N] int32, 0-based video frame
+    track_id: np.ndarray  # [N] int64
+    boxes: np.ndarray  # [N, 4] float32 xyxy
+    score: np.ndarray  # [N] float32
+    class_id: np.ndarray  # [N] int64
+    velocity: np.ndarray  # [N, 2] float32 px/frame
+    embedding: np.ndarray  # [N, E] float32
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def track_frames(
+    frames: Iterable[tuple[int, np.ndarray]],
+    detector: Detector,
+    tracker_config: TrackerConfig,
+    *,
+    fps: float,
+    first_output_frame: int = 0,
+    on_frame: Callable[[int], None] | None = None,
+) -> TrackRows:
+    """Run detector + a fresh tracker over (index, frame) pairs in order.
+
+    Frames before `first_output_frame` only fill the model's history (clip warm-up context);
+    the tracker starts at `first_output_frame`. Before any history exists the first frame is
+    repeated, as in training.
+    """
+    tracker = OnlineTracker(tracker_config, fps=fps)
+    history: deque[np.ndarray] = deque(maxlen=detector.num_frames)
+    parts: list[tuple] = []
+    for index, frame in frames:
+        if not history:
+            history.extend([frame] * detector.num_frames)
+        else:
+            history.append(frame)
+        if index < first_output_frame:
+            continue
+        det = detector(list(reversed(history)))
+        tracks = tracker.update(det.boxes, det.scores, det.classes, det.embeddings, frame_index=index)
+        if len(tracks.track_ids):
+            parts.append(
+                (
+                    np.full(len(tracks.track_ids), index, np.int32),
+                    tracks.track_ids,
+                    tracks.boxes,
+                    tracks.scores,
+                    tracks.classes,
+                    tracks.velocities,
+                    tracks.embeddings,
+                )
+            )
+        if on_frame is not None:
+            on_frame(index)
+    return _concat_rows(parts, emb_dim=detector.model.cfg.emb_dim)
+
+
+def track_video(
+    uri: str,
+    detector: Detector,
+    tracker_config: TrackerConfig,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> TrackRows:
+    """Track frames [start, end) of a video; the T-1 frames before `start` warm the model up."""
+    fps = probe(uri).fps
+    first = max(0, start - (detector.num_frames - 1))
+    frames = read_frames(uri, first, end)
+    return track_frames(frames, detector, tracker_config, fps=fps, first_output_frame=start, on_frame=on_frame)
+
+
+def rows_to_results(rows: TrackRows) -> np.ndarray:
+    """MOTChallenge result rows (0-based frames here; formats writes them 1-based)."""
+    out = np.zeros(len(rows), RESULT_DTYPE)
+    out["frame"], out["id"], out["score"] = rows.frame, rows.track_id, rows.score
+    out["x"], out["y"] = rows.boxes[:, 0], rows.boxes[:, 1]
+    out["w"], out["h"] = rows.boxes[:, 2] - rows.boxes[:, 0], rows.boxes[:, 3] - rows.boxes[:, 1]
+    return out
+
+
+def _concat_rows(parts: list[tuple], emb_dim: int) -> TrackRows:
+    if not parts:
+        return TrackRows(
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int64),
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int64),
+            np.zeros((0, 2), np.float32),
+            np.zeros((0, emb_dim), np.float32),
+        )
+    cols = list(zip(*parts))
+    return TrackRows(
+        np.concatenate(cols[0]),
+        np.concatenate(cols[1]).astype(np.int64),
+        np.concatenate(cols[2]).astype(np.float32),
+        np.concatenate(cols[3]).astype(np.float32),
+        np.concatenate(cols[4]).astype(np.int64),
+        np.concatenate(cols[5]).astype(np.float32),
+        np.concatenate(cols[6]).astype(np.float32),
+    )

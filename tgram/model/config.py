@@ -1,0 +1,53 @@
+"""Settings of the TGraM network and its losses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tgram.data.classes import CLASS_NAMES
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backbone: Literal["mobilenetv3", "dla34"] = "mobilenetv3"
+    """mobilenetv3: fast on CPU (default); dla34: the paper's stronger, ~10x slower backbone."""
+    deform_conv: bool = False
+    """Deformable (DCNv2) convolutions in the decoder's fusion layers."""
+    frames: int = 3
+    """T input frames: current, t-1, ..., t-T+1. T=1 with graph off is FairMOT."""
+    graph: bool = True
+    """Graph spatiotemporal reasoning between the current and the past frames."""
+    adversarial: bool = True
+    """Multi-task gradient adversarial learning between detection and ReID."""
+    classes: tuple[str, ...] = CLASS_NAMES
+    emb_dim: int = 128
+    decoder_channels: int = 64
+    head_channels: int = 64
+    graph_channels: int = 64
+    """Width of the affinity embedding of graph nodes."""
+    max_objects: int = 256
+    """Objects per training crop that get targets (the rest are left out of the losses)."""
+    size_weight: float = 0.1
+    """Weight of the ltrb L1 loss inside the detection loss (FairMOT's 0.1)."""
+    offset_weight: float = 1.0
+    adversarial_weight: float = 0.05
+    """Weight of the discriminator loss in the total; raising it pushes the shared features
+    harder toward task gradients that cannot be told apart, at the risk of slowing detection."""
+    adversarial_max_lambda: float = 1.0
+    """Final strength of the gradient reversal (the DANN ramp reaches it at the end)."""
+    discriminator_lr_scale: float = 2.0
+    """Discriminator learning rate as a multiple of the network's."""
+
+    def __post_init__(self) -> None:
+        if self.frames < 1:
+            raise ValueError(f"frames must be >= 1, got {self.frames}")
+        if not self.classes or len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes must be non-empty and distinct, got {list(self.classes)}")
+        for name in ("emb_dim", "decoder_channels", "head_channels", "graph_channels", "max_objects"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)

@@ -1,0 +1,61 @@
+"""Detection and ReID losses (FairMOT), balanced by learned task uncertainty."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PROB_EPS = 1e-4
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
+    """CornerNet's penalty-reduced focal loss, normalised by the number of peaks (target == 1)."""
+    p = torch.sigmoid(logits.float()).clamp(PROB_EPS, 1 - PROB_EPS)
+    pos = target.eq(1).float()
+    neg_weight = (1 - target).pow(beta) * (1 - pos)
+    pos_loss = (torch.log(p) * (1 - p).pow(alpha) * pos).sum()
+    neg_loss = (torch.log(1 - p) * p.pow(alpha) * neg_weight).sum()
+    return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
+
+
+def gather_at(feature: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """feature [B, D, h, w] at flat cell indices [B, M] -> [B, M, D]."""
+    flat = feature.flatten(2)
+    return flat.gather(2, index[:, None, :].expand(-1, flat.shape[1], -1)).transpose(1, 2)
+
+
+def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over real objects (mask [B, M]), per object and coordinate."""
+    m = mask[..., None].expand_as(pred)
+    return (F.l1_loss(pred.float() * m, target * m, reduction="sum")) / m.sum().clamp(min=1)
+
+
+class ReIDLoss(nn.Module):
+    """Identity classification of normalised embeddings with FairMOT's scaled linear layer."""
+
+    def __init__(self, emb_dim: int, num_ids: int) -> None:
+        super().__init__()
+        self.classifier = nn.Linear(emb_dim, max(num_ids, 1))
+        self.scale = math.sqrt(2) * math.log(max(num_ids - 1, 2))
+
+    def forward(self, emb: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        valid = (mask > 0) & (ids >= 0)
+        if not valid.any():
+            return emb.sum() * 0.0
+        vectors = self.scale * F.normalize(emb[valid].float(), dim=1)
+        return F.cross_entropy(self.classifier(vectors), ids[valid])
+
+
+class UncertaintyWeighting(nn.Module):
+    """Kendall et al.: total = 0.5 * (e^-s_det L_det + e^-s_id L_id + s_det + s_id)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.s_det = nn.Parameter(torch.tensor(-1.85))
+        self.s_id = nn.Parameter(torch.tensor(-1.05))
+
+    def forward(self, det: torch.Tensor, reid: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (torch.exp(-self.s_det) * det + torch.exp(-self.s_id) * reid + self.s_det + self.s_id)

@@ -1,0 +1,83 @@
+"""The TGraM network: shared backbone over T frames, graph reasoning, decoder, heads, losses."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tgram.model.adversarial import GradientDiscriminator, adversarial_loss, reversal_strength
+from tgram.model.backbone import IDAUp, build_backbone
+from tgram.model.config import ModelConfig
+from tgram.model.graph import SpatioTemporalGraph
+from tgram.model.heads import TrackingHeads
+from tgram.model.losses import ReIDLoss, UncertaintyWeighting, focal_loss, gather_at, masked_l1
+
+
+class TGraM(nn.Module):
+    """frames [B, T, 3, H, W] in [0, 1] (current first; H, W multiples of 32) -> head outputs.
+
+    forward returns the same dict in train and eval: the head maps plus "features", the shared
+    stride-4 map that the gradient adversarial loss differentiates against.
+    """
+
+    def __init__(self, cfg: ModelConfig, num_ids: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.num_ids = num_ids
+        self.backbone = build_backbone(cfg.backbone)
+        channels = self.backbone.channels
+        self.graph = SpatioTemporalGraph(channels[-1], cfg.graph_channels) if cfg.graph and cfg.frames > 1 else None
+        self.decoder = IDAUp(channels, cfg.decoder_channels, deform=cfg.deform_conv)
+        self.heads = TrackingHeads(cfg.decoder_channels, cfg.head_channels, cfg.num_classes, cfg.emb_dim)
+        self.reid_loss = ReIDLoss(cfg.emb_dim, num_ids)
+        self.weighting = UncertaintyWeighting()
+        self.discriminator = GradientDiscriminator(cfg.decoder_channels) if cfg.adversarial else None
+        mean, std = torch.tensor([0.408, 0.447, 0.470]), torch.tensor([0.289, 0.274, 0.278])
+        self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        b, t = frames.shape[:2]
+        if t != self.cfg.frames:
+            raise ValueError(f"expected {self.cfg.frames} frames per sample, got {t}")
+        used = frames if self.graph is not None else frames[:, :1]  # without the graph, past frames are unused
+        x = (used.flatten(0, 1) - self.mean) / self.std
+        levels = self.backbone(x)
+        current = [level.unflatten(0, (b, used.shape[1]))[:, 0] for level in levels]
+        if self.graph is not None:
+            coarsest = levels[-1].unflatten(0, (b, t))
+            current[-1] = self.graph(coarsest[:, 0], coarsest[:, 1:])
+        features = self.decoder(current)
+        outputs = self.heads(features)
+        outputs["features"] = features
+        return outputs
+
+    def compute_losses(
+        self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], progress: float = 0.0
+    ) -> dict[str, torch.Tensor]:
+        """Loss parts and "total"; `progress` in [0, 1] ramps the gradient reversal."""
+        cfg, mask, index = self.cfg, targets["mask"], targets["index"]
+        hm = focal_loss(outputs["hm"], targets["hm"])
+        ltrb = masked_l1(gather_at(outputs["ltrb"], index), targets["ltrb"], mask)
+        offset = masked_l1(gather_at(outputs["offset"], index), targets["offset"], mask)
+        det = hm + cfg.size_weight * ltrb + cfg.offset_weight * offset
+        reid = self.reid_loss(gather_at(outputs["emb"], index), targets["ids"], mask)
+        total = self.weighting(det, reid)
+        losses = {"hm": hm, "ltrb": ltrb, "offset": offset, "det": det, "id": reid}
+        if self.discriminator is not None and self.training and torch.is_grad_enabled():
+            strength = reversal_strength(progress, cfg.adversarial_max_lambda)
+            adv, acc = adversarial_loss(self.discriminator, det, reid, outputs["features"], strength)
+            total = total + cfg.adversarial_weight * adv
+            losses.update(adv=adv, adv_acc=acc)
+        losses["total"] = total
+        return losses
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """The network, and the discriminator at its own learning rate."""
+        disc = set(map(id, self.discriminator.parameters())) if self.discriminator is not None else set()
+        groups = [{"params": [p for p in self.parameters() if id(p) not in disc], "lr": lr, "name": "network"}]
+        if disc:
+            groups.append(
+                {"params": list(self.discriminator.parameters()), "lr": lr * self.cfg.discriminator_lr_scale, "name": "discriminator"}
+            )
+        return groups

@@ -1,0 +1,75 @@
+"""Weights files and checkpoints: a plain dict loadable with torch.load(weights_only=True).
+
+{"arch": "tgram", "version", "config": ModelConfig as a dict, "num_ids", "state_dict",
+"metrics"}; no pickled objects, so a file from storage cannot run code when loaded.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import torch
+
+from tgram import __version__, storage
+from tgram.config import ConfigError, from_dict, to_dict
+from tgram.model.config import ModelConfig
+from tgram.model.tgram import TGraM
+
+ARCH = "tgram"
+
+
+def checkpoint_dict(model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, half: bool = False) -> dict[str, Any]:
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu() for k, v in model.state_dict().items()}
+    return {
+        "arch": ARCH,
+        "version": __version__,
+        "config": to_dict(cfg),
+        "num_ids": model.num_ids,
+        "state_dict": state,
+        "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
+    }
+
+
+def save_weights(uri: str, model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, half: bool = True) -> None:
+    buffer = io.BytesIO()
+    torch.save(checkpoint_dict(model, cfg, metrics, half=half), buffer)
+    storage.write_bytes(uri, buffer.getvalue())
+
+
+def read_checkpoint(uri: str) -> dict[str, Any]:
+    try:
+        data = storage.read_bytes(uri)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{uri}: weights file not found") from None
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a corrupt or foreign file
+        raise ValueError(f"{uri}: not a tgram weights file ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+def model_from_checkpoint(state: dict[str, Any], *, source: str) -> TGraM:
+    if not isinstance(state, dict) or state.get("arch") != ARCH:
+        found = state.get("arch") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{source}: expected arch '{ARCH}', got {found!r}")
+    try:
+        cfg = from_dict(ModelConfig, state["config"], source=f"{source} [config]")
+    except KeyError:
+        raise ValueError(f"{source}: missing 'config'") from None
+    model = TGraM(cfg, num_ids=int(state.get("num_ids", 1)))
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()}
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        first = str(exc).split("\n\t")[1] if "\n\t" in str(exc) else str(exc)
+        raise ValueError(f"{source}: weights do not match the config ({first.strip()})") from None
+    return model
+
+
+def load_weights(uri: str, device: torch.device | str = "cpu") -> tuple[TGraM, ModelConfig]:
+    """Load a weights file (local or s3://) into an eval-mode model."""
+    try:
+        model = model_from_checkpoint(read_checkpoint(uri), source=uri)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return model.to(device).eval(), model.cfg

@@ -1,0 +1,274 @@
+"""The one training loop: `tgram train` runs it in one process, Ray Train runs it per worker.
+
+Everything that differs between the two (DDP wrapping, distributed sampling, where
+checkpoints go, how metrics are reported) comes in through a `TrainHooks` object, so there is
+no second copy of the loop.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from tgram import storage
+from tgram.config import load_config, to_dict
+from tgram.data.dataset import DataConfig, MultiFrameDataset
+from tgram.data.sources import load_sequences, split_validation
+from tgram.detection_metrics import ImageDetections, ImageGroundTruth, detection_metrics
+from tgram.model.config import ModelConfig
+from tgram.model.decode import decode
+from tgram.model.tgram import TGraM
+from tgram.model.weights import checkpoint_dict, model_from_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 5e-4
+    """Adam learning rate of the network (the discriminator's comes from the model config)."""
+    weight_decay: float = 0.0
+    epochs: int = 20
+    batch_size: int = 8
+    """Per-worker batch; the global batch is batch_size x workers."""
+    lr_drop_epochs: tuple[int, ...] = ()
+    """Epochs after which the learning rate is divided by 10."""
+    grad_clip_norm: float = 35.0
+    """Gradient-norm clip; lowering it steadies early training with the adversarial term."""
+    steps_per_epoch: int | None = None
+    """Cap on optimizer steps per epoch (None: one pass over the data)."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("optim.epochs and optim.batch_size must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "tgram"
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loader_workers: int = 2
+    amp: bool = True
+    """Mixed precision (bf16 autocast) on CUDA; ignored on CPU."""
+    val_images: int = 64
+    """Validation crops scored per epoch (AP@0.5, centre recall)."""
+    storage_path: str = "runs"
+    """Local dir or s3:// prefix; a run writes under <storage_path>/<name>/."""
+
+
+class TrainHooks(Protocol):
+    """What differs between single-process and Ray Train (per-worker) training."""
+
+    rank: int
+    world_size: int
+
+    def prepare_model(self, model: nn.Module) -> nn.Module: ...
+
+    def prepare_loader(self, loader: DataLoader) -> DataLoader: ...
+
+    def restore(self) -> dict[str, Any] | None: ...
+
+    def report(self, metrics: dict[str, float], checkpoint: dict[str, Any]) -> None: ...
+
+
+class LocalHooks:
+    """Single process: checkpoints and metrics under <storage_path>/<name>/ (local or s3://)."""
+
+    rank = 0
+    world_size = 1
+
+    def __init__(self, run_dir: str) -> None:
+        self.run_dir = run_dir
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def prepare_loader(self, loader: DataLoader) -> DataLoader:
+        return loader
+
+    def restore(self) -> dict[str, Any] | None:
+        uri = storage.join(self.run_dir, "checkpoint.pt")
+        if not storage.exists(uri):
+            return None
+        return torch.load(io.BytesIO(storage.read_bytes(uri)), map_location="cpu", weights_only=True)
+
+    def report(self, metrics: dict[str, float], checkpoint: dict[str, Any]) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        storage.write_bytes(storage.join(self.run_dir, "checkpoint.pt"), buffer.getvalue())
+        history = checkpoint["history"]
+        storage.write_bytes(storage.join(self.run_dir, "metrics.json"), json.dumps(history, indent=1).encode())
+
+
+@dataclass
+class FitResult:
+    model: TGraM
+    history: list[dict[str, float]]
+
+
+def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    return load_config(path, TrainConfig, overrides)
+
+
+def select_device(prefer_gpu: bool = True) -> torch.device:
+    return torch.device("cuda" if prefer_gpu and torch.cuda.is_available() else "cpu")
+
+
+def build_datasets(cfg: TrainConfig) -> tuple[MultiFrameDataset, MultiFrameDataset]:
+    """Train and validation datasets with one identity space (ids global over both)."""
+    sequences = load_sequences(cfg.data.source, cfg.data.path, cfg.model.classes, cfg.data.max_frames_per_video)
+    if cfg.data.val_path:
+        val_sequences = load_sequences(
+            cfg.data.source, cfg.data.val_path, cfg.model.classes, cfg.data.max_frames_per_video
+        )
+    else:
+        sequences, val_sequences = split_validation(sequences)
+    common = dict(
+        num_frames=cfg.model.frames,
+        num_classes=len(cfg.model.classes),
+        input_size=cfg.data.input_size,
+        max_objects=cfg.model.max_objects,
+        frame_stride=cfg.data.frame_stride,
+        seed=cfg.seed,
+    )
+    train = MultiFrameDataset(sequences, augment=cfg.data.augment, **common)
+    val = MultiFrameDataset(val_sequences, augment=None, **common)
+    return train, val
+
+
+def fit(
+    cfg: TrainConfig,
+    *,
+    hooks: TrainHooks | None = None,
+    device: torch.device | None = None,
+    datasets: tuple[MultiFrameDataset, MultiFrameDataset] | None = None,
+) -> FitResult:
+    """Train `cfg` to `cfg.optim.epochs`, resuming from the hooks' checkpoint if there is one."""
+    hooks = hooks or LocalHooks(storage.join(cfg.storage_path, cfg.name))
+    device = device or select_device()
+    torch.manual_seed(cfg.seed + hooks.rank)
+    train_set, val_set = datasets or build_datasets(cfg)
+    model = TGraM(cfg.model, num_ids=max(train_set.num_ids, 1)).to(device)
+    optimizer = torch.optim.Adam(model.parameter_groups(cfg.optim.lr), weight_decay=cfg.optim.weight_decay)
+    start_epoch, history = 0, []
+    state = hooks.restore()
+    if state is not None:
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, history = int(state["epoch"]), list(state["history"])
+        log.info("resumed %s at epoch %d", cfg.name, start_epoch)
+    wrapped = hooks.prepare_model(model)
+    loader = hooks.prepare_loader(
+        DataLoader(
+            train_set,
+            batch_size=cfg.optim.batch_size,
+            shuffle=True,
+            num_workers=cfg.loader_workers,
+            drop_last=len(train_set) >= cfg.optim.batch_size,
+            persistent_workers=cfg.loader_workers > 0,
+            generator=torch.Generator().manual_seed(cfg.seed),
+        )
+    )
+    steps_per_epoch = min(len(loader), cfg.optim.steps_per_epoch or len(loader))
+    total_steps = steps_per_epoch * cfg.optim.epochs
+    use_amp = cfg.amp and device.type == "cuda"
+    for epoch in range(start_epoch, cfg.optim.epochs):
+        train_set.set_epoch(epoch)
+        if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
+            loader.sampler.set_epoch(epoch)
+        _set_lr(optimizer, cfg.optim, epoch)
+        t0 = time.perf_counter()
+        sums: dict[str, float] = {}
+        model.train()
+        for step, batch in enumerate(_take(loader, steps_per_epoch)):
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            progress = (epoch * steps_per_epoch + step) / max(total_steps, 1)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                outputs = wrapped(batch["frames"])
+                losses = model.compute_losses(outputs, batch, progress=progress)
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip_norm)
+            optimizer.step()
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+        seconds = time.perf_counter() - t0
+        metrics = {f"loss/{k}": v / max(steps_per_epoch, 1) for k, v in sums.items()}
+        metrics.update(validate(model, val_set, cfg, device))
+        metrics.update(
+            epoch=epoch + 1,
+            lr=optimizer.param_groups[0]["lr"],
+            samples_per_s=steps_per_epoch * cfg.optim.batch_size * hooks.world_size / seconds,
+        )
+        history.append(metrics)
+        log.info("epoch %d/%d %s", epoch + 1, cfg.optim.epochs, _fmt(metrics))
+        checkpoint = checkpoint_dict(model, cfg.model, metrics)
+        checkpoint.update(
+            optimizer=optimizer.state_dict(), epoch=epoch + 1, history=history, train_config=to_dict(cfg)
+        )
+        hooks.report(metrics, checkpoint)
+    return FitResult(model=model, history=history)
+
+
+@torch.inference_mode()
+def validate(model: TGraM, val_set: MultiFrameDataset, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
+    """AP@0.5 and centre recall on a fixed set of validation crops."""
+    if len(val_set) == 0:
+        return {}
+    model.eval()
+    indices = np.linspace(0, len(val_set) - 1, min(cfg.val_images, len(val_set))).round().astype(int)
+    dets, gts = [], []
+    for i in indices:
+        sample = val_set[int(i)]
+        outputs = model(sample["frames"][None].to(device))
+        det = decode(outputs, top_k=cfg.model.max_objects, score_threshold=0.05)[0]
+        dets.append(ImageDetections(det.boxes, det.scores, det.classes))
+        gts.append(val_set.ground_truth(int(i)))
+    model.train()
+    return {f"val/{k}": v for k, v in detection_metrics(dets, gts, cfg.model.classes).items()}
+
+
+def export_weights(result: FitResult, uri: str, *, half: bool = True) -> str:
+    """Write the trained model as a weights file (same format as weights/) to `uri`."""
+    from tgram.model.weights import save_weights
+
+    save_weights(uri, result.model, result.model.cfg, result.history[-1] if result.history else {}, half=half)
+    return uri
+
+
+def load_checkpoint_model(uri: str, device: torch.device) -> TGraM:
+    state = torch.load(io.BytesIO(storage.read_bytes(uri)), map_location=device, weights_only=True)
+    return model_from_checkpoint(state, source=uri).to(device)
+
+
+def _take(loader: DataLoader, n: int) -> Iterator[dict[str, torch.Tensor]]:
+    for i, batch in enumerate(loader):
+        if i >= n:
+            return
+        yield batch
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, optim: OptimConfig, epoch: int) -> None:
+    factor = 0.1 ** sum(epoch >= e for e in optim.lr_drop_epochs)
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", group["lr"])
+        group["lr"] = group["initial_lr"] * factor
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v))
