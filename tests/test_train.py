@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tgram.data.formats import read_results, write_results
+from tgram.data.sources import load_sequences
+from tgram.data.synth import SynthConfig, generate_archive
+from tgram.inference import Detector, rows_to_results, track_video
+from tgram.model.weights import load_weights
+from tgram.track.tracker import TrackerConfig
+from tgram.train import TrainConfig, export_weights, fit, load_train_config
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("archive")
+    generate_archive(out, SynthConfig(width=192, height=128, frames=6, videos=3, seed=3), workers=1)
+    return out
+
+
+def tiny_config(archive: Path, storage: Path, epochs: int = 1) -> TrainConfig:
+    """The shipped training config, shrunk to seconds on a CPU."""
+    cfg = load_train_config(Path(__file__).parents[1] / "configs" / "train" / "synth.yaml")
+    return replace(
+        cfg,
+        data=replace(cfg.data, path=str(archive), input_size=(64, 64)),
+        model=replace(cfg.model, decoder_channels=16, head_channels=16, emb_dim=16, max_objects=32),
+        optim=replace(cfg.optim, epochs=epochs, batch_size=2, steps_per_epoch=2, lr_drop_epochs=()),
+        loader_workers=0,
+        val_images=2,
+        storage_path=str(storage),
+    )
+
+
+def test_sequences_have_dense_global_ids(archive: Path) -> None:
+    sequences = load_sequences("archive", str(archive), ("airplane", "ship", "vehicle"))
+    assert len(sequences) == 3 and all(s.num_frames == 6 for s in sequences)
+    ids = np.unique(np.concatenate([a.ids for s in sequences for a in s.annotations]))
+    assert ids[0] == 0 and ids[-1] == len(ids) - 1
+    per_video = [set(np.concatenate([a.ids for a in s.annotations]).tolist()) for s in sequences]
+    assert not per_video[0] & per_video[1]  # identities never shared across videos
+    frame = sequences[0].load_frame(2)
+    assert frame.shape == (128, 192, 3) and frame.dtype == np.uint8
+
+
+def test_fit_checkpoints_resumes_and_exports(archive: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    first = fit(tiny_config(archive, tmp_path, epochs=1), device=torch.device("cpu"))
+    run = tmp_path / "tgram_synth"
+    assert [h["epoch"] for h in json.loads((run / "metrics.json").read_text())] == [1]
+    resumed = fit(tiny_config(archive, tmp_path, epochs=2), device=torch.device("cpu"))
+    assert [h["epoch"] for h in resumed.history] == [1, 2]  # epoch 1 restored, not redone
+    assert resumed.history[0] == first.history[0]
+    for key in ("loss/hm", "loss/id", "loss/adv", "val/map50", "samples_per_s"):
+        assert np.isfinite(resumed.history[-1][key]), key
+    weights = export_weights(resumed, str(run / "weights.pt"))
+    model, cfg = load_weights(weights)
+    assert cfg.emb_dim == 16 and model.num_ids == resumed.model.num_ids
+
+
+def test_tracking_writes_the_results_contract(archive: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    result = fit(tiny_config(archive, tmp_path, epochs=1), device=torch.device("cpu"))
+    detector = Detector(result.model, device=torch.device("cpu"), score_threshold=0.0, top_k=20)
+    video = str(archive / "videos" / "synth_0000.mp4")
+    rows = track_video(video, detector, TrackerConfig(det_threshold=0.0, new_track_threshold=0.0), start=2, end=6)
+    assert len(rows) > 0 and set(np.unique(rows.frame)) <= {2, 3, 4, 5}
+    write_results(tmp_path / "r.txt", rows_to_results(rows))
+    lines = (tmp_path / "r.txt").read_text().splitlines()
+    fields = lines[0].split(",")
+    assert len(fields) == 10 and fields[7:] == ["-1", "-1", "-1"] and int(fields[0]) >= 3  # 1-based frames
+    back = read_results(tmp_path / "r.txt")
+    assert np.allclose(back["x"] + back["w"], rows.boxes[:, 2], atol=0.01)
