@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from tgram.config import ConfigError
-
-import numpy as np
+from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -95,29 +95,58 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_track(args: argparse.Namespace) -> int:
     import time
 
-    from tgram import storage
     from tgram.config import load_config
-    from tgram.data.formats import write_results
-    from tgram.data.video import list_videos, probe, video_id
-    from tgram.inference import Detector, rows_to_results, track_video
+    from tgram.inference import Detector, track_to_results
     from tgram.track.tracker import TrackerConfig
 
     tracker_cfg = load_config(args.config, TrackerConfig)
     detector = Detector.from_weights(args.weights, score_threshold=tracker_cfg.det_threshold)
-    videos = list_videos(args.input)
-    if not videos:
-        raise ValueError(f"{args.input}: no mp4 files or image sequences found")
-    total = sum(probe(v).frames for v in videos)
-    bar = _progress("track", total=total, unit="frame")
     t0 = time.perf_counter()
-    for uri in videos:
-        rows = track_video(uri, detector, tracker_cfg, on_frame=lambda _: bar.update())
-        out = storage.join(args.out, f"{video_id(uri)}.txt")
-        write_results(out, rows_to_results(rows))
-        bar.write(f"{video_id(uri)}: {len(np.unique(rows.track_id))} tracks, {len(rows)} boxes -> {out}")
-    bar.close()
+    tracked = track_to_results(args.input, args.out, detector, tracker_cfg)
     seconds = time.perf_counter() - t0
-    print(f"tracked {len(videos)} videos, {total} frames in {seconds:.1f} s ({total / seconds:.2f} fps); results in {args.out}")
+    for video in tracked:
+        print(f"{video.results_uri}: {len(np.unique(video.rows.track_id))} tracks, {len(video.rows)} boxes")
+    frames = sum(v.frames for v in tracked)
+    print(f"tracked {len(tracked)} videos, {frames} frames in {seconds:.1f} s ({frames / seconds:.2f} fps); results in {args.out}")
+    return 0
+
+
+def cmd_demo_video(args: argparse.Namespace) -> int:
+    from tgram.data.formats import read_results
+    from tgram.data.video import probe
+    from tgram.viz import plot_trajectories, render_demo_video
+
+    rows = read_results(args.results)
+    with _progress("render", total=probe(args.video).frames, unit="frame") as bar:
+        video = render_demo_video(args.video, rows, args.out, trail_s=args.trail_s, progress=bar.update)
+    print(f"demo video: {video}")
+    if args.plot:
+        print(f"trajectory plot: {plot_trajectories(args.video, rows, args.plot)}")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from tgram.config import load_config
+    from tgram.pipeline.batch import BatchConfig, connect, run_batch
+
+    flags = {
+        "actors": args.actors,
+        "gpus_per_actor": args.gpus_per_actor,
+        "clip_frames": args.clip_frames,
+        "overlap": args.overlap,
+        "weights": args.weights,
+    }
+    cfg = load_config(args.config, BatchConfig, {k: v for k, v in flags.items() if v is not None})
+    connect(args.address)
+    summary = run_batch(
+        args.input,
+        args.output,
+        cfg,
+        overwrite=args.overwrite,
+        on_video=lambda r: print(f"{r.video_id}: {r.status}, {r.n_tracks} tracks, {r.n_rows} rows{' - ' + r.error if r.error else ''}"),
+    )
+    print(summary.to_text())
+    print(f"trajectories: {args.output} (video_id=<id>/), videos: {args.output}/_videos, failures: {args.output}/_failures")
     return 0
 
 
@@ -127,6 +156,8 @@ COMMANDS: dict[str, tuple[str, Handler]] = {
     "eval": ("score MOTChallenge result files against ground truth (CLEAR-MOT, IDF1, HOTA)", cmd_eval),
     "train": ("train a TGraM model from a YAML config (single process)", cmd_train),
     "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
+    "demo-video": ("render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot", cmd_demo_video),
+    "batch": ("track a video archive on Ray into trajectory Parquet (local or s3://)", cmd_batch),
 }
 
 
@@ -143,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("synth")
     p.add_argument("out", help="output directory")
-    p.add_argument("--config", default=str(_configs() / "synth" / "default.yaml"), help="synth YAML (default: %(default)s)")
+    p.add_argument("--config", default=str(CONFIGS / "synth" / "default.yaml"), help="synth YAML (default: %(default)s)")
     p.add_argument("--videos", type=int, help="number of videos")
     p.add_argument("--frames", type=int, help="frames per video")
     p.add_argument("--width", type=int)
@@ -177,17 +208,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("track")
     p.add_argument("input", help="a video file, a folder of videos, or an image-sequence folder (local or s3://)")
     p.add_argument("--out", required=True, help="output dir for <video_id>.txt results")
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="weights file, local or s3:// (default: shipped)")
-    p.add_argument("--config", default=str(_configs() / "track" / "default.yaml"), help="tracker YAML")
+    p.add_argument("--weights", default=str(SHIPPED_WEIGHTS), help="weights file, local or s3:// (default: shipped)")
+    p.add_argument("--config", default=str(CONFIGS / "track" / "default.yaml"), help="tracker YAML")
+
+    p = add("demo-video")
+    p.add_argument("video", help="the video (mp4 or image-sequence folder, local or s3://)")
+    p.add_argument("results", help="its MOTChallenge results file (from tgram track)")
+    p.add_argument("--out", default="demo.mp4", help="output mp4 (default: %(default)s)")
+    p.add_argument("--plot", help="also write a PNG of all trajectories over the first frame here")
+    p.add_argument("--trail-s", type=float, default=3.0, help="trail length in seconds (default: %(default)s)")
+
+    p = add("batch")
+    p.add_argument("input", help="archive: a video, a folder or an s3:// prefix of mp4 files / image sequences")
+    p.add_argument("output", help="trajectory Parquet root, local or s3://")
+    p.add_argument("--config", default=str(CONFIGS / "batch" / "default.yaml"), help="batch YAML (default: %(default)s)")
+    p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); default: start a local Ray")
+    p.add_argument("--actors", type=int, help="tracker actors")
+    p.add_argument("--gpus-per-actor", type=float, help="GPUs per actor (0: CPU)")
+    p.add_argument("--clip-frames", type=int, help="frames per clip")
+    p.add_argument("--overlap", type=int, help="frames shared by consecutive clips")
+    p.add_argument("--weights", help="weights file, local or s3:// (default: shipped)")
+    p.add_argument("--overwrite", action="store_true", help="redo videos whose output is already complete")
     return parser
-
-
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "tgram_synth.pt"
-
-
-def _configs() -> Path:
-    """configs/ of the source tree (the package is installed editable from it)."""
-    return Path(__file__).resolve().parent.parent / "configs"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

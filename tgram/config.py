@@ -119,7 +119,7 @@ def _coerce(tp: Any, value: Any, source: str, lines: dict[str, int], key: str) -
         item_types = args if origin is tuple and args and args[-1] is not Ellipsis else (args[0] if args else Any,) * len(value)
         if origin is tuple and args and args[-1] is not Ellipsis and len(args) != len(value):
             raise ConfigError(f"{_where(source, lines, key)}: key '{key}' expected {len(args)} items, got {len(value)}")
-        items = [_coerce(t, v, source, lines, f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value))]
+        items = [_coerce(t, v, source, lines, f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value, strict=True))]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):

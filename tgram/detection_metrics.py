@@ -56,7 +56,7 @@ def detection_metrics(
     aps, recalls = [], []
     for c, name in enumerate(class_names):
         scores, hits, n_gt, found = [], [], 0, 0
-        for det, gt in zip(detections, ground_truth):
+        for det, gt in zip(detections, ground_truth, strict=True):
             d_mask, g_mask = det.classes == c, gt.classes == c
             d_boxes, d_scores, g_boxes = det.boxes[d_mask], det.scores[d_mask], gt.boxes[g_mask]
             n_gt += len(g_boxes)

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
-from tgram.data.formats import RESULT_DTYPE
-from tgram.data.video import probe, read_frames
+from tgram import storage
+from tgram.data.formats import RESULT_DTYPE, write_results
+from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.model.decode import Detections, decode
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
@@ -145,6 +147,37 @@ def track_video(
     return track_frames(frames, detector, tracker_config, fps=fps, first_output_frame=start, on_frame=on_frame)
 
 
+@dataclass(frozen=True)
+class TrackedVideo:
+    uri: str
+    results_uri: str
+    frames: int
+    rows: TrackRows
+
+
+def track_to_results(
+    input_uri: str,
+    out_dir: str,
+    detector: Detector,
+    tracker_config: TrackerConfig,
+    *,
+    progress: bool = True,
+) -> list[TrackedVideo]:
+    """`tgram track`: every video under `input_uri` -> `out_dir/<video_id>.txt` (MOTChallenge)."""
+    videos = list_videos(input_uri)
+    if not videos:
+        raise ValueError(f"{input_uri}: no mp4 files or image sequences found")
+    infos = [probe(v) for v in videos]
+    done = []
+    with tqdm(total=sum(i.frames for i in infos), desc="track", unit="frame", disable=not progress) as bar:
+        for uri, info in zip(videos, infos, strict=True):
+            rows = track_video(uri, detector, tracker_config, on_frame=lambda _: bar.update())
+            out = storage.join(out_dir, f"{video_id(uri)}.txt")
+            write_results(out, rows_to_results(rows))
+            done.append(TrackedVideo(uri, out, info.frames, rows))
+    return done
+
+
 def rows_to_results(rows: TrackRows) -> np.ndarray:
     """MOTChallenge result rows (0-based frames here; formats writes them 1-based)."""
     out = np.zeros(len(rows), RESULT_DTYPE)
@@ -165,7 +198,7 @@ def _concat_rows(parts: list[tuple], emb_dim: int) -> TrackRows:
             np.zeros((0, 2), np.float32),
             np.zeros((0, emb_dim), np.float32),
         )
-    cols = list(zip(*parts))
+    cols = list(zip(*parts, strict=True))
     return TrackRows(
         np.concatenate(cols[0]),
         np.concatenate(cols[1]).astype(np.int64),

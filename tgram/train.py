@@ -26,7 +26,7 @@ from tgram import storage
 from tgram.config import load_config, to_dict
 from tgram.data.dataset import DataConfig, MultiFrameDataset
 from tgram.data.sources import load_sequences, split_validation
-from tgram.detection_metrics import ImageDetections, ImageGroundTruth, detection_metrics
+from tgram.detection_metrics import ImageDetections, detection_metrics
 from tgram.model.config import ModelConfig
 from tgram.model.decode import decode
 from tgram.model.tgram import TGraM

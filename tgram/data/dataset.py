@@ -7,7 +7,8 @@ gen-labels, or any custom dataset JSON train through the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence as Seq
+from collections.abc import Callable
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from typing import Literal
 
