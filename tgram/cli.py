@@ -150,6 +150,36 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_query(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from tgram import query
+
+    if args.sql:
+        tables = {"result": query.query(args.output, args.sql)}
+    elif any(v is not None for v in (args.video, args.class_name, args.bbox, args.start, args.end, args.min_speed)):
+        bbox = tuple(float(v) for v in args.bbox.split(",")) if args.bbox else None
+        if bbox is not None and len(bbox) != 4:
+            raise ValueError(f"--bbox: expected lon_min,lat_min,lon_max,lat_max, got {args.bbox!r}")
+        track_filter = query.TrackFilter(
+            video_id=args.video,
+            class_name=args.class_name,
+            bbox=bbox,
+            start=datetime.fromisoformat(args.start) if args.start else None,
+            end=datetime.fromisoformat(args.end) if args.end else None,
+            min_speed_mps=args.min_speed,
+        )
+        tables = {"tracks": query.find_tracks(args.output, track_filter)}
+    else:
+        tables = query.summary(args.output)
+    for name, table in tables.items():
+        if args.out:
+            print(f"{name}: {table.num_rows} rows -> {query.export(table, args.out)}")
+        else:
+            print(f"{name} ({table.num_rows} rows):\n{query.to_text(table)}")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Handler]] = {
     "synth": ("generate a synthetic Jilin-1-like video archive with exact ground truth", cmd_synth),
     "gen-labels": ("convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON", cmd_gen_labels),
@@ -157,6 +187,7 @@ COMMANDS: dict[str, tuple[str, Handler]] = {
     "train": ("train a TGraM model from a YAML config (single process)", cmd_train),
     "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
     "demo-video": ("render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot", cmd_demo_video),
+    "query": ("SQL (DuckDB) over a trajectory output; without SQL a summary", cmd_query),
     "batch": ("track a video archive on Ray into trajectory Parquet (local or s3://)", cmd_batch),
 }
 
@@ -229,6 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=int, help="frames shared by consecutive clips")
     p.add_argument("--weights", help="weights file, local or s3:// (default: shipped)")
     p.add_argument("--overwrite", action="store_true", help="redo videos whose output is already complete")
+
+    p = add("query")
+    p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
+    p.add_argument("sql", nargs="?", help="SQL over the tables trajectories, videos, failures")
+    p.add_argument("--video", help="tracks of this video only")
+    p.add_argument("--class", dest="class_name", help="tracks of this class (airplane, ship, vehicle)")
+    p.add_argument("--bbox", help="tracks seen inside lon_min,lat_min,lon_max,lat_max (WGS84)")
+    p.add_argument("--start", help="tracks seen at or after this UTC time (ISO 8601)")
+    p.add_argument("--end", help="tracks seen at or before this UTC time (ISO 8601)")
+    p.add_argument("--min-speed", type=float, help="tracks faster than this (m/s) at some point")
+    p.add_argument("--out", help="write the result to a .csv or .parquet file instead of printing it")
     return parser
 
 

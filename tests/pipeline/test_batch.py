@@ -1,0 +1,171 @@
+"""The Ray Data batch job end to end, on a real local Ray, real mp4 files and loopback S3.
+
+The reference is `tgram track` on each whole video: cutting videos into short clips and
+stitching them back must give the same tracks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pyarrow.fs as pafs
+import pytest
+
+from tgram import storage
+from tgram.data.synth import SynthConfig, generate_archive
+from tgram.data.video import VideoWriter, list_videos, video_id
+from tgram.eval import evaluate
+from tgram.inference import Detector, rows_to_results, track_video
+from tgram.pipeline.batch import BatchConfig, run_batch
+from tgram.pipeline.trajectories import read_trajectories
+from tgram.resources import SHIPPED_WEIGHTS
+from tgram.track.tracker import TrackerConfig
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIP = dict(clip_frames=16, overlap=8)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("archive")
+    generate_archive(out, SynthConfig(videos=3, frames=40, width=320, height=224, seed=11), workers=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def whole_video_tracks(archive: Path) -> dict[str, np.ndarray]:
+    """`tgram track` on each whole video: the reference the batch job must reproduce."""
+    tracker = TrackerConfig()
+    detector = Detector.from_weights(str(SHIPPED_WEIGHTS), score_threshold=tracker.det_threshold)
+    return {video_id(u): rows_to_results(track_video(u, detector, tracker)) for u in list_videos(archive / "videos")}
+
+
+def _results_of(out_root: str, vid: str) -> np.ndarray:
+    from tgram.data.formats import RESULT_DTYPE
+
+    table = read_trajectories(out_root, [vid])
+    rows = np.zeros(table.num_rows, RESULT_DTYPE)
+    for name in ("frame", "x", "y", "w", "h", "score"):
+        rows[name] = table[name].to_numpy()
+    rows["id"] = table["track_id"].to_numpy()
+    return rows
+
+
+def _assert_same_tracks(batch: np.ndarray, reference: np.ndarray) -> None:
+    report = evaluate({"v": reference}, {"v": batch})
+    assert report.overall.idf1 >= 0.98, report.to_text()
+    assert report.overall.mota >= 0.98, report.to_text()
+
+
+def _upload(local: Path, uri: str) -> None:
+    fs, root = storage.resolve(uri)
+    pafs.copy_files(str(local), root, destination_filesystem=fs)
+
+
+def test_batch_on_s3_matches_tracking_whole_videos(
+    ray_local: None, s3_bucket: str, archive: Path, whole_video_tracks: dict[str, np.ndarray]
+) -> None:
+    _upload(archive, f"{s3_bucket}/archive")
+    out = f"{s3_bucket}/trajectories"
+    summary = run_batch(f"{s3_bucket}/archive/videos", out, BatchConfig(**CLIP))
+    assert (summary.ok, summary.failed) == (3, 0)
+    for vid, reference in whole_video_tracks.items():
+        batch = _results_of(out, vid)
+        assert len(np.unique(batch[["id", "frame"]])) == len(batch), "a (track, frame) row is duplicated"
+        _assert_same_tracks(batch, reference)
+    # Re-run: everything is complete, nothing is redone or duplicated.
+    rows_before = read_trajectories(out).num_rows
+    again = run_batch(f"{s3_bucket}/archive/videos", out, BatchConfig(**CLIP))
+    assert (again.skipped, again.ok, again.rows) == (3, 0, 0)
+    assert read_trajectories(out).num_rows == rows_before
+
+
+def test_bad_videos_become_failure_rows(ray_local: None, tmp_path: Path, archive: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    good = sorted((archive / "videos").glob("*.mp4"))[0]
+    (videos / good.name).write_bytes(good.read_bytes())
+    (videos / "empty.mp4").write_bytes(b"")
+    (videos / "truncated.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (videos / "not_a_video.mp4").write_bytes(b"this is a text file\n" * 100)
+    with VideoWriter(str(videos / "one_frame.mp4"), fps=10, width=64, height=64) as writer:
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+    out = str(tmp_path / "out")
+    summary = run_batch(str(videos), out, BatchConfig(**CLIP))
+    assert summary.ok + summary.failed == 5
+    failures = _table(out, "_failures")
+    failed = set(failures["video_id"].to_pylist())
+    assert {"empty", "truncated", "not_a_video"} <= failed
+    assert good.stem not in failed and "one_frame" not in failed  # a 1-frame video is valid
+    assert all(failures["error"].to_pylist()), "every failure names its reason"
+    assert read_trajectories(out, [good.stem]).num_rows > 0
+
+
+def _table(out_root: str, name: str):
+    import pyarrow.dataset as ds
+
+    fs, path = storage.resolve(out_root)
+    return ds.dataset(f"{path}/{name}", filesystem=fs, format="parquet").to_table()
+
+
+def test_killed_job_resumes_without_redoing_finished_videos(tmp_path: Path, archive: Path) -> None:
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "jobs.track", str(archive / "videos"), str(out), "--clip-frames", "16", "--overlap", "8"]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    job = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = out / "_videos"
+    try:
+        deadline = time.monotonic() + 240
+        while not (records.exists() and any(records.iterdir())):
+            assert job.poll() is None, "job ended before it could be killed"
+            assert time.monotonic() < deadline, "no video finished in time"
+            time.sleep(0.2)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+    finished = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
+    assert 1 <= len(finished) < 3
+    rerun = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert {p.name: p.stat().st_mtime_ns for p in records.iterdir() if p.name in finished} == finished
+    assert len(list(records.iterdir())) == 3
+    assert f"{len(finished)} already done" in rerun.stdout
+
+
+def test_actor_killed_mid_job_gives_identical_output(ray_local: None, tmp_path: Path, archive: Path) -> None:
+    clean, faulty = str(tmp_path / "clean"), str(tmp_path / "faulty")
+    run_batch(str(archive / "videos"), clean, BatchConfig(**CLIP))
+    killed: list[int] = []
+
+    def kill_tracker_actor_once() -> None:
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            for proc in psutil.process_iter(["pid", "cmdline"]):
+                if "ClipTracker" in " ".join(proc.info["cmdline"] or []):
+                    time.sleep(3.0)  # let it take a clip
+                    proc.kill()
+                    killed.append(proc.info["pid"])
+                    return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_tracker_actor_once)
+    killer.start()
+    summary = run_batch(str(archive / "videos"), faulty, BatchConfig(**CLIP))
+    killer.join()
+    assert killed, "the tracker actor process was never found"
+    assert (summary.ok, summary.failed) == (3, 0)
+    for vid in (video_id(u) for u in list_videos(archive / "videos")):
+        a, b = read_trajectories(clean, [vid]), read_trajectories(faulty, [vid])
+        assert a.num_rows == b.num_rows
+        for column in ("frame", "track_id", "x", "y", "w", "h"):
+            np.testing.assert_allclose(b[column].to_numpy(), a[column].to_numpy(), atol=1e-3)
