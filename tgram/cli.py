@@ -79,15 +79,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tgram import storage
-    from tgram.train import export_weights, fit, load_train_config
+    from tgram.train import load_train_config
 
     overrides = {"storage_path": args.storage} if args.storage else {}
     if args.epochs:
         overrides["optim.epochs"] = args.epochs
     cfg = load_train_config(args.config, overrides)
-    result = fit(cfg)
-    uri = export_weights(result, storage.join(cfg.storage_path, cfg.name, "weights.pt"))
-    print(f"checkpoints and metrics: {storage.join(cfg.storage_path, cfg.name)}")
+    if args.workers or args.address or args.gpu:
+        from tgram.pipeline.batch import connect
+        from tgram.ray_train import train_on_ray
+
+        connect(args.address)
+        result, uri = train_on_ray(cfg, workers=args.workers or 1, use_gpu=args.gpu)
+        print(f"Ray Train run: {result.path}")
+    else:
+        from tgram.train import export_weights, fit
+
+        result = fit(cfg)
+        uri = export_weights(result, storage.join(cfg.storage_path, cfg.name, "weights.pt"))
+        print(f"checkpoints and metrics: {storage.join(cfg.storage_path, cfg.name)}")
     print(f"weights: {uri}")
     return 0
 
@@ -184,7 +194,7 @@ COMMANDS: dict[str, tuple[str, Handler]] = {
     "synth": ("generate a synthetic Jilin-1-like video archive with exact ground truth", cmd_synth),
     "gen-labels": ("convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON", cmd_gen_labels),
     "eval": ("score MOTChallenge result files against ground truth (CLEAR-MOT, IDF1, HOTA)", cmd_eval),
-    "train": ("train a TGraM model from a YAML config (single process)", cmd_train),
+    "train": ("train a TGraM model from a YAML config (one process, or Ray Train DDP with --workers)", cmd_train),
     "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
     "demo-video": ("render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot", cmd_demo_video),
     "query": ("SQL (DuckDB) over a trajectory output; without SQL a summary", cmd_query),
@@ -235,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="training YAML (see configs/train/)")
     p.add_argument("--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)")
     p.add_argument("--epochs", type=int, help="override optim.epochs")
+    p.add_argument("--workers", type=int, help="train with Ray Train DDP on this many workers")
+    p.add_argument("--gpu", action="store_true", help="one GPU per Ray Train worker (nccl); implies Ray")
+    p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); implies Ray")
 
     p = add("track")
     p.add_argument("input", help="a video file, a folder of videos, or an image-sequence folder (local or s3://)")

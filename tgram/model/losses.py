@@ -5,10 +5,26 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 PROB_EPS = 1e-4
+
+
+def batch_count(local: torch.Tensor) -> torch.Tensor:
+    """A loss normaliser (peaks, objects) for the whole batch, also under DDP.
+
+    Each DDP worker sees a shard and DDP averages gradients over the W workers, so dividing
+    each shard's loss sum by count_total / W gives exactly the single-process gradient of the
+    global batch. Every worker must call this for every loss term, in the same order.
+    """
+    count = local.detach().float()
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        count = count.clone()
+        dist.all_reduce(count)
+        return count.clamp(min=1) / dist.get_world_size()
+    return count.clamp(min=1)
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
@@ -18,7 +34,7 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, b
     neg_weight = (1 - target).pow(beta) * (1 - pos)
     pos_loss = (torch.log(p) * (1 - p).pow(alpha) * pos).sum()
     neg_loss = (torch.log(1 - p) * p.pow(alpha) * neg_weight).sum()
-    return -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
+    return -(pos_loss + neg_loss) / batch_count(pos.sum())
 
 
 def gather_at(feature: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -30,7 +46,7 @@ def gather_at(feature: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over real objects (mask [B, M]), per object and coordinate."""
     m = mask[..., None].expand_as(pred)
-    return (F.l1_loss(pred.float() * m, target * m, reduction="sum")) / m.sum().clamp(min=1)
+    return (F.l1_loss(pred.float() * m, target * m, reduction="sum")) / batch_count(m.sum())
 
 
 class ReIDLoss(nn.Module):
@@ -43,10 +59,11 @@ class ReIDLoss(nn.Module):
 
     def forward(self, emb: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         valid = (mask > 0) & (ids >= 0)
+        count = batch_count(valid.sum())
         if not valid.any():
-            return emb.sum() * 0.0
+            return emb.sum() * 0.0 + self.classifier.weight.sum() * 0.0
         vectors = self.scale * F.normalize(emb[valid].float(), dim=1)
-        return F.cross_entropy(self.classifier(vectors), ids[valid])
+        return F.cross_entropy(self.classifier(vectors), ids[valid], reduction="sum") / count
 
 
 class UncertaintyWeighting(nn.Module):
