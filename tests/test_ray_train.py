@@ -16,13 +16,13 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 
+from tests.test_train import tiny_config
 from tgram import storage
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.inference import Detector
 from tgram.model.tgram import TGraM
 from tgram.ray_train import load_ray_checkpoint, train_on_ray
 from tgram.train import build_datasets
-from tests.test_train import tiny_config
 
 pytestmark = pytest.mark.slow
 
