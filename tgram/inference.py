@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -94,19 +94,15 @@ def track_frames(
     *,
     fps: float,
     first_output_frame: int = 0,
-    eager_births_until: int = 0,
     on_frame: Callable[[int], None] | None = None,
 ) -> TrackRows:
     """Run detector + a fresh tracker over (index, frame) pairs in order.
 
     Frames before `first_output_frame` only fill the model's history (clip warm-up context);
     the tracker starts at `first_output_frame`. Before any history exists the first frame is
-    repeated, as in training. Before `eager_births_until` any kept detection starts a track:
-    a clip's tracker then catches up with tracks that a tracker running since the start of
-    the video holds through low-score frames.
+    repeated, as in training.
     """
-    eager = replace(tracker_config, new_track_threshold=tracker_config.det_threshold)
-    tracker = OnlineTracker(eager if eager_births_until > first_output_frame else tracker_config, fps=fps)
+    tracker = OnlineTracker(tracker_config, fps=fps)
     history: deque[np.ndarray] = deque(maxlen=detector.num_frames)
     parts: list[tuple] = []
     for index, frame in frames:
@@ -116,8 +112,6 @@ def track_frames(
             history.append(frame)
         if index < first_output_frame:
             continue
-        if index == eager_births_until:
-            tracker.config = tracker_config
         det = detector(list(reversed(history)))
         tracks = tracker.update(det.boxes, det.scores, det.classes, det.embeddings, frame_index=index)
         if len(tracks.track_ids):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "checkpoint.pt"
 SCORE_METRIC = "val/map50"
-_FORWARDED_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")
 
 
 class RayTrainHooks:
@@ -102,7 +100,6 @@ def train_on_ray(
         optim=replace(cfg.optim, batch_size=cfg.optim.batch_size // workers),
     )
     weights_uri = storage.join(root, cfg.name, "weights.pt")
-    env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
     trainer = ray.train.torch.TorchTrainer(
         train_worker,
         train_loop_config={"train": to_dict(per_worker), "weights_uri": weights_uri},
@@ -117,7 +114,7 @@ def train_on_ray(
             checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=2, checkpoint_score_attribute=SCORE_METRIC, checkpoint_score_order="max"
             ),
-            worker_runtime_env={"env_vars": env},
+            worker_runtime_env={"env_vars": storage.s3_env()},
         ),
     )
     return trainer.fit(), weights_uri

@@ -24,6 +24,23 @@ def is_s3(uri: str) -> bool:
     return str(uri).startswith("s3://")
 
 
+S3_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+)
+
+
+def s3_env() -> dict[str, str]:
+    """The variables `s3_filesystem` reads, for the runtime_env of remote Ray workers, which
+    may have started before they were set (workers then reach the same object storage)."""
+    return {k: os.environ[k] for k in S3_ENV if k in os.environ}
+
+
 def s3_filesystem() -> pafs.S3FileSystem:
     """An S3 filesystem configured from the AWS environment variables."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import ray
 
+from tgram import storage
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.inference import Detector, TrackRows, track_frames
 from tgram.pipeline.clips import Clip, plan_clips
@@ -47,7 +48,7 @@ class BatchConfig:
 
     clip_frames: int = 300
     """Frames per clip (30 s at 10 fps): the unit of parallelism and of retry."""
-    overlap: int = 20
+    overlap: int = 30
     """Frames shared by consecutive clips; stitching matches tracks over them."""
     actors: int = 1
     """Tracker actors (one model each)."""
@@ -145,14 +146,7 @@ class ClipTracker:
         timer = _DecodeTimer(read_frames(clip.uri, clip.context_start, clip.end))
         t0 = time.perf_counter()
         try:
-            rows = track_frames(
-                timer,
-                self.detector,
-                self.tracker,
-                fps=float(row["fps"]),
-                first_output_frame=clip.start,
-                eager_births_until=clip.start + clip.overlap if clip.index else 0,
-            )
+            rows = track_frames(timer, self.detector, self.tracker, fps=float(row["fps"]), first_output_frame=clip.start)
             decoded = timer.count - (clip.start - clip.context_start)
             if decoded < clip.end - clip.start:
                 raise ValueError(f"{clip.uri}: video ends at frame {clip.start + decoded}, its header says {row['frames']}")
@@ -307,9 +301,14 @@ def run_batch(
         return summary
     weights = cfg.weights or str(SHIPPED_WEIGHTS)
     context = _model_frames(weights) - 1
+    runtime_env = {"env_vars": storage.s3_env()}
     ds = (
         ray.data.from_items(todo, override_num_blocks=len(todo))
-        .flat_map(plan_video, fn_kwargs=dict(clip_frames=cfg.clip_frames, overlap=cfg.overlap, context=context))
+        .flat_map(
+            plan_video,
+            fn_kwargs=dict(clip_frames=cfg.clip_frames, overlap=cfg.overlap, context=context),
+            runtime_env=runtime_env,
+        )
         .map_batches(
             ClipTracker,
             batch_size=1,
@@ -317,6 +316,7 @@ def run_batch(
             fn_constructor_kwargs=dict(weights=weights, tracker=cfg.tracker, threads=int(cfg.cpus_per_actor)),
             num_cpus=cfg.cpus_per_actor,
             num_gpus=cfg.gpus_per_actor or None,
+            runtime_env=runtime_env,
             max_restarts=cfg.max_restarts,
             max_task_retries=cfg.max_restarts,
         )
