@@ -15,8 +15,9 @@ from pyproj import Transformer
 from tgram import storage
 from tgram.config import ConfigError, from_dict, load_config
 from tgram.data.formats import read_gt
-from tgram.data.scene import MARGIN
-from tgram.data.synth import CITIES, SynthConfig, SyntheticVideo, generate_archive
+from tgram.data.synth import SynthConfig, SyntheticVideo, generate_archive
+from tgram.data.video_meta import CITIES
+from tgram.data.world import MARGIN
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "synth"
 TINY = SynthConfig(width=256, height=192, frames=12, videos=1)
@@ -56,6 +57,7 @@ def test_shipped_configs_load(name: str) -> None:
         ({"test_fraction": 1.0}, "test_fraction must be in [0, 1)"),
         ({"jitter_px": 5.0}, "jitter_px must be in"),
         ({"crf": 60}, "crf must be in [0, 51]"),
+        ({"preset": "turbo"}, "must be one of 'ultrafast', 'superfast'"),
     ],
 )
 def test_invalid_settings_are_rejected(settings: dict, fragment: str) -> None:

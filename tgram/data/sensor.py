@@ -1,0 +1,74 @@
+"""The satellite's sensor model: platform jitter, optics blur, brightness drift and noise.
+
+Costs are kept per frame to three uint8 passes over the frame (an x and a y sub-pixel
+shift, the second with the gain folded in, then the noise). The optics blur is not one of
+them: `optics_blur` is applied where the layers are made (once to the static world, once to
+each cached sprite look, to each small shadow patch), which gives the same picture as
+blurring every composited frame, up to the soft edges of clouds and wakes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from tgram.data.synth_config import SynthConfig
+from tgram.data.world import MARGIN
+
+BLUR_KERNEL = (3, 3)
+"""Optics blur support: enough for sigma up to ~0.8 px, and much cheaper than the 5x5 OpenCV picks."""
+NOISE_PAD = 16
+"""The noise tile is this much larger than a frame; each frame reads it at a random offset."""
+
+
+def optics_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """The optics' Gaussian blur of `image` (uint8 or float32, any channels); sigma 0: unchanged."""
+    return cv2.GaussianBlur(image, BLUR_KERNEL, sigma) if sigma > 0 else image
+
+
+class Sensor:
+    """Whole-frame effects of one video, drawn from one random stream at construction."""
+
+    def __init__(self, cfg: SynthConfig, rng: np.random.Generator) -> None:
+        self.cfg = cfg
+        t = np.arange(cfg.frames)
+        self.jitter = np.stack([self._wobble(rng, t) for _ in range(2)], axis=1) * cfg.jitter_px
+        period = cfg.frames * rng.uniform(1, 3)
+        self.gain = 1 + cfg.brightness_drift * np.sin(
+            2 * math.pi * t / period + rng.uniform(0, 2 * math.pi)
+        )
+        self.noise_offsets = rng.integers(0, NOISE_PAD, (cfg.frames, 2))
+        shape = (cfg.height + NOISE_PAD, cfg.width + NOISE_PAD, 3)
+        # one Gaussian tile read at a fresh offset per frame: drawing 6 MP of normals per
+        # frame would cost more than everything else the sensor does
+        noise = rng.standard_normal(shape, dtype=np.float32) * cfg.noise_sigma
+        self.noise = np.clip(np.rint(noise) + 128, 0, 255).astype(np.uint8)
+
+    @staticmethod
+    def _wobble(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+        """A smooth oscillation in [-1, 1]: slow drift plus faster vibration."""
+        slow = np.sin(2 * math.pi * t / rng.uniform(20, 60) + rng.uniform(0, 2 * math.pi))
+        fast = np.sin(2 * math.pi * t / rng.uniform(5, 12) + rng.uniform(0, 2 * math.pi))
+        return 0.65 * slow + 0.35 * fast
+
+    def offset(self, t: int) -> tuple[float, float]:
+        """World position of the frame's top-left corner at frame t."""
+        return MARGIN + float(self.jitter[t, 0]), MARGIN + float(self.jitter[t, 1])
+
+    def expose(self, canvas: np.ndarray, t: int) -> np.ndarray:
+        """Frame t (RGB uint8) of the composited world `canvas`, already optics-blurred."""
+        width, height = self.cfg.width, self.cfg.height
+        ox, oy = self.offset(t)
+        ix, iy = math.floor(ox), math.floor(oy)
+        fx, fy = ox - ix, oy - iy
+        region = canvas[iy : iy + height + 1, ix : ix + width + 1]
+        rows = cv2.addWeighted(region[:, :width], 1 - fx, region[:, 1:], fx, 0)
+        gain = float(self.gain[t])
+        frame = cv2.addWeighted(rows[:height], (1 - fy) * gain, rows[1:], fy * gain, 0)
+        if self.cfg.noise_sigma > 0:
+            dy, dx = self.noise_offsets[t]
+            noise = self.noise[dy : dy + height, dx : dx + width]
+            cv2.addWeighted(frame, 1.0, noise, 1.0, -128, dst=frame)
+        return frame

@@ -1,0 +1,268 @@
+"""One synthetic video: its scene, its objects' motion, and its frames with exact gt.
+
+Each video is a static scene painted once (tgram.data.scene) plus objects that move on it:
+vehicles driving a road grid with traffic lights (car-following, turns, kerbside stops),
+parked cars, ships with wakes along shipping routes and berthed at piers, airplanes taxiing
+to and pushed back from apron stands. Per frame the objects are composited, cloud puffs
+drift over, and a sensor model applies platform jitter, blur, brightness drift and noise.
+
+Ground truth is exact by construction: each object's box is the tight box of its drawn
+silhouette (sprite coverage >= 0.5; anti-aliased edges spill at most 2 px beyond it at lower
+coverage), shifted by the frame's jitter and clipped to the frame (amodal under occlusion,
+as in MOTChallenge); visibility is the share of the silhouette left visible after trees,
+clouds, other objects and the frame edge. Objects with nothing visible in a frame get no
+row there (no visibility-0 rows). Every visible object of a selected class is annotated,
+moving or parked; classes not selected are not drawn. gt ids are 1-based creation order,
+so they do not depend on jitter or clouds (ids of never-visible objects are skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from tgram.data.classes import gt_class_id
+from tgram.data.clouds import Clouds
+from tgram.data.compositor import Compositor, Layer, clip
+from tgram.data.formats import GT_DTYPE
+from tgram.data.movers import (
+    PUSHBACK_SPEED,
+    SHIP_ARRIVALS,
+    SHIP_SPACING,
+    SHIP_SPEED,
+    TAXI_SPEED,
+    Leg,
+    Mover,
+    Path,
+    draw_wake,
+    spaced,
+)
+from tgram.data.palette import SHADOW_DARKNESS
+from tgram.data.scene import build_scene
+from tgram.data.sensor import Sensor, optics_blur
+from tgram.data.sprites import Sprite, airplane_sprite, ship_sprite, stamp, vehicle_sprite
+from tgram.data.synth_config import SynthConfig
+from tgram.data.traffic import Traffic
+from tgram.data.video_meta import video_meta
+from tgram.data.world import Pose as ParkingPose
+from tgram.data.world import Stand
+
+
+@dataclass(frozen=True)
+class SynthFrame:
+    image: np.ndarray
+    """RGB uint8 [H, W, 3]."""
+    gt: np.ndarray
+    """GT_DTYPE rows of this frame (0-based frame)."""
+
+
+class SyntheticVideo:
+    """One video of a synthetic archive: scene, object motion, frames and gt, all from one seed."""
+
+    def __init__(self, cfg: SynthConfig, index: int) -> None:
+        self.cfg = cfg
+        self.video_id = f"synth_{index:04d}"
+        # independent streams: e.g. more clouds must not change where the cars drive
+        streams = np.random.SeedSequence([cfg.seed, index]).spawn(5)
+        scene_seq, object_seq, sensor_seq, meta_seq, cloud_seq = streams
+        self.scene = build_scene(
+            np.random.default_rng(scene_seq), cfg.width, cfg.height, cfg.classes
+        )
+        self.meta = video_meta(cfg, self.video_id, np.random.default_rng(meta_seq))
+        self._rng = np.random.default_rng(object_seq)
+        self._sensor = Sensor(cfg, np.random.default_rng(sensor_seq))
+        self._compositor = Compositor(self.scene, cfg.blur_sigma)
+        self._class_ids: list[int] = []
+        """gt class id of each object, by object index."""
+        self._static_owner = np.zeros(self.scene.occluder.shape, np.int32)
+        # the optics blur is folded into the layers: the static world is blurred once here
+        self._static_canvas = optics_blur(self.scene.background, cfg.blur_sigma).copy()
+        self._static = self._park_objects()
+        self._traffic = (
+            Traffic(self.scene, self._rng, cfg.density, self._new_vehicle, self._compositor.forget)
+            if "vehicle" in cfg.classes
+            else None
+        )
+        self._movers = self._ships() + self._planes()
+        self._clouds = Clouds(cfg, self.scene, np.random.default_rng(cloud_seq))
+        self._played = False
+
+    def _new_object(self, cls: str, sprite: Sprite) -> int:
+        """Register an object; its gt id is its index + 1 (creation order, whatever the camera sees)."""
+        self._class_ids.append(gt_class_id(cls))
+        self._compositor.add(sprite)
+        return len(self._class_ids) - 1
+
+    def _new_vehicle(self, sprite: Sprite) -> int:
+        return self._new_object("vehicle", sprite)
+
+    def frames(self) -> Iterator[SynthFrame]:
+        """The video's frames with their gt, in order; the simulation runs once, so only once."""
+        if self._played:
+            raise RuntimeError(f"{self.video_id}: frames() can be iterated only once")
+        self._played = True
+        # one canvas and owner map, reset each frame: no fresh 14 MB to page in per frame
+        canvas = np.empty_like(self._static_canvas)
+        owner = self._static_owner.copy()
+        for t in range(self.cfg.frames):
+            np.copyto(canvas, self._static_canvas)
+            moving = self._draw_movers(canvas, owner, t)
+            hidden = self._clouds.draw(canvas, owner, t)
+            ox, oy = self._sensor.offset(t)
+            layer = Layer.join([self._static, moving])
+            visible = self._compositor.visible(
+                owner, layer, (ox, oy), (self.cfg.width, self.cfg.height)
+            )
+            yield SynthFrame(
+                self._sensor.expose(canvas, t), self._ground_truth(t, layer, visible, ox, oy)
+            )
+            # undo this frame's changes to the owner map (far fewer pixels than a full copy)
+            owner.reshape(-1)[moving.pixels] = self._static_owner.reshape(-1)[moving.pixels]
+            for region in hidden:
+                owner[region] = self._static_owner[region]
+
+    # --- objects ---
+
+    def _park_objects(self) -> Layer:
+        """Parked cars, berthed ships and airplanes at stands, drawn once into the static canvas."""
+        s, rng, density = self.scene, self._rng, self.cfg.density
+        parked: list[tuple[str, Sprite, ParkingPose]] = []
+        if "vehicle" in self.cfg.classes:
+            fill = min(0.95, 0.6 * density)
+            parked += [
+                ("vehicle", vehicle_sprite(rng, s.shadow_ratio), pose)
+                for pose in s.parking
+                if rng.random() < fill
+            ]
+        if "ship" in self.cfg.classes:
+            for pose in s.moorings:
+                if pose.max_length >= 10 and rng.random() < min(0.95, 0.7 * density):
+                    length = rng.uniform(max(10.0, 0.6 * pose.max_length), pose.max_length)
+                    parked.append(("ship", ship_sprite(rng, length, s.shadow_ratio), pose))
+        self._free_stands: list[Stand] = []
+        if "airplane" in self.cfg.classes:
+            for stand in s.stands:
+                if rng.random() < min(0.9, 0.6 * density):
+                    length = rng.uniform(*s.plane_length)
+                    parked.append(
+                        ("airplane", airplane_sprite(rng, length, s.shadow_ratio), stand.pose)
+                    )
+                else:
+                    self._free_stands.append(stand)
+        poses = []
+        for cls, sprite, pose in parked:
+            index = self._new_object(cls, sprite)
+            poses.append((index, *pose.centre_for(sprite.length), pose.heading))
+            if cls != "vehicle":
+                self._shadow(self._static_canvas, sprite, *poses[-1][1:])
+        layer = self._compositor.draw(self._static_canvas, self._static_owner, poses)
+        for index, *_ in poses:
+            self._compositor.forget(index)
+        return layer
+
+    def _ships(self) -> list[Mover]:
+        if "ship" not in self.cfg.classes:
+            return []
+        movers, rng, s = [], self._rng, self.scene
+        density = self.cfg.density
+        for route in s.ship_routes:
+            path = Path(route)
+            speed = rng.uniform(*SHIP_SPEED)
+            spacing = 3 * s.ship_length[1]
+            starts = [(-1, s0) for s0 in spaced(rng, path.length, spacing, SHIP_SPACING / density)]
+            arrivals = rng.poisson(self.cfg.frames * SHIP_ARRIVALS * density)
+            starts += [(int(t), 0.0) for t in rng.uniform(0, self.cfg.frames, arrivals)]
+            for start, s0 in starts:
+                sprite = ship_sprite(rng, rng.uniform(*s.ship_length), s.shadow_ratio)
+                leg = Leg(path, speed * rng.uniform(0.93, 1.07))
+                movers.append(
+                    Mover(
+                        self._new_object("ship", sprite), sprite, [leg], rng, start, s0, wake=True
+                    )
+                )
+        return movers
+
+    def _planes(self) -> list[Mover]:
+        """One arrival into a free stand, one pushback and departure, one taxiing through."""
+        if "airplane" not in self.cfg.classes or not self.scene.stands:
+            return []
+        rng, s, frames = self._rng, self.scene, self.cfg.frames
+        movers: list[Mover] = []
+
+        def plane() -> tuple[int, Sprite]:
+            sprite = airplane_sprite(rng, rng.uniform(*s.plane_length), s.shadow_ratio)
+            return self._new_object("airplane", sprite), sprite
+
+        order = rng.permutation(len(self._free_stands))
+        if len(order):
+            stand = self._free_stands[order[0]]
+            index, sprite = plane()
+            leg = Leg(Path(stand.arrival), rng.uniform(*TAXI_SPEED), stop=True)
+            s0 = max(0.0, leg.path.length - leg.speed * frames * rng.uniform(0.5, 1.0))
+            movers.append(Mover(index, sprite, [leg], rng, -1, s0))
+        if len(order) > 1:
+            stand = self._free_stands[order[1]]
+            index, sprite = plane()
+            legs = [
+                Leg(Path(stand.pushback), PUSHBACK_SPEED, stop=True, reverse=True),
+                Leg(Path(stand.departure), rng.uniform(*TAXI_SPEED)),
+            ]
+            movers.append(Mover(index, sprite, legs, rng, int(rng.uniform(0, 0.4) * frames), 0.0))
+        for route in s.taxi_routes:
+            index, sprite = plane()
+            leg = Leg(Path(route), rng.uniform(*TAXI_SPEED))
+            s0 = rng.uniform(0, max(1.0, leg.path.length - leg.speed * frames))
+            movers.append(Mover(index, sprite, [leg], rng, -1, s0))
+        return movers
+
+    # --- drawing ---
+
+    def _draw_movers(self, canvas: np.ndarray, owner: np.ndarray, t: int) -> Layer:
+        for mover in self._movers:
+            mover.step(t)
+        if self._traffic is not None:
+            self._traffic.step(t)
+        active = [m for m in self._movers if m.active]
+        for mover in active:
+            if mover.wake:
+                draw_wake(canvas, mover, self.scene.water_rgb)
+        poses = [m.pose() for m in active]
+        for mover, (_, x, y, heading) in zip(active, poses, strict=True):
+            self._shadow(canvas, mover.sprite, x, y, heading)
+        if self._traffic is not None:
+            poses += self._traffic.poses()
+        return self._compositor.draw(canvas, owner, poses)
+
+    def _shadow(
+        self, canvas: np.ndarray, sprite: Sprite, x: float, y: float, heading: float
+    ) -> None:
+        dx, dy = self.scene.shadow_dir
+        st = stamp(sprite, x + dx * sprite.shadow_px, y + dy * sprite.shadow_px, heading)
+        coverage = optics_blur(np.ascontiguousarray(st.rgba[..., 3]), self.cfg.blur_sigma)
+        region, (patch,) = clip(canvas.shape, st.x0, st.y0, coverage)
+        if region is not None:
+            canvas[region] = canvas[region] * (1 - patch[..., None] * SHADOW_DARKNESS)
+
+    def _ground_truth(
+        self, t: int, layer: Layer, visible: np.ndarray, ox: float, oy: float
+    ) -> np.ndarray:
+        """gt rows of the objects with visible pixels, boxes in frame coordinates."""
+        shown = visible[layer.index + 1] > 0
+        index, box, area = (
+            layer.index[shown],
+            layer.box[shown].astype(np.float64),
+            layer.area[shown],
+        )
+        x0, x1 = (np.clip(box[:, k] - ox, 0, self.cfg.width) for k in (0, 1))
+        y0, y1 = (np.clip(box[:, k] - oy, 0, self.cfg.height) for k in (2, 3))
+        gt = np.zeros(len(index), GT_DTYPE)
+        gt["frame"] = t
+        gt["id"] = index + 1
+        gt["x"], gt["y"], gt["w"], gt["h"] = x0, y0, x1 - x0, y1 - y0
+        gt["mark"] = 1
+        gt["cls"] = np.asarray(self._class_ids)[index]
+        # ceil to 3 decimals so that a visible sliver never reads as visibility 0
+        gt["visibility"] = np.ceil(visible[index + 1] / area * 1000) / 1000
+        return gt[np.argsort(gt["id"], kind="stable")]

@@ -1,0 +1,50 @@
+"""Timing and georeference of a synthetic video: where and when the satellite looked."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+from pyproj import Transformer
+
+from tgram.data.synth_config import SynthConfig
+
+CITIES = (
+    ("Shanghai", 121.49, 31.23),
+    ("Tianjin", 117.72, 39.0),
+    ("Shenzhen", 113.9, 22.5),
+    ("Rotterdam", 4.13, 51.95),
+    ("San Diego", -117.17, 32.71),
+    ("Dubai", 55.27, 25.26),
+    ("Singapore", 103.84, 1.27),
+)
+"""Port cities with airports: the videos' plausible origins (lon, lat)."""
+
+
+def video_meta(cfg: SynthConfig, video_id: str, rng: np.random.Generator) -> dict[str, object]:
+    """Timing and georeference: a UTM CRS and a GDAL geotransform north-up at cfg.gsd_m."""
+    city, lon, lat = CITIES[rng.integers(len(CITIES))]
+    lon += rng.uniform(-0.05, 0.05)
+    lat += rng.uniform(-0.05, 0.05)
+    epsg = (32600 if lat >= 0 else 32700) + int((lon + 180) // 6) + 1
+    easting, northing = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True).transform(
+        lon, lat
+    )
+    x0 = round(easting - cfg.width * cfg.gsd_m / 2, 2)
+    y0 = round(northing + cfg.height * cfg.gsd_m / 2, 2)
+    # Sun-synchronous pass near 10:30 local solar time.
+    local_solar = timedelta(hours=10.5 + rng.uniform(-0.5, 0.5) - lon / 15)
+    day = datetime(2023, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 365)))
+    start = (day + local_solar).replace(microsecond=0)
+    return {
+        "video_id": video_id,
+        "fps": cfg.fps,
+        "width": cfg.width,
+        "height": cfg.height,
+        "frames": cfg.frames,
+        "start_time": start.isoformat().replace("+00:00", "Z"),
+        "crs": f"EPSG:{epsg}",
+        "geotransform": [x0, cfg.gsd_m, 0.0, y0, 0.0, -cfg.gsd_m],
+        "gsd_m": cfg.gsd_m,
+        "place": city,
+    }
