@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tgram.pipeline.clips import Clip, plan_clips
@@ -7,24 +8,68 @@ from tgram.pipeline.clips import Clip, plan_clips
 
 @pytest.mark.parametrize(
     ("frames", "clip_frames", "overlap"),
-    [(1, 10, 2), (10, 10, 2), (11, 10, 2), (9, 10, 0), (1000, 300, 20), (301, 300, 299), (57, 7, 3)],
+    [
+        (1, 10, 2),  # one frame
+        (10, 10, 2),  # exactly one clip's worth
+        (11, 10, 2),  # one frame more: a short second clip
+        (9, 10, 0),
+        (57, 7, 3),
+        (301, 300, 299),  # the largest overlap: clips advance by one frame
+        (100_000, 300, 30),  # a long video
+    ],
 )
-def test_clips_cover_the_video_and_share_exactly_the_overlap(frames: int, clip_frames: int, overlap: int) -> None:
+def test_clips_cover_the_video_and_share_exactly_the_overlap(
+    frames: int, clip_frames: int, overlap: int
+) -> None:
     clips = plan_clips("v", "s3://b/v.mp4", frames, clip_frames, overlap, context=2)
     assert clips[0].start == 0 and clips[-1].end == frames
     assert [c.index for c in clips] == list(range(len(clips)))
+    covered = np.zeros(frames, np.int64)
     for c in clips:
         assert 0 < c.end - c.start <= clip_frames
         assert c.context_start == max(0, c.start - 2)
-    for a, b in zip(clips, clips[1:], strict=False):
-        assert a.end - b.start == overlap
-        assert b.end > a.end, "a clip made of overlap only"
+        assert c.overlap == overlap
+        covered[c.start : c.end] += 1
+    assert covered.min() >= 1
+    for before, after in zip(clips, clips[1:], strict=False):
+        assert before.end - after.start == overlap
+        assert after.end > before.end, "a clip made of overlap only"
+    assert plan_clips("v", "s3://b/v.mp4", frames, clip_frames, overlap, context=2) == clips
 
 
-def test_short_video_is_one_clip_and_rows_round_trip() -> None:
-    (clip,) = plan_clips("v", "v.mp4", 5, 300, 20)
-    assert (clip.start, clip.end) == (0, 5)
+@pytest.mark.parametrize(
+    ("frames", "clip_frames", "overlap", "expected"),
+    [
+        (100, 30, 5, [(0, 30), (25, 55), (50, 80), (75, 100)]),
+        (31, 30, 5, [(0, 30), (25, 31)]),
+        (30, 30, 5, [(0, 30)]),
+        (5, 300, 20, [(0, 5)]),
+        (6, 2, 0, [(0, 2), (2, 4), (4, 6)]),
+    ],
+)
+def test_clip_bounds(
+    frames: int, clip_frames: int, overlap: int, expected: list[tuple[int, int]]
+) -> None:
+    assert [
+        (c.start, c.end) for c in plan_clips("v", "v.mp4", frames, clip_frames, overlap)
+    ] == expected
+
+
+def test_context_frames_precede_each_start_and_stop_at_frame_zero() -> None:
+    clips = plan_clips("v", "v.mp4", 100, 30, 5, context=27)
+    assert [c.context_start for c in clips] == [0, 0, 23, 48]
+    assert [c.context_start for c in plan_clips("v", "v.mp4", 100, 30, 5)] == [0, 23, 48, 73]
+
+
+def test_rows_round_trip_including_numpy_scalars() -> None:
+    clip = plan_clips("v", "s3://b/v.mp4", 100, 30, 5)[2]
     assert Clip.from_row(clip.to_row()) == clip
+    assert all(isinstance(v, (str, int)) for v in clip.to_row().values())
+    as_ray_gives_it = {
+        k: np.int64(v) if isinstance(v, int) else np.str_(v) for k, v in clip.to_row().items()
+    }
+    restored = Clip.from_row({**as_ray_gives_it, "fps": 10.0})
+    assert restored == clip and type(restored.start) is int
 
 
 @pytest.mark.parametrize(
@@ -34,8 +79,20 @@ def test_short_video_is_one_clip_and_rows_round_trip() -> None:
         (dict(num_frames=5, clip_frames=0, overlap=0), "clip_frames"),
         (dict(num_frames=5, clip_frames=10, overlap=10), "overlap"),
         (dict(num_frames=5, clip_frames=10, overlap=-1), "overlap"),
+        (dict(num_frames=5, clip_frames=10, overlap=2, context=-1), "context"),
     ],
 )
 def test_bad_parameters_name_themselves(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}: expected"):
         plan_clips("v", "v.mp4", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "context_start", "overlap"),
+    [(5, 4, 0, 0), (5, 10, 6, 0), (0, 10, -1, 0), (0, 10, 0, -2)],
+)
+def test_inconsistent_clip_is_refused(
+    start: int, end: int, context_start: int, overlap: int
+) -> None:
+    with pytest.raises(ValueError, match="clip v#3"):
+        Clip("v", "v.mp4", 3, start, end, overlap, context_start)

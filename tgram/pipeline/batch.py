@@ -24,7 +24,7 @@ from tgram import storage
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.inference import Detector, TrackRows, track_frames
 from tgram.pipeline.clips import Clip, plan_clips
-from tgram.pipeline.stitch import StitchConfig, stitch_tracks
+from tgram.pipeline.stitch import StitchConfig, stitch_table
 from tgram.pipeline.trajectories import (
     VideoRecord,
     clear_failures,
@@ -239,7 +239,7 @@ def finalize_video(out_root: str, clip_results: list[dict[str, Any]], stitch: St
         part = _tracklets_from_ipc(r["tracklets"])
         parts.append(part.append_column("clip_index", pa.array(np.full(part.num_rows, int(r["index"]), np.int32))))
     tracklets = pa.concat_tables(parts)
-    stitched = stitch_tracks(tracklets, clips, stitch)
+    stitched = stitch_table(tracklets, clips, stitch)
     table = georeference(_trajectory_table(vid, stitched), load_meta(meta_uri_for(uri, vid)))
     write_video_trajectories(out_root, vid, table)
     n_tracks = len(np.unique(stitched["track_id"].to_numpy())) if stitched.num_rows else 0

@@ -8,9 +8,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Clip:
-    """Frames [start, end) of a video. `overlap` frames at each end are shared with the
-    neighbouring clip (none before the first or after the last); frames
-    [context_start, start) only warm the model's frame history up and produce no rows."""
+    """Frames [start, end) of a video, tracked on their own by one tracker actor.
+
+    The first `overlap` frames are shared with the previous clip and the last `overlap` with
+    the next one (none before the first clip or after the last); stitching joins tracks
+    there. Frames [context_start, start) only fill the model's frame history (it looks at
+    T-1 earlier frames) and produce no rows.
+    """
 
     video_id: str
     uri: str
@@ -20,11 +24,24 @@ class Clip:
     overlap: int
     context_start: int
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.context_start <= self.start <= self.end:
+            raise ValueError(
+                f"clip {self.video_id}#{self.index}: expected 0 <= context_start <= start <= end, "
+                f"got context_start={self.context_start} start={self.start} end={self.end}"
+            )
+        if self.overlap < 0:
+            raise ValueError(
+                f"clip {self.video_id}#{self.index}: overlap: expected >= 0, got {self.overlap}"
+            )
+
     def to_row(self) -> dict[str, Any]:
+        """Plain scalars, the form a Ray Data row carries."""
         return asdict(self)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Clip:
+        """Inverse of `to_row`; accepts the numpy scalars Ray Data hands back and extra keys."""
         return cls(
             video_id=str(row["video_id"]),
             uri=str(row["uri"]),
@@ -37,27 +54,31 @@ class Clip:
 
 
 def plan_clips(
-    video_id: str, uri: str, num_frames: int, clip_frames: int, overlap: int, *, context: int = 0
+    video_id: str, uri: str, num_frames: int, clip_frames: int, overlap: int, context: int = 2
 ) -> list[Clip]:
-    """Clips covering [0, num_frames) where consecutive clips share exactly `overlap` frames.
+    """Clips whose [start, end) cover [0, num_frames) exactly, consecutive ones sharing
+    exactly `overlap` frames.
 
-    Clips advance by `clip_frames - overlap`; the last one ends at the video's end and is
-    never made of overlap only, so it may be shorter.
+    Clips advance by `clip_frames - overlap`. The last one ends at the video's end, so it may
+    be shorter, but it always has frames of its own: a clip made only of overlap would add
+    work and no frames. A video shorter than `clip_frames` is one clip. `context` is the
+    number of warm-up frames before each start (clamped at frame 0).
     """
     if num_frames < 1:
         raise ValueError(f"num_frames: expected >= 1, got {num_frames}")
     if clip_frames < 1:
         raise ValueError(f"clip_frames: expected >= 1, got {clip_frames}")
     if not 0 <= overlap < clip_frames:
-        raise ValueError(f"overlap: expected 0 <= overlap < clip_frames={clip_frames}, got {overlap}")
+        raise ValueError(
+            f"overlap: expected 0 <= overlap < clip_frames={clip_frames}, got {overlap}"
+        )
     if context < 0:
         raise ValueError(f"context: expected >= 0, got {context}")
     step = clip_frames - overlap
     clips: list[Clip] = []
-    start = 0
-    while True:
+    start, end = 0, 0
+    while end < num_frames:
         end = min(start + clip_frames, num_frames)
         clips.append(Clip(video_id, uri, len(clips), start, end, overlap, max(0, start - context)))
-        if end == num_frames:
-            return clips
         start += step
+    return clips
