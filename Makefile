@@ -23,7 +23,11 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest -q tests
 
+# trackers (ByteTrack, the peer of the tracker benchmark) declares the non-headless
+# opencv-python; it only needs cv2, which opencv-python-headless provides: no deps here.
 bench: venv
+	$(BIN)/pip install -q -c constraints.txt --no-deps "trackers==2.6.1"
+	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m tests.bench.run
 
 lint: venv

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -354,7 +355,8 @@ def _model_frames(weights: str) -> int:
 
 
 def connect(address: str | None) -> None:
-    """Join a cluster (`auto`, `ray://...`) or start a local Ray with this machine's cores."""
+    """Join a cluster (`auto`, `ray://...`; RAY_ADDRESS, which `ray job submit` sets), or start
+    a private local Ray with this machine's cores (never silently joining a stray local one)."""
     if ray.is_initialized():
         return
-    ray.init(address=address)
+    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local")
