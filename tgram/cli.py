@@ -190,6 +190,30 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from tgram.resources import ROOT
+    from tgram.submit import submit_job
+
+    rest = args.job_args
+    env = {}
+    for item in args.env or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env: expected KEY=VALUE, got {item!r}")
+        env[key] = value
+    return submit_job(
+        args.kind,
+        rest,
+        address=args.address,
+        working_dir=None if (args.image or args.no_upload) else ROOT,
+        image=args.image,
+        env=env,
+        follow=not args.no_follow,
+        timeout_s=args.timeout,
+        on_log=sys.stdout.write,
+    )
+
+
 COMMANDS: dict[str, tuple[str, Handler]] = {
     "synth": ("generate a synthetic Jilin-1-like video archive with exact ground truth", cmd_synth),
     "gen-labels": ("convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON", cmd_gen_labels),
@@ -198,6 +222,7 @@ COMMANDS: dict[str, tuple[str, Handler]] = {
     "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
     "demo-video": ("render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot", cmd_demo_video),
     "query": ("SQL (DuckDB) over a trajectory output; without SQL a summary", cmd_query),
+    "submit": ("submit a training or batch-tracking job to a Ray cluster and follow it", cmd_submit),
     "batch": ("track a video archive on Ray into trajectory Parquet (local or s3://)", cmd_batch),
 }
 
@@ -284,15 +309,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="tracks seen at or before this UTC time (ISO 8601)")
     p.add_argument("--min-speed", type=float, help="tracks faster than this (m/s) at some point")
     p.add_argument("--out", help="write the result to a .csv or .parquet file instead of printing it")
+
+    p = add("submit")
+    p.epilog = "The job's own arguments follow `--`: tgram submit batch --address URL -- INPUT OUTPUT [options]"
+    p.add_argument("kind", choices=["train", "batch"], help="python -m jobs.train or jobs.track on the cluster")
+    p.add_argument("--address", required=True, help="Ray job server, e.g. http://HEAD:8265")
+    p.add_argument("--image", help="container image for the job (instead of uploading this source tree)")
+    p.add_argument("--no-upload", action="store_true", help="use the code installed on the cluster")
+    p.add_argument("--env", action="append", help="KEY=VALUE for the job's environment (repeatable)")
+    p.add_argument("--no-follow", action="store_true", help="return once submitted instead of following logs")
+    p.add_argument("--timeout", type=float, help="stop the job after this many seconds")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    job_args: list[str] = []
+    if "--" in argv:  # `tgram submit ... -- <the job's own arguments>`
+        split = argv.index("--")
+        argv, job_args = argv[:split], argv[split + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if job_args and args.command != "submit":
+        parser.error(f"unrecognized arguments after --: {' '.join(job_args)}")
+    args.job_args = job_args
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
+    except (ConfigError, FileNotFoundError, ValueError, ConnectionError, RuntimeError) as exc:
         print(f"tgram {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
