@@ -1,4 +1,5 @@
-"""`make demo`: synthesise an archive, track it with the shipped weights, score it, render it.
+"""`make demo`: synthesise an archive, track it with the shipped weights, score it, render it,
+then run the Ray Data batch job over it into trajectory Parquet and query that.
 
 Runnable as `python -m jobs.demo --out DIR`; every step calls the same library functions as
 the `tgram` commands and prints where its output went.
@@ -17,6 +18,8 @@ from tgram.data.formats import read_results
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.eval import evaluate_files
 from tgram.inference import Detector, track_to_results
+from tgram.pipeline.batch import BatchConfig, connect, run_batch
+from tgram.query import query, to_text
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.track.tracker import TrackerConfig
 from tgram.viz import plot_trajectories, render_demo_video
@@ -27,23 +30,30 @@ def run_demo(out: Path, weights: Path) -> None:
     archive, results = out / "archive", out / "results"
     cfg = load_config(CONFIGS / "synth" / "demo.yaml", SynthConfig)
     generate_archive(archive, cfg)
-    print(f"[1/4] synthetic archive ({cfg.videos} videos, {cfg.width}x{cfg.height}, {cfg.frames} frames): {archive}")
+    print(f"[1/5] synthetic archive ({cfg.videos} videos, {cfg.width}x{cfg.height}, {cfg.frames} frames): {archive}")
 
     tracker_cfg = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
     detector = Detector.from_weights(str(weights), score_threshold=tracker_cfg.det_threshold)
     tracked = track_to_results(str(archive / "videos"), str(results), detector, tracker_cfg)
-    print(f"[2/4] tracked with {weights.name}: MOTChallenge results in {results}")
+    print(f"[2/5] tracked with {weights.name}: MOTChallenge results in {results}")
 
     for match in ("iou", "center"):
         report = evaluate_files(archive / "gt", results, match=match)
-        print(f"[3/4] scores ({report.matching.describe()}):\n{report.to_text()}")
+        print(f"[3/5] scores ({report.matching.describe()}):\n{report.to_text()}")
 
     first = tracked[0]
     rows = read_results(first.results_uri)
     demo = render_demo_video(first.uri, rows, str(out / "demo.mp4"))
     png = plot_trajectories(first.uri, rows, out / "trajectories.png")
     n_tracks = len(np.unique(rows["id"]))
-    print(f"[4/4] demo video ({n_tracks} tracks): {demo}\n      trajectory plot: {png}")
+    print(f"[4/5] demo video ({n_tracks} tracks): {demo}\n      trajectory plot: {png}")
+
+    trajectories = str(out / "trajectories")
+    connect(None)
+    summary = run_batch(str(archive / "videos"), trajectories, BatchConfig(weights=str(weights)), overwrite=True)
+    answer = query(trajectories, "SELECT class, count(DISTINCT track_id) AS tracks, round(avg(speed_mps), 1) AS mean_speed_mps FROM trajectories GROUP BY class ORDER BY class")
+    print(f"[5/5] Ray Data batch job: {summary.to_text()}\n      trajectory Parquet: {trajectories}")
+    print(f"      tgram query {trajectories} \"SELECT class, count(DISTINCT track_id) ...\":\n{to_text(answer)}")
     print(f"done in {time.perf_counter() - t0:.0f} s; everything is under {out}")
 
 

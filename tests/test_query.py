@@ -2,120 +2,275 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
-from tgram.pipeline.trajectories import VideoRecord, georeference, load_meta, write_video_record, write_video_trajectories
-from tgram.query import TrackFilter, export, find_tracks, query, summary
+from tgram import storage
+from tgram.pipeline.geo import VideoMeta, georeference
+from tgram.pipeline.trajectories import (
+    VideoRecord,
+    write_failure,
+    write_video_record,
+    write_video_trajectories,
+)
+from tgram.query import (
+    TrackFilter,
+    TrajectoryStore,
+    export,
+    find_tracks,
+    query,
+    summary,
+    to_text,
+    tracks_faster_than,
+    tracks_in_bbox,
+    tracks_of_class,
+)
 
 START = datetime(2023, 1, 30, 10, 0, 0, tzinfo=timezone.utc)
+FPS, FRAMES, TRACKS = 10.0, 40, 6
+CLASSES = ("airplane", "ship", "vehicle")
+META = VideoMeta(
+    fps=FPS,
+    start_time=START,
+    crs="EPSG:32631",
+    geotransform=(499000.0, 1.0, 0.0, 1000.0, 0.0, -1.0),
+    gsd_m=1.0,
+)
+Written = dict[str, pa.Table]
 
 
-def _write_archive(root: str, tmp_path: Path) -> dict[str, pa.Table]:
-    rng = np.random.default_rng(0)
-    meta_path = tmp_path / "meta.json"
-    meta_path.write_text(json.dumps({
-        "fps": 10.0, "start_time": START.isoformat(), "crs": "EPSG:32631",
-        "geotransform": [574575.0, 1.0, 0.0, 5753164.0, 0.0, -1.0], "gsd_m": 1.0,
-    }))
-    written = {}
-    for v in range(3):
-        vid = f"video{v}"
-        n_tracks, n_frames = 5, 50
-        frame = np.repeat(np.arange(n_frames), n_tracks).astype(np.int32)
-        track = np.tile(np.arange(1, n_tracks + 1), n_frames).astype(np.int64)
-        speed_px = np.tile(rng.uniform(0, 3, n_tracks), n_frames).astype(np.float32)
-        table = pa.table({
-            "video_id": [vid] * len(frame),
+def _video(video_id: str, rng: np.random.Generator, meta: VideoMeta | None) -> pa.Table:
+    """Track k lives from frame 2k to the end, moving at its own constant velocity."""
+    frame, track = np.meshgrid(np.arange(FRAMES), np.arange(TRACKS), indexing="ij")
+    alive = frame >= 2 * track
+    frame, track = frame[alive].astype(np.int32), track[alive].astype(np.int64)
+    vx, vy = rng.uniform(0, 3, TRACKS)[track], rng.uniform(-1, 1, TRACKS)[track]
+    n = len(frame)
+    return georeference(
+        {
+            "video_id": [video_id] * n,
             "frame": frame,
             "track_id": track,
-            "class": np.where(track % 2 == 0, "ship", "vehicle").tolist(),
-            "x": (100 * track + speed_px * frame).astype(np.float32),
-            "y": (50.0 * track).astype(np.float32),
-            "w": np.full(len(frame), 6, np.float32),
-            "h": np.full(len(frame), 10, np.float32),
-            "score": np.full(len(frame), 0.8, np.float32),
-            "vx": speed_px,
-            "vy": np.zeros(len(frame), np.float32),
-        })
-        table = georeference(table, load_meta(str(meta_path)))
-        write_video_trajectories(root, vid, table)
-        write_video_record(root, VideoRecord(vid, f"{vid}.mp4", "ok", n_frames, 10.0, 640, 480, n_tracks, len(frame), 1.0, ""))
-        written[vid] = table
+            "class": [CLASSES[k % 3] for k in track],
+            "x": (40.0 * track + vx * frame).astype(np.float32),
+            "y": (50.0 + 30 * track + vy * frame).astype(np.float32),
+            "w": np.full(n, 6, np.float32),
+            "h": np.full(n, 10, np.float32),
+            "score": np.full(n, 0.8, np.float32),
+            "vx": vx.astype(np.float32),
+            "vy": vy.astype(np.float32),
+        },
+        meta,
+    )
+
+
+def _write_output(root: str) -> Written:
+    """video0 and video1 georeferenced, video2 without meta, video3 failed."""
+    rng = np.random.default_rng(0)
+    written = {}
+    for i, meta in enumerate((META, META, None)):
+        vid = f"video{i}"
+        written[vid] = _video(vid, rng, meta)
+        write_video_trajectories(root, vid, written[vid])
+        n_rows = written[vid].num_rows
+        write_video_record(
+            root,
+            VideoRecord(vid, f"{vid}.mp4", "ok", FRAMES, FPS, 640, 480, TRACKS, n_rows, 1.0, ""),
+        )
+    write_video_record(
+        root,
+        VideoRecord("video3", "video3.mp4", "failed", FRAMES, FPS, 640, 480, 0, 0, 0.5, "corrupt"),
+    )
+    write_failure(
+        root, "video3", "video3.mp4", start=0, end=FRAMES, stage="decode", error="corrupt"
+    )
     return written
 
 
 @pytest.fixture(params=["local", "s3"])
-def output(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, pa.Table]]:
-    root = str(tmp_path / "out") if request.param == "local" else request.getfixturevalue("s3_bucket") + "/out"
-    return root, _write_archive(root, tmp_path)
+def output(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Written]:
+    root = (
+        str(tmp_path / "out")
+        if request.param == "local"
+        else request.getfixturevalue("s3_bucket") + "/out"
+    )
+    return root, _write_output(root)
 
 
-def _tracks_where(written: dict[str, pa.Table], mask_of) -> set[tuple[str, int]]:
-    found = set()
-    for vid, t in written.items():
-        mask = mask_of(t)
-        found |= {(vid, int(k)) for k in np.unique(t["track_id"].to_numpy()[mask])}
-    return found
+def _tracks_where(
+    written: Written, row_mask: Callable[[pa.Table], np.ndarray]
+) -> set[tuple[str, int]]:
+    return {
+        (vid, int(k))
+        for vid, t in written.items()
+        for k in np.unique(t["track_id"].to_numpy()[row_mask(t)])
+    }
 
 
 def _keys(table: pa.Table) -> set[tuple[str, int]]:
     return set(zip(table["video_id"].to_pylist(), table["track_id"].to_pylist(), strict=True))
 
 
-def test_counts_and_partition_filter(output: tuple[str, dict[str, pa.Table]]) -> None:
+def _column(t: pa.Table, name: str) -> np.ndarray:
+    return t[name].to_numpy(zero_copy_only=False)
+
+
+def test_counts_and_video_filter(output: tuple[str, Written]) -> None:
     root, written = output
-    assert query(root, "SELECT count(*) AS n FROM trajectories")["n"][0].as_py() == sum(t.num_rows for t in written.values())
+    total = query(root, "SELECT count(*) AS n FROM trajectories")["n"][0].as_py()
+    assert (
+        total
+        == sum(t.num_rows for t in written.values())
+        == 3 * (TRACKS * FRAMES - 2 * sum(range(TRACKS)))
+    )
+    one = query(root, "SELECT count(*) AS n FROM trajectories WHERE video_id = ?", ["video1"])
+    assert one["n"][0].as_py() == written["video1"].num_rows
+
+
+def test_video_filter_opens_only_that_partition(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    written = _write_output(root)
+    storage.write_bytes(storage.join(root, "video_id=video2", "part-0.parquet"), b"not parquet")
     one = query(root, "SELECT count(*) AS n FROM trajectories WHERE video_id = 'video1'")
     assert one["n"][0].as_py() == written["video1"].num_rows
-    assert summary(root)["videos"]["videos"].to_pylist() == [3]
+    with pytest.raises(ValueError, match="query failed: .*video2"):
+        query(root, "SELECT count(*) FROM trajectories")
 
 
-def test_class_bbox_time_and_speed_filters(output: tuple[str, dict[str, pa.Table]]) -> None:
+@pytest.mark.parametrize("class_name", CLASSES)
+def test_tracks_of_class(output: tuple[str, Written], class_name: str) -> None:
     root, written = output
-    ships = find_tracks(root, TrackFilter(class_name="ship"))
-    assert _keys(ships) == _tracks_where(written, lambda t: np.asarray(t["class"].to_pylist()) == "ship")
+    found = tracks_of_class(root, class_name)
+    assert _keys(found) == _tracks_where(written, lambda t: _column(t, "class") == class_name)
+    assert found["class"].to_pylist() == [class_name] * found.num_rows
 
-    lon = np.concatenate([t["lon"].to_numpy() for t in written.values()])
-    lat = np.concatenate([t["lat"].to_numpy() for t in written.values()])
-    bbox = (float(np.quantile(lon, 0.2)), float(np.quantile(lat, 0.2)), float(np.quantile(lon, 0.7)), float(np.quantile(lat, 0.7)))
-    t_start, t_end = START + timedelta(seconds=1), START + timedelta(seconds=2)
+
+@pytest.mark.parametrize("window_s", [None, (1.0, 2.0)])
+def test_tracks_in_bbox_and_time_window(
+    output: tuple[str, Written], window_s: tuple[float, float] | None
+) -> None:
+    root, written = output
+    lon = np.concatenate([_column(written[v], "lon") for v in ("video0", "video1")])
+    lat = np.concatenate([_column(written[v], "lat") for v in ("video0", "video1")])
+    box = (
+        float(np.quantile(lon, 0.1)),
+        float(np.quantile(lat, 0.1)),
+        float(np.quantile(lon, 0.5)),
+        float(np.quantile(lat, 0.5)),
+    )
+    t_start, t_end = (
+        (None, None)
+        if window_s is None
+        else (START + timedelta(seconds=window_s[0]), START + timedelta(seconds=window_s[1]))
+    )
 
     def in_box_and_window(t: pa.Table) -> np.ndarray:
-        lo, la = t["lon"].to_numpy(), t["lat"].to_numpy()
-        ts = t["t"].cast(pa.int64()).to_numpy()
-        return ((lo >= bbox[0]) & (lo <= bbox[2]) & (la >= bbox[1]) & (la <= bbox[3])
-                & (ts >= int(t_start.timestamp() * 1000)) & (ts <= int(t_end.timestamp() * 1000)))
+        lo, la = _column(t, "lon"), _column(t, "lat")
+        # NaN (a video without meta) never matches, as NULL never does in SQL.
+        mask = (lo >= box[0]) & (lo <= box[2]) & (la >= box[1]) & (la <= box[3])
+        if window_s is not None:
+            seconds = _column(t, "frame") / FPS
+            mask &= (seconds >= window_s[0]) & (seconds <= window_s[1])
+        return mask
 
-    found = find_tracks(root, TrackFilter(bbox=bbox, start=t_start, end=t_end))
     expected = _tracks_where(written, in_box_and_window)
-    assert 0 < len(expected) < 15 and _keys(found) == expected
+    assert 0 < len(expected) < 2 * TRACKS
+    found = tracks_in_bbox(root, *box, t_start=t_start, t_end=t_end)
+    assert _keys(found) == expected
+    assert found["matching_rows"].to_pylist() == [
+        int(in_box_and_window(written[v]).sum(where=_column(written[v], "track_id") == k))
+        for v, k in sorted(expected)
+    ]
 
-    fast = find_tracks(root, TrackFilter(min_speed_mps=15.0, video_id="video2"))
-    assert _keys(fast) == {("video2", k) for k in np.unique(
-        written["video2"]["track_id"].to_numpy()[written["video2"]["speed_mps"].to_numpy() > 15.0])}
+
+@pytest.mark.parametrize("mps", [0.0, 15.0, 1000.0])
+def test_tracks_faster_than_mean_speed(output: tuple[str, Written], mps: float) -> None:
+    root, written = output
+    expected = set()
+    for vid, t in written.items():
+        track, speed = _column(t, "track_id"), _column(t, "speed_mps")
+        expected |= {(vid, int(k)) for k in np.unique(track) if np.mean(speed[track == k]) > mps}
+    assert _keys(tracks_faster_than(root, mps)) == expected
+    assert all(vid != "video2" for vid, _ in expected)  # no meta, no speed
 
 
-def test_export_csv_and_parquet(output: tuple[str, dict[str, pa.Table]], tmp_path: Path) -> None:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+def test_summary(output: tuple[str, Written]) -> None:
+    root, written = output
+    result = summary(root)
+    videos = result["videos"].to_pydict()
+    assert (videos["status"], videos["videos"]) == (["failed", "ok"], [1, 3])
+    assert result["failures"].to_pydict() == {"stage": ["decode"], "clips": [1], "videos": [1]}
+    classes = result["classes"].to_pydict()
+    all_rows = pa.concat_tables(written.values())
+    speeds = _column(all_rows, "speed_mps")
+    for i, name in enumerate(classes["class"]):
+        of_class = _column(all_rows, "class") == name
+        assert classes["tracks"][i] == len(written) * len(
+            {k for k in range(TRACKS) if CLASSES[k % 3] == name}
+        )
+        assert classes["mean_speed_mps"][i] == pytest.approx(np.nanmean(speeds[of_class]), rel=1e-5)
+    longest = result["longest tracks"].to_pydict()
+    assert longest["frames"][:3] == [FRAMES] * 3 and longest["track_id"][:3] == [0, 0, 0]
+    assert longest["seconds"][:2] == pytest.approx([(FRAMES - 1) / FPS] * 2)
 
+
+def test_naive_datetimes_are_utc_and_store_is_reusable(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    _write_output(root)
+    aware = TrackFilter(start=START + timedelta(seconds=3.5))
+    naive = TrackFilter(start=(START + timedelta(seconds=3.5)).replace(tzinfo=None))
+    with TrajectoryStore(root) as store:
+        by_aware, by_naive = store.find_tracks(aware), store.find_tracks(naive)
+        assert store.query("SET threads = 1").num_rows == 0
+    # Tracks 0-5 appear at frame 2k: all exist after 3.5 s, but only in the georeferenced videos.
+    assert (
+        _keys(by_naive)
+        == _keys(by_aware)
+        == {(v, k) for v in ("video0", "video1") for k in range(TRACKS)}
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"bbox": (3.0, 0.0, 2.0, 1.0)}, "lon_min <= lon_max"),
+        ({"bbox": (1.0, 2.0, 3.0)}, "expected \\(lon_min, lat_min, lon_max, lat_max\\)"),
+        ({"start": START, "end": START - timedelta(seconds=1)}, "is after end"),
+        ({"min_speed_mps": -1.0}, "min_speed_mps: expected >= 0"),
+    ],
+)
+def test_track_filter_validation(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrackFilter(**kwargs)
+
+
+def test_export_and_text(output: tuple[str, Written], tmp_path: Path) -> None:
     root, _ = output
-    table = find_tracks(root, TrackFilter(class_name="vehicle"))
-    assert pacsv.read_csv(export(table, tmp_path / "t.csv")).num_rows == table.num_rows
-    assert pq.read_table(export(table, tmp_path / "t.parquet")).num_rows == table.num_rows
+    table = find_tracks(root, TrackFilter(class_name="vehicle", video_id="video0"))
+    assert (
+        pacsv.read_csv(export(table, tmp_path / "t.csv"))["track_id"].to_pylist()
+        == table["track_id"].to_pylist()
+    )
+    assert pq.read_table(export(table, tmp_path / "t.parquet")).equals(table)
     with pytest.raises(ValueError, match=r"t\.txt: expected a \.csv or \.parquet"):
         export(table, tmp_path / "t.txt")
+    text = to_text(table, max_rows=1)
+    assert text.splitlines()[0].split()[:3] == ["video_id", "track_id", "class"]
+    assert text.endswith(f"... {table.num_rows - 1} more rows")
 
 
-def test_bad_sql_is_a_one_line_error(tmp_path: Path) -> None:
+def test_errors_are_one_line(tmp_path: Path) -> None:
     root = str(tmp_path / "out")
-    _write_archive(root, tmp_path)
+    _write_output(root)
     with pytest.raises(ValueError, match="query failed: Catalog Error") as err:
         query(root, "SELECT * FROM nope")
     assert "\n" not in str(err.value)
+    with pytest.raises(FileNotFoundError, match="no trajectory output here"):
+        query(str(tmp_path / "missing"), "SELECT 1")

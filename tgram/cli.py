@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bbox", help="tracks seen inside lon_min,lat_min,lon_max,lat_max (WGS84)")
     p.add_argument("--start", help="tracks seen at or after this UTC time (ISO 8601)")
     p.add_argument("--end", help="tracks seen at or before this UTC time (ISO 8601)")
-    p.add_argument("--min-speed", type=float, help="tracks faster than this (m/s) at some point")
+    p.add_argument("--min-speed", type=float, help="tracks whose mean speed exceeds this (m/s)")
     p.add_argument("--out", help="write the result to a .csv or .parquet file instead of printing it")
 
     p = add("submit")

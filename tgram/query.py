@@ -1,15 +1,17 @@
 """SQL over a trajectory output (local or s3://) with DuckDB.
 
-The Parquet is read through pyarrow datasets registered as DuckDB views, so S3 goes through
-pyarrow.fs (DuckDB's httpfs extension would need a download) and DuckDB pushes filters down
-into the scan: `WHERE video_id = '...'` reads only that video's partition.
+The Parquet is read through pyarrow datasets registered as DuckDB tables, so S3 goes through
+pyarrow.fs (DuckDB's httpfs extension would need a download) and DuckDB pushes filters into
+the scan: `WHERE video_id = '...'` opens only that video's file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -17,106 +19,206 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tgram import storage
-from tgram.pipeline.trajectories import (
-    FAILURES_SCHEMA,
-    VIDEOS_SCHEMA,
-    table_dataset,
-    trajectory_dataset,
-)
+from tgram.pipeline.trajectories import failures_dataset, trajectory_dataset, videos_dataset
 
-TABLES = ("trajectories", "videos", "failures")
+TABLES = {
+    "trajectories": trajectory_dataset,
+    "videos": videos_dataset,
+    "failures": failures_dataset,
+}
+"""The SQL table names and the datasets behind them."""
+LONGEST_TRACKS = 10
+"""How many tracks the summary lists, longest first."""
 
-
-def connect(out_root: str) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the tables `trajectories`, `videos` and `failures`."""
-    if not storage.exists(out_root):
-        raise FileNotFoundError(f"{out_root}: no trajectory output here")
-    con = duckdb.connect()
-    con.register("trajectories", trajectory_dataset(out_root))
-    con.register("videos", table_dataset(out_root, "_videos", VIDEOS_SCHEMA))
-    con.register("failures", table_dataset(out_root, "_failures", FAILURES_SCHEMA))
-    return con
-
-
-def query(out_root: str, sql: str, params: list | None = None) -> pa.Table:
-    try:
-        return connect(out_root).sql(sql, params=params or None).to_arrow_table()
-    except duckdb.Error as exc:
-        raise ValueError(f"query failed: {' '.join(str(exc).split())}") from None
+_TRACKS_SQL = """
+SELECT video_id, track_id, any_value(class) AS class, count(*) AS rows,
+       min(frame) AS first_frame, max(frame) AS last_frame, min(t) AS first_t, max(t) AS last_t,
+       avg(speed_mps) AS mean_speed_mps, count(*) FILTER (WHERE {match}) AS matching_rows
+FROM trajectories WHERE {scan}
+GROUP BY video_id, track_id
+HAVING count(*) FILTER (WHERE {match}) > 0 AND {track}
+ORDER BY video_id, track_id
+"""
 
 
 @dataclass(frozen=True)
 class TrackFilter:
-    """Tracks with at least one row matching every given condition (None: no condition)."""
+    """Tracks with at least one row inside every given row condition, whose mean speed
+    exceeds `min_speed_mps` (None: no condition). Naive datetimes are taken as UTC."""
 
     video_id: str | None = None
     class_name: str | None = None
     bbox: tuple[float, float, float, float] | None = None
-    """lon_min, lat_min, lon_max, lat_max (WGS84)."""
+    """lon_min, lat_min, lon_max, lat_max (WGS84 degrees, inclusive)."""
     start: datetime | None = None
     end: datetime | None = None
     min_speed_mps: float | None = None
+    """Mean over the track, not one row: single-row Kalman velocities are noisy."""
 
-    def where(self) -> tuple[str, list]:
-        clauses, params = [], []
-        if self.video_id is not None:
-            clauses.append("video_id = ?")
-            params.append(self.video_id)
-        if self.class_name is not None:
-            clauses.append("class = ?")
-            params.append(self.class_name)
+    def __post_init__(self) -> None:
         if self.bbox is not None:
-            clauses.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
-            params += [self.bbox[0], self.bbox[2], self.bbox[1], self.bbox[3]]
+            if len(self.bbox) != 4:
+                raise ValueError(
+                    f"bbox: expected (lon_min, lat_min, lon_max, lat_max), got {self.bbox}"
+                )
+            lon_min, lat_min, lon_max, lat_max = self.bbox
+            if lon_min > lon_max or lat_min > lat_max:
+                raise ValueError(
+                    f"bbox: expected lon_min <= lon_max and lat_min <= lat_max, got {self.bbox}"
+                )
+        if (
+            self.start is not None
+            and self.end is not None
+            and _as_utc(self.start) > _as_utc(self.end)
+        ):
+            raise ValueError(f"time window: start {self.start} is after end {self.end}")
+        if self.min_speed_mps is not None and self.min_speed_mps < 0:
+            raise ValueError(f"min_speed_mps: expected >= 0, got {self.min_speed_mps}")
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """The track query with named parameters; only the video_id condition is applied
+        to the scan (it prunes files), the rest decide per track."""
+        scan, match, track = ["TRUE"], ["TRUE"], ["TRUE"]
+        params: dict[str, Any] = {}
+        if self.video_id is not None:
+            scan.append("video_id = $video_id")
+            params["video_id"] = self.video_id
+        if self.class_name is not None:
+            match.append("class = $class_name")
+            params["class_name"] = self.class_name
+        if self.bbox is not None:
+            match.append("lon BETWEEN $lon_min AND $lon_max AND lat BETWEEN $lat_min AND $lat_max")
+            params.update(zip(("lon_min", "lat_min", "lon_max", "lat_max"), self.bbox, strict=True))
         if self.start is not None:
-            clauses.append("t >= ?")
-            params.append(self.start)
+            match.append("t >= $start")
+            params["start"] = _as_utc(self.start)
         if self.end is not None:
-            clauses.append("t <= ?")
-            params.append(self.end)
+            match.append("t <= $end")
+            params["end"] = _as_utc(self.end)
         if self.min_speed_mps is not None:
-            clauses.append("speed_mps > ?")
-            params.append(self.min_speed_mps)
-        return (" AND ".join(clauses) or "TRUE"), params
+            track.append("avg(speed_mps) > $min_speed_mps")
+            params["min_speed_mps"] = self.min_speed_mps
+        sql = _TRACKS_SQL.format(
+            scan=" AND ".join(scan), match=" AND ".join(match), track=" AND ".join(track)
+        )
+        return sql, params
 
 
-def find_tracks(out_root: str, track_filter: TrackFilter) -> pa.Table:
-    """One row per matching track: where and when it was seen, how fast it went."""
-    where, params = track_filter.where()
-    sql = f"""
-        SELECT video_id, track_id, any_value(class) AS class, count(*) AS rows,
-               min(frame) AS first_frame, max(frame) AS last_frame, min(t) AS first_t, max(t) AS last_t,
-               avg(lon) AS lon, avg(lat) AS lat, avg(speed_mps) AS mean_speed_mps
-        FROM trajectories WHERE {where}
-        GROUP BY video_id, track_id ORDER BY video_id, track_id"""
-    return query(out_root, sql, params)
+class TrajectoryStore:
+    """One output root opened for SQL: a DuckDB connection with the tables `trajectories`,
+    `videos` and `failures`, listed once when opened (reopen to see newer videos)."""
+
+    def __init__(self, out_root: str) -> None:
+        if not storage.exists(out_root):
+            raise FileNotFoundError(f"{out_root}: no trajectory output here")
+        self.out_root = out_root
+        self.connection = duckdb.connect()
+        self.connection.execute("SET TimeZone = 'UTC'")
+        for name, dataset in TABLES.items():
+            self.connection.register(name, dataset(out_root))
+
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run `sql` (with ? or $name parameters); a statement without a result (SET ...) gives
+        an empty table, a DuckDB error a one-line ValueError."""
+        try:
+            relation = self.connection.sql(sql, params=params)
+            return pa.table({}) if relation is None else relation.to_arrow_table()
+        except duckdb.Error as exc:
+            raise ValueError(f"query failed: {' '.join(str(exc).split())}") from None
+
+    def find_tracks(self, track_filter: TrackFilter) -> pa.Table:
+        """One row per matching track, summarised over the whole track."""
+        return self.query(*track_filter.sql())
+
+    def summary(self) -> dict[str, pa.Table]:
+        """Videos by status, failures by stage, tracks and mean speed per class, longest tracks."""
+        return {
+            "videos": self.query(
+                """SELECT status, count(*) AS videos, sum(frames) AS frames, sum(n_rows) AS rows,
+                          sum(seconds) AS seconds FROM videos GROUP BY status ORDER BY status"""
+            ),
+            "failures": self.query(
+                "SELECT stage, count(*) AS clips, count(DISTINCT video_id) AS videos FROM failures GROUP BY stage ORDER BY stage"
+            ),
+            "classes": self.query(
+                """SELECT class, count(DISTINCT (video_id, track_id)) AS tracks, count(*) AS rows,
+                          avg(speed_mps) AS mean_speed_mps FROM trajectories GROUP BY class ORDER BY class"""
+            ),
+            "longest tracks": self.query(
+                """SELECT video_id, track_id, any_value(class) AS class, max(frame) - min(frame) + 1 AS frames,
+                          epoch(max(t) - min(t)) AS seconds, avg(speed_mps) AS mean_speed_mps
+                   FROM trajectories GROUP BY video_id, track_id
+                   ORDER BY frames DESC, video_id, track_id LIMIT $limit""",
+                {"limit": LONGEST_TRACKS},
+            ),
+        }
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> TrajectoryStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def connect(out_root: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the tables `trajectories`, `videos` and `failures`."""
+    return TrajectoryStore(out_root).connection
+
+
+def query(out_root: str, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+    with TrajectoryStore(out_root) as store:
+        return store.query(sql, params)
 
 
 def summary(out_root: str) -> dict[str, pa.Table]:
-    """Videos by status, tracks per class, and the longest tracks."""
-    return {
-        "videos": query(out_root, "SELECT status, count(*) AS videos, sum(frames) AS frames FROM videos GROUP BY status ORDER BY status"),
-        "classes": query(
-            out_root,
-            """SELECT class, count(DISTINCT (video_id, track_id)) AS tracks, count(*) AS rows,
-                      avg(speed_mps) AS mean_speed_mps FROM trajectories GROUP BY class ORDER BY class""",
-        ),
-        "longest tracks": query(
-            out_root,
-            """SELECT video_id, track_id, any_value(class) AS class, count(*) AS rows FROM trajectories
-               GROUP BY video_id, track_id ORDER BY rows DESC, video_id, track_id LIMIT 10""",
-        ),
-    }
+    with TrajectoryStore(out_root) as store:
+        return store.summary()
+
+
+def find_tracks(out_root: str, track_filter: TrackFilter) -> pa.Table:
+    with TrajectoryStore(out_root) as store:
+        return store.find_tracks(track_filter)
+
+
+def tracks_in_bbox(
+    out_root: str,
+    lon_min: float,
+    lat_min: float,
+    lon_max: float,
+    lat_max: float,
+    t_start: datetime | None = None,
+    t_end: datetime | None = None,
+) -> pa.Table:
+    """Tracks seen inside the lon/lat box (during [t_start, t_end] when given)."""
+    return find_tracks(
+        out_root, TrackFilter(bbox=(lon_min, lat_min, lon_max, lat_max), start=t_start, end=t_end)
+    )
+
+
+def tracks_of_class(out_root: str, class_name: str) -> pa.Table:
+    return find_tracks(out_root, TrackFilter(class_name=class_name))
+
+
+def tracks_faster_than(out_root: str, mps: float) -> pa.Table:
+    """Tracks whose mean speed exceeds `mps` metres per second (georeferenced videos only)."""
+    return find_tracks(out_root, TrackFilter(min_speed_mps=mps))
 
 
 def export(table: pa.Table, path: str | Path) -> str:
-    """Write a result as CSV or Parquet, chosen by the file suffix."""
+    """Write a result as CSV or Parquet (chosen by the suffix), locally or to s3://."""
     suffix = Path(str(path)).suffix.lower()
+    sink = pa.BufferOutputStream()
     if suffix == ".csv":
-        sink = pa.BufferOutputStream()
         pacsv.write_csv(table, sink)
     elif suffix == ".parquet":
-        sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
     else:
         raise ValueError(f"{path}: expected a .csv or .parquet output file")
@@ -125,18 +227,16 @@ def export(table: pa.Table, path: str | Path) -> str:
 
 
 def to_text(table: pa.Table, max_rows: int = 40) -> str:
-    """A plain fixed-width table for the terminal."""
-    names = table.column_names
-    rows = [[_cell(v) for v in row.values()] for row in table.slice(0, max_rows).to_pylist()]
-    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
-    lines = ["  ".join(n.rjust(w) for n, w in zip(names, widths, strict=True))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    """A fixed-width table for the terminal, cut after `max_rows` rows."""
+    text = table.slice(0, max_rows).to_pandas().to_string(index=False)
     if table.num_rows > max_rows:
-        lines.append(f"... {table.num_rows - max_rows} more rows")
-    return "\n".join(lines)
+        text += f"\n... {table.num_rows - max_rows} more rows"
+    return text
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return "" if value is None else str(value)
+def _as_utc(moment: datetime) -> datetime:
+    return (
+        moment.replace(tzinfo=timezone.utc)
+        if moment.tzinfo is None
+        else moment.astimezone(timezone.utc)
+    )

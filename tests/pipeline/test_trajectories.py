@@ -1,97 +1,258 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pyproj import Transformer
 
 from tgram import storage
+from tgram.pipeline.geo import VideoMeta, georeference, load_meta, meta_uri_for
 from tgram.pipeline.trajectories import (
     SCHEMA_VERSION,
+    TRAJECTORY_SCHEMA,
     VideoRecord,
-    georeference,
-    load_meta,
+    clear_failures,
+    failures_dataset,
     read_trajectories,
+    trajectory_uri,
     video_done,
+    write_failure,
     write_video_record,
     write_video_trajectories,
 )
 
-META = {
+START = datetime(2023, 1, 30, 10, 43, 19, tzinfo=timezone.utc)
+# UTM 31N: easting 500 000 m lies on the central meridian 3°E, northing 0 on the equator,
+# so a box centred on pixel (103, 205) with this geotransform is at exactly lon 3, lat 0.
+EQUATOR_META = {
     "fps": 10.0,
     "start_time": "2023-01-30T10:43:19Z",
     "crs": "EPSG:32631",
-    "geotransform": [574575.0, 1.0, 0.0, 5753164.0, 0.0, -1.0],
-    "gsd_m": 1.0,
+    "geotransform": [500000.0 - 103 * 0.5, 0.5, 0.0, 205 * 0.5, 0.0, -0.5],
 }
 
 
-def _rows(n: int = 4) -> pa.Table:
-    return pa.table({
-        "video_id": ["v1"] * n,
-        "frame": np.arange(n, dtype=np.int32),
+def _rows(video_id: str = "v1", n: int = 4) -> dict[str, np.ndarray | list]:
+    """One vehicle moving (3, 4) px/frame; its first box (100, 200, 6, 10) centres on (103, 205)."""
+    frame = np.arange(n, dtype=np.int32)
+    return {
+        "video_id": [video_id] * n,
+        "frame": frame,
         "track_id": np.ones(n, np.int64),
         "class": ["vehicle"] * n,
-        "x": np.float32([100, 103, 106, 109][:n]),
-        "y": np.float32([200, 204, 208, 212][:n]),
+        "x": (100 + 3 * frame).astype(np.float32),
+        "y": (200 + 4 * frame).astype(np.float32),
         "w": np.full(n, 6, np.float32),
         "h": np.full(n, 10, np.float32),
         "score": np.full(n, 0.9, np.float32),
         "vx": np.full(n, 3, np.float32),
         "vy": np.full(n, 4, np.float32),
-    })
+    }
 
 
-def test_georeference_against_hand_computed_point(tmp_path: Path) -> None:
-    (tmp_path / "m.json").write_text(json.dumps(META))
-    out = georeference(_rows(), load_meta(str(tmp_path / "m.json")))
-    # Box centre of row 0: (103, 205) px -> UTM (574678, 5752959) -> WGS84.
-    lon, lat = Transformer.from_crs("EPSG:32631", "EPSG:4326", always_xy=True).transform(574575.0 + 103, 5753164.0 - 205)
-    assert out["lon"][0].as_py() == pytest.approx(lon, abs=1e-9)
-    assert out["lat"][0].as_py() == pytest.approx(lat, abs=1e-9)
-    # 5 px/frame at 1 m/px and 10 fps = 50 m/s; frame 3 is 0.3 s after the start.
-    assert out["speed_mps"].to_pylist() == pytest.approx([50.0] * 4)
-    assert out["t"][3].as_py() == datetime(2023, 1, 30, 10, 43, 19, 300000, tzinfo=timezone.utc)
+def _meta_file(tmp_path: Path, meta: dict) -> str:
+    path = tmp_path / "meta.json"
+    path.write_text(json.dumps(meta))
+    return str(path)
 
 
-def test_without_meta_geo_columns_are_null(tmp_path: Path) -> None:
+@pytest.fixture(params=["local", "s3"])
+def out_root(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return (
+        str(tmp_path / "out")
+        if request.param == "local"
+        else request.getfixturevalue("s3_bucket") + "/out"
+    )
+
+
+def test_georeference_hand_computed_point(tmp_path: Path) -> None:
+    out = georeference(_rows(), load_meta(_meta_file(tmp_path, EQUATOR_META)))
+    assert out["lon"][0].as_py() == pytest.approx(3.0, abs=1e-9)
+    assert out["lat"][0].as_py() == pytest.approx(0.0, abs=1e-9)
+    # gsd defaults to the 0.5 m pixel: 5 px/frame * 0.5 m * 10 fps = 25 m/s.
+    assert out["speed_mps"].to_pylist() == pytest.approx([25.0] * 4)
+    assert out["t"].to_pylist() == [START + timedelta(milliseconds=100 * i) for i in range(4)]
+
+
+def test_georeference_rotated_geotransform_matches_pyproj() -> None:
+    x0, y0 = 350000.0, 3450000.0
+    meta = VideoMeta(
+        fps=25.0,
+        start_time=START,
+        crs="EPSG:32650",
+        geotransform=(x0, 0.8, 0.1, y0, 0.2, -0.8),
+        gsd_m=0.8,
+    )
+    out = georeference(_rows(), meta)
+    col, row = 103.0 + 3, 205.0 + 4  # row 1
+    expected = Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True).transform(
+        x0 + col * 0.8 + row * 0.1, y0 + col * 0.2 - row * 0.8
+    )
+    assert (out["lon"][1].as_py(), out["lat"][1].as_py()) == pytest.approx(expected, abs=1e-9)
+    # Zone 50N spans 114-120°E; an easting of 350 km lies west of its 117°E meridian.
+    assert 114 < expected[0] < 117 and 31 < expected[1] < 32
+    assert out["t"][1].as_py() == START + timedelta(milliseconds=40)
+    assert out["speed_mps"][1].as_py() == pytest.approx(5 * 0.8 * 25)
+
+
+def test_georeference_without_meta_gives_nulls_and_replaces_old_values(tmp_path: Path) -> None:
     assert load_meta(str(tmp_path / "missing.json")) is None
-    out = georeference(_rows(), None)
-    assert out["lon"].null_count == out["t"].null_count == out["speed_mps"].null_count == 4
+    located = georeference(pa.table(_rows()), load_meta(_meta_file(tmp_path, EQUATOR_META)))
+    out = georeference(located, None)
+    assert out.column_names == located.column_names
+    assert [out[c].null_count for c in ("t", "lon", "lat", "speed_mps")] == [4, 4, 4, 4]
 
 
-def test_malformed_meta_is_a_one_line_error(tmp_path: Path) -> None:
-    (tmp_path / "m.json").write_text(json.dumps({**META, "fps": "fast"}))
-    with pytest.raises(ValueError, match=r"m\.json: bad video meta JSON") as err:
-        load_meta(str(tmp_path / "m.json"))
+def test_load_meta_reads_explicit_gsd(tmp_path: Path) -> None:
+    meta = load_meta(_meta_file(tmp_path, {**EQUATOR_META, "gsd_m": 0.7}))
+    assert meta is not None and meta.gsd_m == 0.7 and meta.start_time == START
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"fps": "fast"}, "could not convert"),
+        ({"fps": 0}, "fps: expected > 0"),
+        ({"crs": "EPSG:999999"}, "crs: expected a CRS"),
+        ({"geotransform": [1, 2, 3, 4, 5]}, "geotransform: expected 6 numbers"),
+        ({"start_time": "2023-01-30T10:43:19"}, "start_time: expected a time zone"),
+        ({"start_time": None}, "Invalid isoformat"),
+    ],
+)
+def test_malformed_meta_is_a_one_line_error(tmp_path: Path, change: dict, reason: str) -> None:
+    uri = _meta_file(tmp_path, {**EQUATOR_META, **change})
+    with pytest.raises(ValueError, match=rf"meta\.json: bad video meta JSON: .*{reason}") as err:
+        load_meta(uri)
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("where", ["local", "s3"])
-def test_rewrite_is_idempotent_and_schema_versioned(where: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    root = str(tmp_path / "out") if where == "local" else request.getfixturevalue("s3_bucket") + "/out"
-    table = georeference(_rows(), None)
+def test_meta_missing_key_and_non_json(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="missing key 'crs'"):
+        load_meta(_meta_file(tmp_path, {k: v for k, v in EQUATOR_META.items() if k != "crs"}))
+    (tmp_path / "meta.json").write_text("{not json")
+    with pytest.raises(ValueError, match="bad video meta JSON"):
+        load_meta(str(tmp_path / "meta.json"))
+
+
+@pytest.mark.parametrize(
+    ("video_uri", "expected"),
+    [
+        ("s3://b/archive/videos/v7.mp4", "s3://b/archive/meta/v7.json"),
+        ("s3://b/airmot/seq-3", "s3://b/airmot/seq-3/meta.json"),
+    ],
+)
+def test_meta_uri_for(video_uri: str, expected: str) -> None:
+    assert meta_uri_for(video_uri, storage.basename(video_uri).removesuffix(".mp4")) == expected
+
+
+def test_write_read_back_schema_and_version(out_root: str) -> None:
+    written = georeference(_rows("v1"), None)
+    uri = write_video_trajectories(out_root, "v1", written.take([3, 1, 0, 2]))
+    assert uri == storage.join(out_root, "video_id=v1", "part-0.parquet")
+    fs, path = storage.resolve(uri)
+    with fs.open_input_file(path) as f:
+        file_schema = pq.read_schema(f)
+    assert file_schema.metadata[b"schema_version"] == SCHEMA_VERSION.encode()
+    back = read_trajectories(out_root)
+    assert back.schema.equals(TRAJECTORY_SCHEMA)
+    assert back["frame"].to_pylist() == [0, 1, 2, 3]  # sorted on write
+    assert back["x"].to_pylist() == written["x"].to_pylist()
+    assert back["class"].to_pylist() == ["vehicle"] * 4
+
+
+def test_rewrite_replaces_rows_never_duplicates(out_root: str) -> None:
     for _ in range(2):
-        uri = write_video_trajectories(root, "v1", table)
-    write_video_trajectories(root, "v2", georeference(_rows(2), None).set_column(0, "video_id", pa.array(["v2"] * 2)))
-    assert read_trajectories(root).num_rows == 6
-    assert read_trajectories(root, ["v1"]).num_rows == 4
-    meta = pq.read_schema(storage.resolve(uri)[0].open_input_file(storage.resolve(uri)[1])).metadata
-    assert meta[b"schema_version"] == SCHEMA_VERSION.encode()
-    assert not video_done(root, "v1")
-    record = VideoRecord("v1", "v1.mp4", "ok", 4, 10.0, 64, 64, 1, 4, 1.0, "")
-    write_video_record(root, record)
-    assert video_done(root, "v1")
-    write_video_record(root, VideoRecord(**{**record.__dict__, "status": "failed", "error": "x"}))
-    assert not video_done(root, "v1")
+        write_video_trajectories(out_root, "v1", georeference(_rows("v1", 4), None))
+    write_video_trajectories(out_root, "v2", georeference(_rows("v2", 2), None))
+    assert read_trajectories(out_root).num_rows == 6
+    write_video_trajectories(out_root, "v1", georeference(_rows("v1", 3), None))
+    assert read_trajectories(out_root).num_rows == 5
+    assert read_trajectories(out_root, ["v2", "never-written"]).num_rows == 2
+    assert read_trajectories(storage.join(out_root, "empty")).num_rows == 0
 
 
-@pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "a b"])
+def test_reader_skips_stray_temporary_files(tmp_path: Path) -> None:
+    write_video_trajectories(str(tmp_path), "v1", georeference(_rows("v1"), None))
+    (tmp_path / "video_id=v1" / "part-0.parquet.tmp-0123abcd").write_bytes(b"half a file")
+    (tmp_path / "video_id=v2").mkdir()
+    assert sorted(p.name for p in (tmp_path / "video_id=v1").iterdir())[0] == "part-0.parquet"
+    assert read_trajectories(str(tmp_path)).num_rows == 4
+
+
+def test_output_opens_with_pandas_and_duckdb_hive_reader(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    for video_id, n in (("v1", 4), ("v2", 2)):
+        write_video_trajectories(root, video_id, georeference(_rows(video_id, n), None))
+    write_video_record(root, _record("ok"))
+    frame = pd.read_parquet(root)
+    assert frame.groupby("video_id", observed=True).size().to_dict() == {"v1": 4, "v2": 2}
+    counts = duckdb.sql(
+        f"SELECT video_id, count(*) FROM read_parquet('{root}/video_id=*/*.parquet', hive_partitioning = true) "
+        "GROUP BY video_id ORDER BY video_id"
+    ).fetchall()
+    assert counts == [("v1", 4), ("v2", 2)]
+
+
+def _record(status: str) -> VideoRecord:
+    return VideoRecord(
+        "v1", "s3://a/v1.mp4", status, 4, 10.0, 64, 64, 1, 4, 1.0, "" if status == "ok" else "boom"
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "rows_written", "done"),
+    [(None, True, False), ("ok", False, False), ("failed", True, False), ("ok", True, True)],
+)
+def test_video_done_needs_ok_record_and_rows(
+    out_root: str, record: str | None, rows_written: bool, done: bool
+) -> None:
+    if rows_written:
+        write_video_trajectories(out_root, "v1", georeference(_rows("v1"), None))
+    if record:
+        write_video_record(out_root, _record(record))
+    assert video_done(out_root, "v1") is done
+
+
+def test_failures_keyed_by_clip_and_cleared_per_video(out_root: str) -> None:
+    keys = [
+        write_failure(out_root, "a", "a.mp4", start=0, end=100, stage="decode", error="bad frame"),
+        write_failure(out_root, "a", "a.mp4", start=0, end=100, stage="track", error="again"),
+        write_failure(out_root, "a", "a.mp4", start=70, end=170, stage="decode", error="bad frame"),
+        write_failure(
+            out_root, "a-b", "a-b.mp4", start=0, end=100, stage="decode", error="other video"
+        ),
+    ]
+    assert keys[0] == keys[1] != keys[2]
+    failures = failures_dataset(out_root).to_table().sort_by("clip_start")
+    assert failures.num_rows == 3
+    assert failures.filter(pa.compute.equal(failures["video_id"], "a"))["error"].to_pylist() == [
+        "again",
+        "bad frame",
+    ]
+    clear_failures(out_root, "a")
+    assert failures_dataset(out_root).to_table()["video_id"].to_pylist() == ["a-b"]
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "_videos", "a b", "-x"])
 def test_unsafe_video_ids_are_rejected(bad: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="video_id"):
-        write_video_trajectories(str(tmp_path), bad, georeference(_rows(), None))
+        trajectory_uri(str(tmp_path), bad)
+    with pytest.raises(ValueError, match="video_id"):
+        VideoRecord(bad, "u", "ok", 1, 10.0, 8, 8, 0, 0, 0.0, "")
+
+
+def test_rows_must_match_their_partition_and_contract(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="every row's video_id must be 'v2'"):
+        write_video_trajectories(str(tmp_path), "v2", georeference(_rows("v1"), None))
+    with pytest.raises(ValueError, match=r"lacks columns \['t', 'lon', 'lat', 'speed_mps'\]"):
+        write_video_trajectories(str(tmp_path), "v1", pa.table(_rows("v1")))
+    with pytest.raises(ValueError, match="status: expected one of"):
+        _record("done")
+    assert not (tmp_path / "video_id=v1").exists()

@@ -25,13 +25,12 @@ from tgram import storage
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.inference import Detector, TrackRows, track_frames
 from tgram.pipeline.clips import Clip, plan_clips
+from tgram.pipeline.geo import georeference, load_meta, meta_uri_for
 from tgram.pipeline.stitch import StitchConfig, stitch_table
 from tgram.pipeline.trajectories import (
     VideoRecord,
     clear_failures,
-    georeference,
-    load_meta,
-    meta_uri_for,
+    trajectory_uri,
     video_done,
     write_failure,
     write_video_record,
@@ -227,6 +226,10 @@ def finalize_video(out_root: str, clip_results: list[dict[str, Any]], stitch: St
     base = dict(video_id=vid, uri=uri, frames=int(first["frames"]), fps=float(first["fps"]),
                 width=int(first["width"]), height=int(first["height"]))
     if failures:
+        stale = trajectory_uri(out_root, vid)  # rows of an earlier successful run
+        if storage.exists(stale):
+            fs, path = storage.resolve(stale)
+            fs.delete_file(path)
         for r in failures:
             clip = Clip.from_row(r)
             write_failure(out_root, vid, uri, start=clip.start, end=clip.end, stage=str(r["stage"]), error=str(r["error"]))

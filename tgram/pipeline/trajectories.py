@@ -1,30 +1,58 @@
-"""The trajectory Parquet contract: schema, georeferencing, and exactly-once writing.
+"""The trajectory Parquet contract: schemas, exactly-once writing, and reading back.
 
 Layout under an output root (local or s3://):
-  video_id=<id>/part-0.parquet   the video's rows (Hive partition: queries prune by video_id)
-  _videos/<id>.parquet           one row per video; written last, so it marks the video done
-  _failures/<id>-<clip>.parquet  one row per failed clip or video, with the reason
+  video_id=<id>/part-0.parquet     the video's rows (Hive partition: queries prune by video_id)
+  _videos/<id>.parquet             one row per video; written last, so it marks the video done
+  _failures/<id>-<hash>.parquet    one row per failed clip, keyed by the clip
 Every file goes to a deterministic key in one atomic write, so re-runs and retried tasks
 replace files instead of adding rows, and no partial file is ever visible at a final key.
+Readers list only final keys, so a half-written local temporary file is never scanned.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from tgram import storage
+from tgram.pipeline.geo import VideoMeta, georeference, load_meta, meta_uri_for
 
-SCHEMA_VERSION = "1"
-_META = {b"schema_version": SCHEMA_VERSION.encode()}
+__all__ = [
+    "FAILURES_SCHEMA",
+    "SCHEMA_VERSION",
+    "TRAJECTORY_SCHEMA",
+    "VIDEOS_SCHEMA",
+    "VideoMeta",
+    "VideoRecord",
+    "check_video_id",
+    "clear_failures",
+    "failures_dataset",
+    "georeference",
+    "load_meta",
+    "meta_uri_for",
+    "read_trajectories",
+    "trajectory_dataset",
+    "trajectory_uri",
+    "video_done",
+    "videos_dataset",
+    "write_failure",
+    "write_video_record",
+    "write_video_trajectories",
+]
+
+SCHEMA_VERSION = "2"
+"""Bumped on any change to the three schemas (2: _failures columns clip_start, clip_end, failed_at)."""
+
+_METADATA = {b"schema_version": SCHEMA_VERSION.encode()}
 
 TRAJECTORY_SCHEMA = pa.schema(
     [
@@ -44,8 +72,11 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("lat", pa.float64()),
         ("speed_mps", pa.float32()),
     ],
-    metadata=_META,
+    metadata=_METADATA,
 )
+
+_FILE_SCHEMA = TRAJECTORY_SCHEMA.remove(TRAJECTORY_SCHEMA.get_field_index("video_id"))
+"""What a partition file holds: the folder name `video_id=<id>` supplies the rest."""
 
 VIDEOS_SCHEMA = pa.schema(
     [
@@ -61,27 +92,35 @@ VIDEOS_SCHEMA = pa.schema(
         ("seconds", pa.float64()),
         ("error", pa.string()),
     ],
-    metadata=_META,
+    metadata=_METADATA,
 )
 
 FAILURES_SCHEMA = pa.schema(
     [
         ("video_id", pa.string()),
         ("uri", pa.string()),
-        ("start", pa.int64()),
-        ("end", pa.int64()),
+        ("clip_start", pa.int64()),
+        ("clip_end", pa.int64()),
         ("stage", pa.string()),
         ("error", pa.string()),
-        ("time", pa.timestamp("ms", tz="UTC")),
+        ("failed_at", pa.timestamp("ms", tz="UTC")),
     ],
-    metadata=_META,
+    metadata=_METADATA,
 )
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+VIDEO_STATUSES = ("ok", "failed")
+PART_FILE = "part-0.parquet"
+_SAFE_ID = "[A-Za-z0-9][A-Za-z0-9._-]*"
+"""Safe as one key segment: no '/', no '..' traversal, no leading '.'/'_' (readers skip those)."""
+_PARTITION_FILE = re.compile(rf"video_id={_SAFE_ID}/{re.escape(PART_FILE)}")
+_FAILURE_KEY_HEX = 12
+_HIVE = pads.partitioning(pa.schema([("video_id", pa.string())]), flavor="hive")
 
 
 @dataclass(frozen=True)
 class VideoRecord:
+    """The `_videos` row of one video: how its run went."""
+
     video_id: str
     uri: str
     status: str
@@ -93,155 +132,152 @@ class VideoRecord:
     n_tracks: int
     n_rows: int
     seconds: float
+    """Decode + tracking time summed over the video's clips."""
     error: str
 
-
-@dataclass(frozen=True)
-class VideoMeta:
-    """What georeferencing needs from a video's meta JSON (written by `tgram synth`)."""
-
-    fps: float
-    start_time: datetime
-    crs: str
-    geotransform: tuple[float, float, float, float, float, float]
-    """GDAL order: x0, pixel width, row rotation, y0, column rotation, pixel height (< 0)."""
-    gsd_m: float
+    def __post_init__(self) -> None:
+        check_video_id(self.video_id)
+        if self.status not in VIDEO_STATUSES:
+            raise ValueError(f"status: expected one of {VIDEO_STATUSES}, got {self.status!r}")
 
 
 def check_video_id(video_id: str) -> str:
-    if not _SAFE_ID.match(video_id):
-        raise ValueError(f"video_id {video_id!r}: expected only [A-Za-z0-9._-], not starting with '.' or '-'")
+    """`video_id` unchanged if it is safe as a storage key segment, else a ValueError."""
+    if not re.fullmatch(_SAFE_ID, video_id):
+        raise ValueError(
+            f"video_id {video_id!r}: expected [A-Za-z0-9._-] only, starting with a letter or digit"
+        )
     return video_id
 
 
-def load_meta(uri: str) -> VideoMeta | None:
-    """The meta JSON at `uri`, or None if there is none (rows then have null t/lon/lat/speed)."""
-    if not storage.exists(uri):
-        return None
-    try:
-        raw = json.loads(storage.read_bytes(uri))
-        start = datetime.fromisoformat(str(raw["start_time"]).replace("Z", "+00:00"))
-        return VideoMeta(
-            fps=float(raw["fps"]),
-            start_time=start if start.tzinfo else start.replace(tzinfo=timezone.utc),
-            crs=str(raw["crs"]),
-            geotransform=tuple(float(v) for v in raw["geotransform"]),
-            gsd_m=float(raw.get("gsd_m", abs(float(raw["geotransform"][1])))),
-        )
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise ValueError(f"{uri}: bad video meta JSON ({type(exc).__name__}: {exc})") from None
-
-
-def meta_uri_for(video_uri: str, video_id: str) -> str:
-    """Where an archive keeps a video's meta: `<seq>/meta.json` beside an image sequence,
-    `meta/<id>.json` beside the `videos/` folder of an mp4 archive (the `tgram synth` layout)."""
-    if not video_uri.lower().endswith((".mp4", ".mov", ".avi", ".mkv")):
-        return storage.join(video_uri, "meta.json")
-    videos_dir = video_uri.rsplit("/", 1)[0]
-    return storage.join(videos_dir.rsplit("/", 1)[0], "meta", f"{video_id}.json")
-
-
-def georeference(table: pa.Table, meta: VideoMeta | None) -> pa.Table:
-    """Add t (UTC), lon/lat of box centres (WGS84) and speed (m/s) from the video's meta;
-    nulls without meta. Input columns: frame, x, y, w, h, vx, vy (px, px/frame)."""
-    n = table.num_rows
-    if meta is None:
-        t = pa.nulls(n, pa.timestamp("ms", tz="UTC"))
-        lon = lat = pa.nulls(n, pa.float64())
-        speed = pa.nulls(n, pa.float32())
-    else:
-        from pyproj import Transformer
-
-        frame = table["frame"].to_numpy().astype(np.float64)
-        start_ms = int(meta.start_time.timestamp() * 1000)
-        t = pa.array(start_ms + np.round(frame / meta.fps * 1000).astype(np.int64), pa.timestamp("ms", tz="UTC"))
-        col = table["x"].to_numpy().astype(np.float64) + table["w"].to_numpy() / 2
-        row = table["y"].to_numpy().astype(np.float64) + table["h"].to_numpy() / 2
-        x0, dx, rx, y0, ry, dy = meta.geotransform
-        easting, northing = x0 + col * dx + row * rx, y0 + col * ry + row * dy
-        to_wgs84 = Transformer.from_crs(meta.crs, "EPSG:4326", always_xy=True)
-        lon_v, lat_v = to_wgs84.transform(easting, northing)
-        lon, lat = pa.array(lon_v, pa.float64()), pa.array(lat_v, pa.float64())
-        px_per_frame = np.hypot(table["vx"].to_numpy(), table["vy"].to_numpy())
-        speed = pa.array((px_per_frame * meta.gsd_m * meta.fps).astype(np.float32))
-    for name, values in (("t", t), ("lon", lon), ("lat", lat), ("speed_mps", speed)):
-        if name in table.column_names:
-            table = table.drop_columns([name])
-        table = table.append_column(name, values)
-    return table
+def trajectory_uri(out_root: str, video_id: str) -> str:
+    return storage.join(out_root, f"video_id={check_video_id(video_id)}", PART_FILE)
 
 
 def write_video_trajectories(out_root: str, video_id: str, table: pa.Table) -> str:
-    """Replace the video's partition file with `table` (cast to the contract schema)."""
-    uri = storage.join(out_root, f"video_id={check_video_id(video_id)}", "part-0.parquet")
-    _write_parquet(uri, table.select(TRAJECTORY_SCHEMA.names).cast(TRAJECTORY_SCHEMA))
+    """Replace the video's partition file with `table`, cast to the contract and sorted by
+    frame and track (so a re-run writes the same bytes for the same rows).
+
+    As in any Hive layout, video_id lives in the folder name, not in the file: pandas,
+    polars, Spark and DuckDB's hive_partitioning read the folder back as that column (and
+    pyarrow, so pandas, rejects a file that repeats it). A video_id column in `table` must
+    name this video.
+    """
+    uri = trajectory_uri(out_root, video_id)
+    missing = [name for name in _FILE_SCHEMA.names if name not in table.column_names]
+    if missing:
+        raise ValueError(
+            f"{video_id}: trajectory table lacks columns {missing} (georeference() adds t, lon, lat, speed_mps)"
+        )
+    named = table["video_id"].unique().to_pylist() if "video_id" in table.column_names else []
+    if named not in ([], [video_id]):
+        raise ValueError(
+            f"{video_id}: every row's video_id must be {video_id!r} (it names the partition)"
+        )
+    rows = table.select(_FILE_SCHEMA.names).cast(_FILE_SCHEMA)
+    _write_parquet(uri, rows.sort_by([("frame", "ascending"), ("track_id", "ascending")]))
     return uri
 
 
 def write_video_record(out_root: str, record: VideoRecord) -> str:
-    uri = storage.join(out_root, "_videos", f"{check_video_id(record.video_id)}.parquet")
+    uri = storage.join(out_root, "_videos", f"{record.video_id}.parquet")
     _write_parquet(uri, pa.Table.from_pylist([asdict(record)], schema=VIDEOS_SCHEMA))
     return uri
 
 
-def write_failure(out_root: str, video_id: str, uri: str, *, start: int, end: int, stage: str, error: str) -> str:
-    key = storage.join(out_root, "_failures", f"{check_video_id(video_id)}-{start}.parquet")
-    row = dict(video_id=video_id, uri=uri, start=start, end=end, stage=stage, error=error,
-               time=datetime.now(timezone.utc))
+def write_failure(
+    out_root: str, video_id: str, uri: str, *, start: int, end: int, stage: str, error: str
+) -> str:
+    """Record that frames [start, end) of a video failed at `stage`; the same clip failing
+    again replaces its row."""
+    clip_hash = hashlib.blake2b(
+        f"{uri}\0{start}\0{end}".encode(), digest_size=_FAILURE_KEY_HEX // 2
+    ).hexdigest()
+    key = storage.join(out_root, "_failures", f"{check_video_id(video_id)}-{clip_hash}.parquet")
+    row = {
+        "video_id": video_id,
+        "uri": uri,
+        "clip_start": start,
+        "clip_end": end,
+        "stage": stage,
+        "error": error,
+        "failed_at": datetime.now(timezone.utc),
+    }
     _write_parquet(key, pa.Table.from_pylist([row], schema=FAILURES_SCHEMA))
     return key
 
 
 def clear_failures(out_root: str, video_id: str) -> None:
-    """Drop a video's old failure rows before it is redone (a fixed video must not stay listed)."""
+    """Drop a video's failure rows before it is redone (a fixed video must not stay listed)."""
+    own = re.compile(
+        rf"{re.escape(check_video_id(video_id))}-[0-9a-f]{{{_FAILURE_KEY_HEX}}}\.parquet"
+    )
     fs, root = storage.resolve(storage.join(out_root, "_failures"))
-    if not storage.is_dir(storage.join(out_root, "_failures")):
-        return
-    from pyarrow.fs import FileSelector
-
-    prefix = f"{check_video_id(video_id)}-"
-    for info in fs.get_file_info(FileSelector(root)):
-        stem = info.base_name.removesuffix(".parquet")
-        if info.base_name.startswith(prefix) and stem[len(prefix):].isdigit():
+    for info in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True)):
+        if own.fullmatch(info.base_name):
             fs.delete_file(info.path)
 
 
 def video_done(out_root: str, video_id: str) -> bool:
-    """True when the video's record says ok (it is written after the rows, so they exist)."""
-    uri = storage.join(out_root, "_videos", f"{check_video_id(video_id)}.parquet")
-    if not storage.exists(uri):
+    """True when the video's record says ok and its trajectory file exists."""
+    record_uri = storage.join(out_root, "_videos", f"{check_video_id(video_id)}.parquet")
+    if not storage.exists(record_uri):
         return False
-    table = pq.read_table(io.BytesIO(storage.read_bytes(uri)))
-    return table["status"].to_pylist() == ["ok"]
-
-
-def read_trajectories(out_root: str, video_ids: list[str] | None = None) -> pa.Table:
-    """Rows of some or all videos, reading only their partitions; sorted by video, frame, track."""
-    table = trajectory_dataset(out_root).to_table(
-        filter=None if video_ids is None else pads.field("video_id").isin(video_ids)
+    record = pq.read_table(io.BytesIO(storage.read_bytes(record_uri)))
+    return record["status"].to_pylist() == ["ok"] and storage.exists(
+        trajectory_uri(out_root, video_id)
     )
-    return table.sort_by([("video_id", "ascending"), ("frame", "ascending"), ("track_id", "ascending")])
 
 
-def trajectory_dataset(out_root: str) -> pads.Dataset:
+def trajectory_dataset(out_root: str, video_ids: Iterable[str] | None = None) -> pads.Dataset:
+    """The trajectory files as one Hive-partitioned dataset: filters on video_id skip whole
+    files. With `video_ids`, only their files are looked up (no listing of the whole root)."""
     fs, root = storage.resolve(out_root)
+    if video_ids is None:
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+        paths = sorted(i.path for i in infos if _PARTITION_FILE.fullmatch(_relative(i.path, root)))
+    else:
+        wanted = [storage.resolve(trajectory_uri(out_root, v))[1] for v in dict.fromkeys(video_ids)]
+        paths = [i.path for i in fs.get_file_info(wanted) if i.type == pafs.FileType.File]
     return pads.dataset(
-        root,
-        filesystem=fs,
-        format="parquet",
+        paths,
         schema=TRAJECTORY_SCHEMA,
-        partitioning=pads.partitioning(pa.schema([("video_id", pa.string())]), flavor="hive"),
-        exclude_invalid_files=False,
-        ignore_prefixes=["_", "."],
+        format="parquet",
+        filesystem=fs,
+        partitioning=_HIVE,
+        partition_base_dir=root,
     )
 
 
-def table_dataset(out_root: str, name: str, schema: pa.Schema) -> pads.Dataset:
-    """`_videos` or `_failures` as a dataset (empty if the job has not written any yet)."""
-    fs, root = storage.resolve(storage.join(out_root, name))
-    if not storage.is_dir(storage.join(out_root, name)):
-        return pads.dataset(pa.Table.from_pylist([], schema=schema))
-    return pads.dataset(root, filesystem=fs, format="parquet", schema=schema)
+def read_trajectories(out_root: str, video_ids: Iterable[str] | None = None) -> pa.Table:
+    """Rows of some or all videos, reading only their files; sorted by video, frame, track."""
+    table = trajectory_dataset(out_root, video_ids).to_table()
+    return table.sort_by(
+        [("video_id", "ascending"), ("frame", "ascending"), ("track_id", "ascending")]
+    )
+
+
+def videos_dataset(out_root: str) -> pads.Dataset:
+    """The `_videos` records (empty before the first video finishes)."""
+    return _record_dataset(out_root, "_videos", VIDEOS_SCHEMA)
+
+
+def failures_dataset(out_root: str) -> pads.Dataset:
+    """The `_failures` records (empty when nothing failed)."""
+    return _record_dataset(out_root, "_failures", FAILURES_SCHEMA)
+
+
+def _record_dataset(out_root: str, folder: str, schema: pa.Schema) -> pads.Dataset:
+    fs, root = storage.resolve(storage.join(out_root, folder))
+    infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    paths = sorted(
+        i.path for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(".parquet")
+    )
+    return pads.dataset(paths, schema=schema, format="parquet", filesystem=fs)
+
+
+def _relative(path: str, root: str) -> str:
+    return path[len(root) :].lstrip("/")
 
 
 def _write_parquet(uri: str, table: pa.Table) -> None:
