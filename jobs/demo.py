@@ -51,9 +51,9 @@ def run_demo(out: Path, weights: Path) -> None:
     trajectories = str(out / "trajectories")
     connect(None)
     summary = run_batch(str(archive / "videos"), trajectories, BatchConfig(weights=str(weights)), overwrite=True)
-    answer = query(trajectories, "SELECT class, count(DISTINCT track_id) AS tracks, round(avg(speed_mps), 1) AS mean_speed_mps FROM trajectories GROUP BY class ORDER BY class")
+    answer = query(trajectories, "SELECT class, count(DISTINCT (video_id, track_id)) AS tracks, round(avg(speed_mps), 1) AS mean_speed_mps FROM trajectories GROUP BY class ORDER BY class")
     print(f"[5/5] Ray Data batch job: {summary.to_text()}\n      trajectory Parquet: {trajectories}")
-    print(f"      tgram query {trajectories} \"SELECT class, count(DISTINCT track_id) ...\":\n{to_text(answer)}")
+    print(f"      tgram query {trajectories} \"SELECT class, count(DISTINCT (video_id, track_id)) ...\":\n{to_text(answer)}")
     print(f"done in {time.perf_counter() - t0:.0f} s; everything is under {out}")
 
 
