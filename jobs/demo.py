@@ -18,8 +18,9 @@ from tgram.data.formats import read_results
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.eval import evaluate_files
 from tgram.inference import Detector, track_to_results
-from tgram.pipeline.batch import BatchConfig, connect, run_batch
+from tgram.pipeline.batch import BatchConfig, run_batch
 from tgram.query import query, to_text
+from tgram.ray_session import connect
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.track.tracker import TrackerConfig
 from tgram.viz import plot_trajectories, render_demo_video

@@ -3,7 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tgram.detection_metrics import ImageDetections, ImageGroundTruth, average_precision, detection_metrics
+from tgram.detection_metrics import (
+    ImageDetections,
+    ImageGroundTruth,
+    average_precision,
+    detection_metrics,
+)
 
 
 def dets(boxes, scores, classes) -> ImageDetections:

@@ -86,11 +86,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["optim.epochs"] = args.epochs
     cfg = load_train_config(args.config, overrides)
     if args.workers or args.address or args.gpu:
-        from tgram.pipeline.batch import connect
         from tgram.ray_train import train_on_ray
 
-        connect(args.address)
-        result, uri = train_on_ray(cfg, workers=args.workers or 1, use_gpu=args.gpu)
+        result, uri = train_on_ray(cfg, workers=args.workers or 1, use_gpu=args.gpu, address=args.address)
         print(f"Ray Train run: {result.path}")
     else:
         from tgram.train import export_weights, fit
@@ -137,7 +135,8 @@ def cmd_demo_video(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from tgram.config import load_config
-    from tgram.pipeline.batch import BatchConfig, connect, run_batch
+    from tgram.pipeline.batch import BatchConfig, run_batch
+    from tgram.ray_session import connect
 
     flags = {
         "actors": args.actors,

@@ -42,7 +42,7 @@ class OptimConfig:
     weight_decay: float = 0.0
     epochs: int = 20
     batch_size: int = 8
-    """Per-worker batch; the global batch is batch_size x workers."""
+    """The global batch; Ray Train splits it evenly over the workers."""
     lr_drop_epochs: tuple[int, ...] = ()
     """Epochs after which the learning rate is divided by 10."""
     grad_clip_norm: float = 35.0

@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tgram.data.augment import AugmentConfig, crop_affine, jitter_hsv, random_affine, warp_boxes, warp_frames
+from tgram.data.augment import (
+    AugmentConfig,
+    crop_affine,
+    jitter_hsv,
+    random_affine,
+    warp_boxes,
+    warp_frames,
+)
 
 
 def test_crop_affine_centres_the_point() -> None:

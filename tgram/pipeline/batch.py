@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -355,11 +354,3 @@ def _model_frames(weights: str) -> int:
     from tgram.model.weights import read_checkpoint
 
     return int(read_checkpoint(weights)["config"]["frames"])
-
-
-def connect(address: str | None) -> None:
-    """Join a cluster (`auto`, `ray://...`; RAY_ADDRESS, which `ray job submit` sets), or start
-    a private local Ray with this machine's cores (never silently joining a stray local one)."""
-    if ray.is_initialized():
-        return
-    ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local")
