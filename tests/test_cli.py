@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,39 @@ def test_bad_config_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err.strip()
     assert err == f"tgram synth: error: {cfg}:2: unknown key 'frams' " + err.split("'frams' ", 1)[1]
     assert "\n" not in err
+
+
+def test_plot_writes_trajectory_and_speed_pngs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+    import numpy as np
+    import pyarrow as pa
+
+    from tgram.data.video import VideoWriter
+    from tgram.pipeline.geo import VideoMeta, georeference
+    from tgram.pipeline.trajectories import (
+        VideoRecord,
+        write_video_record,
+        write_video_trajectories,
+    )
+
+    video = tmp_path / "v1.mp4"
+    with VideoWriter(str(video), fps=10, width=64, height=48) as writer:
+        writer.write(np.full((48, 64, 3), 90, np.uint8))
+    n = 20
+    table = pa.table({
+        "frame": np.arange(n, dtype=np.int32), "track_id": np.ones(n, np.int64), "class": ["vehicle"] * n,
+        "x": np.linspace(2, 50, n, dtype=np.float32), "y": np.full(n, 20, np.float32),
+        "w": np.full(n, 6, np.float32), "h": np.full(n, 4, np.float32), "score": np.ones(n, np.float32),
+        "vx": np.full(n, 2.5, np.float32), "vy": np.zeros(n, np.float32),
+    })
+    meta = VideoMeta(10.0, datetime(2023, 1, 1, tzinfo=timezone.utc), "EPSG:32631", (500000.0, 1.0, 0.0, 10.0, 0.0, -1.0), 1.0)
+    out = str(tmp_path / "out")
+    write_video_trajectories(out, "v1", georeference(table, meta))
+    write_video_record(out, VideoRecord("v1", str(video), "ok", 1, 10.0, 64, 48, 1, n, 1.0, ""))
+    assert main(["plot", out, "--video", "v1", "--out", str(tmp_path / "png")]) == 0
+    frame_png = cv2.imread(str(tmp_path / "png" / "v1_trajectories.png"))
+    assert frame_png.shape == (48, 64, 3)
+    assert (np.abs(frame_png.astype(int) - 45).sum(axis=2) > 60).sum() >= 40  # the track's polyline
+    assert cv2.imread(str(tmp_path / "png" / "v1_speed.png")) is not None
+    assert "speed histogram" in capsys.readouterr().out
+    assert main(["plot", out, "--video", "nope"]) == 2

@@ -189,6 +189,26 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    import pyarrow.dataset as pads
+
+    from tgram import storage
+    from tgram.pipeline.trajectories import read_trajectories, to_results, videos_dataset
+    from tgram.viz import plot_speed_histogram, plot_trajectories
+
+    table = read_trajectories(args.output, [args.video])
+    if table.num_rows == 0:
+        raise ValueError(f"{args.output}: no trajectory rows for video {args.video!r}")
+    records = videos_dataset(args.output).to_table(filter=pads.field("video_id") == args.video)
+    video_uri = records["uri"][0].as_py()
+    out_dir = args.out or "."
+    frame_png = plot_trajectories(video_uri, to_results(table), storage.join(out_dir, f"{args.video}_trajectories.png"))
+    print(f"trajectories over the first frame: {frame_png}")
+    speeds = table["speed_mps"].to_numpy(zero_copy_only=False)
+    print(f"speed histogram: {plot_speed_histogram(speeds, storage.join(out_dir, f'{args.video}_speed.png'))}")
+    return 0
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from tgram.resources import ROOT
     from tgram.submit import submit_job
@@ -221,6 +241,7 @@ COMMANDS: dict[str, tuple[str, Handler]] = {
     "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
     "demo-video": ("render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot", cmd_demo_video),
     "query": ("SQL (DuckDB) over a trajectory output; without SQL a summary", cmd_query),
+    "plot": ("PNG plots of one video of a trajectory output: tracks over its first frame, speed histogram", cmd_plot),
     "submit": ("submit a training or batch-tracking job to a Ray cluster and follow it", cmd_submit),
     "batch": ("track a video archive on Ray into trajectory Parquet (local or s3://)", cmd_batch),
 }
@@ -308,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="tracks seen at or before this UTC time (ISO 8601)")
     p.add_argument("--min-speed", type=float, help="tracks whose mean speed exceeds this (m/s)")
     p.add_argument("--out", help="write the result to a .csv or .parquet file instead of printing it")
+
+    p = add("plot")
+    p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
+    p.add_argument("--video", required=True, help="video_id to plot")
+    p.add_argument("--out", help="directory for the PNGs (default: current directory)")
 
     p = add("submit")
     p.epilog = "The job's own arguments follow `--`: tgram submit batch --address URL -- INPUT OUTPUT [options]"

@@ -91,3 +91,32 @@ def plot_trajectories(video_uri: str, rows: np.ndarray, out_png: str | Path) -> 
         raise ValueError(f"{out_png}: could not encode PNG")
     storage.write_bytes(str(out_png), png.tobytes())
     return str(out_png)
+
+
+def plot_speed_histogram(speeds_mps: np.ndarray, out_png: str | Path, *, bins: int = 30) -> str:
+    """Histogram of speeds (m/s) as a PNG: bars with the count axis and speed ticks labelled."""
+    speeds = np.asarray(speeds_mps, np.float64)
+    speeds = speeds[np.isfinite(speeds)]
+    if len(speeds) == 0:
+        raise ValueError(f"{out_png}: no speeds to plot (the video has no georeference or no rows)")
+    counts, edges = np.histogram(speeds, bins=bins)
+    width, height, margin = 640, 360, 40
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    plot_w, plot_h = width - 2 * margin, height - 2 * margin
+    bar_w = plot_w / len(counts)
+    for k, count in enumerate(counts):
+        top = height - margin - int(round(plot_h * count / max(counts.max(), 1)))
+        x1, x2 = margin + int(k * bar_w), margin + int((k + 1) * bar_w) - 1
+        cv2.rectangle(canvas, (x1, top), (x2, height - margin), (70, 110, 200), -1)
+    cv2.line(canvas, (margin, height - margin), (width - margin, height - margin), (0, 0, 0), 1)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for k in range(0, len(edges), max(1, len(edges) // 6)):
+        x = margin + int(k * bar_w)
+        cv2.putText(canvas, f"{edges[k]:.0f}", (x - 8, height - margin + 15), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(canvas, "speed (m/s)", (width // 2 - 40, height - 8), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(canvas, f"rows per bin (max {counts.max()})", (margin, margin - 12), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"{out_png}: could not encode PNG")
+    storage.write_bytes(str(out_png), png.tobytes())
+    return str(out_png)

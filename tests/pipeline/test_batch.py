@@ -25,7 +25,7 @@ from tgram.data.video import VideoWriter, list_videos, video_id
 from tgram.eval import evaluate
 from tgram.inference import Detector, rows_to_results, track_video
 from tgram.pipeline.batch import BatchConfig, run_batch
-from tgram.pipeline.trajectories import read_trajectories
+from tgram.pipeline.trajectories import read_trajectories, to_results
 from tgram.resources import SHIPPED_WEIGHTS
 from tgram.track.tracker import TrackerConfig
 
@@ -51,14 +51,7 @@ def whole_video_tracks(archive: Path) -> dict[str, np.ndarray]:
 
 
 def _results_of(out_root: str, vid: str) -> np.ndarray:
-    from tgram.data.formats import RESULT_DTYPE
-
-    table = read_trajectories(out_root, [vid])
-    rows = np.zeros(table.num_rows, RESULT_DTYPE)
-    for name in ("frame", "x", "y", "w", "h", "score"):
-        rows[name] = table[name].to_numpy()
-    rows["id"] = table["track_id"].to_numpy()
-    return rows
+    return to_results(read_trajectories(out_root, [vid]))
 
 
 def _assert_same_tracks(batch: np.ndarray, reference: np.ndarray) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
@@ -284,3 +285,15 @@ def _write_parquet(uri: str, table: pa.Table) -> None:
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     storage.write_bytes(uri, buffer.getvalue())
+
+
+def to_results(table: pa.Table) -> np.ndarray:
+    """Trajectory rows of one video as MOTChallenge result rows (formats.RESULT_DTYPE), the
+    form `tgram eval` and the renderers take."""
+    from tgram.data.formats import RESULT_DTYPE
+
+    rows = np.zeros(table.num_rows, RESULT_DTYPE)
+    for name in ("frame", "x", "y", "w", "h", "score"):
+        rows[name] = table[name].to_numpy()
+    rows["id"] = table["track_id"].to_numpy()
+    return rows
