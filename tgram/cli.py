@@ -142,6 +142,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         "actors": args.actors,
         "gpus_per_actor": args.gpus_per_actor,
         "clip_frames": args.clip_frames,
+        "association": args.association,
         "overlap": args.overlap,
         "weights": args.weights,
     }
@@ -315,7 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actors", type=int, help="tracker actors")
     p.add_argument("--gpus-per-actor", type=float, help="GPUs per actor (0: CPU)")
     p.add_argument("--clip-frames", type=int, help="frames per clip")
-    p.add_argument("--overlap", type=int, help="frames shared by consecutive clips")
+    p.add_argument(
+        "--association",
+        choices=["video", "clip"],
+        help="video: one tracker per video over all clips' detections (same tracks as tgram track); "
+        "clip: each clip tracked on its own, then stitched over the overlap",
+    )
+    p.add_argument("--overlap", type=int, help="frames shared by consecutive clips (clip association)")
     p.add_argument("--weights", help="weights file, local or s3:// (default: shipped)")
     p.add_argument("--overwrite", action="store_true", help="redo videos whose output is already complete")
 

@@ -7,7 +7,7 @@ their size and boxes come back in the video's own pixel coordinates.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,35 +87,37 @@ class TrackRows:
         return len(self.frame)
 
 
-def track_frames(
-    frames: Iterable[tuple[int, np.ndarray]],
-    detector: Detector,
-    tracker_config: TrackerConfig,
-    *,
-    fps: float,
-    first_output_frame: int = 0,
-    on_frame: Callable[[int], None] | None = None,
-) -> TrackRows:
-    """Run detector + a fresh tracker over (index, frame) pairs in order.
+def detect_frames(
+    frames: Iterable[tuple[int, np.ndarray]], detector: Detector, *, first_output_frame: int = 0
+) -> Iterator[tuple[int, Detections]]:
+    """(index, detections) for each frame from `first_output_frame` on, in order.
 
-    Frames before `first_output_frame` only fill the model's history (clip warm-up context);
-    the tracker starts at `first_output_frame`. Before any history exists the first frame is
-    repeated, as in training.
+    Earlier frames only fill the model's history (clip warm-up context). Before any history
+    exists the first frame is repeated, as in training. A frame's detections depend only on
+    it and its T-1 predecessors, so any cut of a video into clips gives the same detections.
     """
-    tracker = OnlineTracker(tracker_config, fps=fps)
     history: deque[np.ndarray] = deque(maxlen=detector.num_frames)
-    parts: list[tuple] = []
     for index, frame in frames:
         if not history:
             history.extend([frame] * detector.num_frames)
         else:
             history.append(frame)
-        if index < first_output_frame:
-            continue
-        det = detector(list(reversed(history)))
-        tracks = tracker.update(det.boxes, det.scores, det.classes, det.embeddings, frame_index=index)
+        if index >= first_output_frame:
+            yield index, detector(list(reversed(history)))
+
+
+class TrackRun:
+    """One tracker through one video, fed each frame's detections in order, keeping its rows."""
+
+    def __init__(self, tracker_config: TrackerConfig, *, fps: float, emb_dim: int) -> None:
+        self.tracker = OnlineTracker(tracker_config, fps=fps)
+        self.emb_dim = emb_dim
+        self._parts: list[tuple] = []
+
+    def update(self, index: int, det: Detections) -> None:
+        tracks = self.tracker.update(det.boxes, det.scores, det.classes, det.embeddings, frame_index=index)
         if len(tracks.track_ids):
-            parts.append(
+            self._parts.append(
                 (
                     np.full(len(tracks.track_ids), index, np.int32),
                     tracks.track_ids,
@@ -126,9 +128,28 @@ def track_frames(
                     tracks.embeddings,
                 )
             )
+
+    def rows(self) -> TrackRows:
+        return _concat_rows(self._parts, emb_dim=self.emb_dim)
+
+
+def track_frames(
+    frames: Iterable[tuple[int, np.ndarray]],
+    detector: Detector,
+    tracker_config: TrackerConfig,
+    *,
+    fps: float,
+    first_output_frame: int = 0,
+    on_frame: Callable[[int], None] | None = None,
+) -> TrackRows:
+    """Run detector + a fresh tracker over (index, frame) pairs in order; the tracker starts
+    at `first_output_frame` (see `detect_frames`)."""
+    run = TrackRun(tracker_config, fps=fps, emb_dim=detector.model.cfg.emb_dim)
+    for index, det in detect_frames(frames, detector, first_output_frame=first_output_frame):
+        run.update(index, det)
         if on_frame is not None:
             on_frame(index)
-    return _concat_rows(parts, emb_dim=detector.model.cfg.emb_dim)
+    return run.rows()
 
 
 def track_video(

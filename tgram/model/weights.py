@@ -66,6 +66,17 @@ def model_from_checkpoint(state: dict[str, Any], *, source: str) -> TGraM:
     return model
 
 
+def weights_config(uri: str) -> ModelConfig:
+    """The model config of a weights file, without building the model."""
+    state = read_checkpoint(uri)
+    if not isinstance(state, dict) or "config" not in state:
+        raise ValueError(f"{uri}: missing 'config'")
+    try:
+        return from_dict(ModelConfig, state["config"], source=f"{uri} [config]")
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def load_weights(uri: str, device: torch.device | str = "cpu") -> tuple[TGraM, ModelConfig]:
     """Load a weights file (local or s3://) into an eval-mode model."""
     try:

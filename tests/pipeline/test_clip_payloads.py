@@ -1,0 +1,35 @@
+"""What an actor sends the driver under video association: every frame's detections, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tgram.model.decode import Detections
+from tgram.pipeline.batch import _detections_from_ipc, _detections_to_ipc
+from tgram.pipeline.clips import Clip
+
+
+def _detections(rng: np.random.Generator, n: int, emb_dim: int) -> Detections:
+    boxes = rng.uniform(0, 100, (n, 4)).astype(np.float32)
+    embeddings = rng.normal(size=(n, emb_dim)).astype(np.float32)
+    return Detections(boxes, rng.uniform(0, 1, n).astype(np.float32), rng.integers(0, 3, n), embeddings)
+
+
+def test_detections_round_trip_every_frame_of_the_clip_including_empty_ones() -> None:
+    rng = np.random.default_rng(0)
+    clip = Clip("v", "v.mp4", index=1, start=10, end=16, overlap=0, context_start=8)
+    counts = [3, 0, 5, 0, 0, 1]  # frames 10..15; empty frames still step the tracker
+    sent = [(10 + i, _detections(rng, n, emb_dim=16)) for i, n in enumerate(counts)]
+    received = list(_detections_from_ipc(_detections_to_ipc(sent, emb_dim=16), clip))
+    assert [index for index, _ in received] == list(range(10, 16))
+    for (_, a), (_, b) in zip(sent, received, strict=True):
+        for field in ("boxes", "scores", "classes", "embeddings"):
+            np.testing.assert_array_equal(getattr(b, field), getattr(a, field))  # bit-exact float32
+
+
+def test_a_clip_without_detections_still_yields_all_its_frames() -> None:
+    clip = Clip("v", "v.mp4", index=0, start=0, end=3, overlap=0, context_start=0)
+    sent = [(i, _detections(np.random.default_rng(i), 0, emb_dim=8)) for i in range(3)]
+    received = list(_detections_from_ipc(_detections_to_ipc(sent, emb_dim=8), clip))
+    assert [index for index, _ in received] == [0, 1, 2]
+    assert all(len(det) == 0 and det.embeddings.shape == (0, 8) for _, det in received)
