@@ -212,7 +212,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from tgram.resources import ROOT
-    from tgram.submit import submit_job
+    from tgram.submit import entrypoint_argv, submit_entrypoint
 
     rest = args.job_args
     env = {}
@@ -221,9 +221,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise ValueError(f"--env: expected KEY=VALUE, got {item!r}")
         env[key] = value
-    return submit_job(
-        args.kind,
-        rest,
+    return submit_entrypoint(
+        entrypoint_argv(args.kind, rest),
         address=args.address,
         working_dir=None if (args.image or args.no_upload) else ROOT,
         image=args.image,

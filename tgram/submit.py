@@ -148,34 +148,6 @@ def submit_entrypoint(
     return FAILED_EXIT
 
 
-def submit_job(
-    kind: JobKind,
-    args: Sequence[str],
-    *,
-    address: str,
-    working_dir: str | Path | None = ROOT,
-    image: str | None = None,
-    env: Mapping[str, str] | None = None,
-    follow: bool = True,
-    timeout_s: float | None = None,
-    on_log: Callable[[str], object] | None = None,
-) -> int:
-    """Run `python -m jobs.train ARGS` (kind "train") or `jobs.track ARGS` ("batch") on a cluster.
-
-    See `submit_entrypoint` for the other arguments and the return value.
-    """
-    return submit_entrypoint(
-        entrypoint_argv(kind, args),
-        address=address,
-        working_dir=working_dir,
-        image=image,
-        env=env,
-        follow=follow,
-        timeout_s=timeout_s,
-        on_log=on_log,
-    )
-
-
 def _wait(
     client: JobSubmissionClient,
     job_id: str,
