@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tgram.data.compositor import Compositor, Layer
+from tgram.data.compositor import Compositor, Layer, Poses
 from tgram.data.sprites import Sprite
 from tgram.data.world import Scene
 
@@ -37,7 +37,7 @@ def compositor(occluded: tuple[slice, slice] | None = None) -> Compositor:
 def draw(comp: Compositor, poses: list[tuple[int, float, float, float]]) -> tuple:
     canvas = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     owner = np.zeros((HEIGHT, WIDTH), np.int32)
-    return canvas, owner, comp.draw(canvas, owner, poses)
+    return canvas, owner, comp.draw(canvas, owner, Poses.of(poses))
 
 
 def box(layer: Layer, k: int) -> tuple[int, ...]:
@@ -80,6 +80,6 @@ def test_looks_are_rendered_once_per_quantised_pose() -> None:
     for x in (10.0, 11.0, 10.1, 12.0):  # phases 0, 0, 0 (10.1 rounds to 10.0) and 0 again
         draw(comp, [(0, x, 8.0, 0.0)])
     draw(comp, [(0, 10.25, 8.0, 0.0)])
-    assert len(comp.looks[0]) == 2
+    assert comp.cached(0) == 2
     comp.forget(0)
-    assert comp.looks[0] == {}
+    assert comp.cached(0) == 0

@@ -164,6 +164,9 @@ def test_vehicle_boxes_are_the_tight_boxes_of_the_drawn_pixels(seed: int) -> Non
     for frame in video.frames():
         changed = (frame.image != background).any(axis=2)
         near_a_box = np.zeros_like(changed)
+        # a car whose silhouette is just outside the frame has no row, but its anti-aliased
+        # fringe may reach 2 px into it
+        near_a_box[:2] = near_a_box[-2:] = near_a_box[:, :2] = near_a_box[:, -2:] = True
         for row in frame.gt:
             x0, x1, y0, y1 = _box_pixels(row)
             near_a_box[max(y0 - 2, 0) : y1 + 2, max(x0 - 2, 0) : x1 + 2] = (

@@ -87,5 +87,5 @@ def _cloud_sprite(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndar
     alpha = np.clip((falloff * lumps - 0.25) * 2.2, 0, 0.92).astype(np.float32)
     alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, n / 40))
     shading = np.repeat((232 - 18 * np.clip(yy + xx, -0.5, 0.5))[..., None], 3, axis=2)
-    colour = grade(shading.astype(np.float32), np.ones((1, 1, 1), np.float32))
+    colour = grade(shading.astype(np.float32), 1.0)
     return np.clip(colour, 0, 255).astype(np.uint8), alpha

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -39,12 +40,11 @@ class Path:
 
     def at(self, s: float) -> tuple[float, float, float]:
         """(x, y, heading of travel) at arc length `s`."""
-        x = float(np.interp(s, self.cum, self.points[:, 0]))
-        y = float(np.interp(s, self.cum, self.points[:, 1]))
-        a, b = max(0.0, s - 1.5), min(self.length, s + 1.5)
-        dx = np.interp(b, self.cum, self.points[:, 0]) - np.interp(a, self.cum, self.points[:, 0])
-        dy = np.interp(b, self.cum, self.points[:, 1]) - np.interp(a, self.cum, self.points[:, 1])
-        return x, y, math.atan2(dy, dx)
+        # one interpolation per axis for the point and the two ends of the heading chord
+        along = (s, max(0.0, s - 1.5), min(self.length, s + 1.5))
+        x, xa, xb = np.interp(along, self.cum, self.points[:, 0]).tolist()
+        y, ya, yb = np.interp(along, self.cum, self.points[:, 1]).tolist()
+        return x, y, math.atan2(yb - ya, xb - xa)
 
 
 @dataclass
@@ -76,8 +76,8 @@ class Mover:
     active: bool = True
     """False once it has left the world for good."""
     phase: float = field(init=False)
-    history: list[tuple[float, float, float]] = field(init=False, default_factory=list)
-    """Recent (x, y, heading), newest last: the wake follows it."""
+    history: list[tuple[int, int]] = field(init=False, default_factory=list)
+    """Recent stern positions (nearest pixel), newest last: the wake follows them."""
 
     def __post_init__(self) -> None:
         self.phase = float(self.rng.uniform(0, 2 * math.pi))
@@ -109,7 +109,7 @@ class Mover:
             elif self.s > leg.path.length + 2 * self.sprite.length:
                 self.active = False
         if self.wake:
-            self.history.append(self.pose()[1:])
+            self.history.append(pixel(self.stern(self.pose())))
             del self.history[:-WAKE_FRAMES]
 
     def pose(self) -> tuple[int, float, float, float]:
@@ -119,6 +119,12 @@ class Mover:
             x += math.cos(heading) * (self.s - leg.path.length)
             y += math.sin(heading) * (self.s - leg.path.length)
         return self.index, x, y, heading + (math.pi if leg.reverse else 0.0)
+
+    def stern(self, pose: tuple[int, float, float, float]) -> tuple[float, float]:
+        """The middle of the stern, for the object at `pose` (one of its poses)."""
+        _, x, y, heading = pose
+        half = self.sprite.length / 2
+        return x - math.cos(heading) * half, y - math.sin(heading) * half
 
 
 WAKE_FRAMES = 120
@@ -133,33 +139,12 @@ def draw_wake(canvas: np.ndarray, ship: Mover, water: RGB) -> None:
     track = ship.history
     if len(track) < 2 or ship.v < 0.05:
         return
-    beam = ship.sprite.rgba.shape[0] - 2
     recent = track[::-WAKE_STRIDE]
-    for step, (b, a) in enumerate(zip(recent, recent[1:], strict=False)):
-        age = step * WAKE_STRIDE
-        fade = 0.5 * (1 - age / WAKE_FRAMES) ** 1.5
-        stern_a = (
-            a[0] - math.cos(a[2]) * ship.sprite.length / 2,
-            a[1] - math.sin(a[2]) * ship.sprite.length / 2,
-        )
-        stern_b = (
-            b[0] - math.cos(b[2]) * ship.sprite.length / 2,
-            b[1] - math.sin(b[2]) * ship.sprite.length / 2,
-        )
-        colour = tuple(w + (f - w) * fade for w, f in zip(water, FOAM, strict=True))
-        cv2.line(
-            canvas,
-            pixel(stern_a),
-            pixel(stern_b),
-            colour,
-            max(1, round(beam * 0.5 + age / 25)),
-            cv2.LINE_AA,
-        )
-    x, y, heading = track[-1]
-    stern = (
-        x - math.cos(heading) * ship.sprite.length / 2,
-        y - math.sin(heading) * ship.sprite.length / 2,
-    )
+    styles = _wake_styles(ship.sprite.rgba.shape[0] - 2, water)
+    for newer, older, (colour, thickness) in zip(recent, recent[1:], styles, strict=False):
+        cv2.line(canvas, older, newer, colour, thickness, cv2.LINE_AA)
+    pose = ship.pose()
+    stern, heading = ship.stern(pose), pose[3]
     arm = ship.v * WAKE_FRAMES * 0.5
     colour = tuple(w + (f - w) * 0.25 for w, f in zip(water, FOAM, strict=True))
     for side in (-1, 1):
@@ -172,6 +157,18 @@ def draw_wake(canvas: np.ndarray, ship: Mover, water: RGB) -> None:
             1,
             cv2.LINE_AA,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _wake_styles(beam: int, water: RGB) -> tuple[tuple[tuple[float, ...], int], ...]:
+    """(colour, line width) of each wake segment, newest first: the same for every frame of
+    a ship, so worked out once rather than per segment and frame."""
+    styles = []
+    for age in range(0, WAKE_FRAMES, WAKE_STRIDE):
+        fade = 0.5 * (1 - age / WAKE_FRAMES) ** 1.5
+        colour = tuple(w + (f - w) * fade for w, f in zip(water, FOAM, strict=True))
+        styles.append((colour, max(1, round(beam * 0.5 + age / 25))))
+    return tuple(styles)
 
 
 def spaced(rng: np.random.Generator, length: float, spacing: float, mean_gap: float) -> list[float]:

@@ -143,15 +143,13 @@ def paint_tall_things(p: Painter) -> None:
     p.img[ys, xs] *= 0.93
     for footprint, height, _, _ in p.buildings:
         p.cast_shadow(footprint, height)
-    for x, y, r in p.trees:
-        t = np.linspace(0, 2 * np.pi, 12, endpoint=False)
-        p.cast_shadow(np.stack([x + r * np.cos(t), y + r * np.sin(t)], axis=1), 2.2 * r)
+    trees = np.array(p.trees, np.float64).reshape(-1, 3)
+    _cast_tree_shadows(p, trees)
     ys, xs = np.nonzero(p.shadow)
     p.img[ys, xs] *= 1 - SHADOW_DARKNESS
     for footprint, _, rgb, detailed in p.buildings:
         _paint_roof(p, footprint, rgb, detailed)
-    for x, y, r in p.trees:
-        _paint_canopy(p, x, y, r)
+    _paint_canopies(p, trees)
 
 
 def _paint_roof(p: Painter, footprint: np.ndarray, rgb: RGB, detailed: bool) -> None:
@@ -181,26 +179,58 @@ def _paint_roof(p: Painter, footprint: np.ndarray, rgb: RGB, detailed: bool) -> 
         p.fill((ux, uy, ux + size, uy + size), shade(rgb, 1.2), grain=1.5, blotch=0.0)
 
 
-def _paint_canopy(p: Painter, x: float, y: float, r: float) -> None:
-    """A textured crown, lit on the sun side; it goes into the occluder mask."""
-    box = p.clip((x - r - 1, y - r - 1, x + r + 2, y + r + 2))
-    if box is None:
+TREE_CROWN_SIDES = 12
+"""A crown's shadow is cast by a prism on a polygon of this many sides."""
+
+
+def _cast_tree_shadows(p: Painter, trees: np.ndarray) -> None:
+    """Each tree's shadow: a crown-sized polygon and its copy moved along the sun, joined.
+
+    The polygons of all trees are built in one array (a per-tree Python loop of small numpy
+    calls cost more than the drawing itself); OpenCV then hulls and fills each.
+    """
+    if not len(trees):
         return
-    x0, y0, x1, y1 = box
-    local = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.circle(local, (round((x - x0) * 16), round((y - y0) * 16)), round(r * 16), 1, -1, shift=4)
-    lit = np.zeros_like(local)
-    sx, sy = p.shadow_dir
-    cv2.circle(
-        lit,
-        (round((x - x0 - sx * r * 0.35) * 16), round((y - y0 - sy * r * 0.35) * 16)),
-        round(r * 0.55 * 16),
-        1,
-        -1,
-        shift=4,
+    x, y, r = trees.T
+    t = np.linspace(0, 2 * np.pi, TREE_CROWN_SIDES, endpoint=False)
+    crowns = np.stack(
+        [x[:, None] + r[:, None] * np.cos(t), y[:, None] + r[:, None] * np.sin(t)], axis=2
     )
-    colour = np.asarray(shade(TREE, p.rng.uniform(0.8, 1.2)), np.float32)
-    texture = colour * (1 + 0.3 * lit[..., None]) + p.grain[y0:y1, x0:x1, None] * 7
-    region = p.img[y0:y1, x0:x1]
-    region[local > 0] = texture[local > 0]
-    p.occluder[y0:y1, x0:x1][local > 0] = 255
+    shift = np.asarray(p.shadow_dir) * (2.2 * r * p.shadow_ratio)[:, None]
+    prisms = np.round(np.concatenate([crowns, crowns + shift[:, None]], axis=1) * 16).astype(
+        np.int32
+    )
+    for prism in prisms:
+        cv2.fillConvexPoly(p.shadow, cv2.convexHull(prism), 1, shift=4)
+
+
+def _paint_canopies(p: Painter, trees: np.ndarray) -> None:
+    """Textured crowns, lit on the sun side, later trees over earlier ones; they go into the
+    occluder mask.
+
+    Every crown and its lit part is drawn as its tree's number into two label maps, and the
+    texture of all crown pixels is then made in one pass (per tree, small patches cost far
+    more in numpy calls than in pixels). A pixel is lit where the lit part of the tree that
+    owns it lies: a tree's lit part lies inside its crown, so a later crown covers it too.
+    """
+    if not len(trees):
+        return
+    crown = np.zeros((p.height, p.width), np.int32)
+    lit = np.zeros_like(crown)
+    sx, sy = p.shadow_dir
+    for number, (x, y, r) in enumerate(trees.tolist(), start=1):
+        cv2.circle(crown, (round(x * 16), round(y * 16)), round(r * 16), number, -1, shift=4)
+        lit_x, lit_y = x - sx * r * 0.35, y - sy * r * 0.35
+        cv2.circle(
+            lit, (round(lit_x * 16), round(lit_y * 16)), round(r * 0.55 * 16), number, -1, shift=4
+        )
+    ys, xs = np.nonzero(crown)
+    tree = crown[ys, xs]
+    colours = np.asarray(TREE, np.float32) * p.rng.uniform(0.8, 1.2, (len(trees), 1)).astype(
+        np.float32
+    )
+    brightness = 1 + 0.3 * (lit[ys, xs] == tree).astype(np.float32)
+    p.img[ys, xs] = (
+        np.minimum(colours[tree - 1], 255) * brightness[:, None] + p.grain[ys, xs, None] * 7
+    )
+    p.occluder[ys, xs] = 255

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 RGB = tuple[float, float, float]
@@ -51,8 +52,19 @@ DESATURATION = 0.3
 """How far colours are pulled towards grey: satellite video colour is muted."""
 
 
-def grade(rgb: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """The atmosphere and sensor colour response, for premultiplied colour with `coverage`."""
-    grey = rgb.mean(axis=-1, keepdims=True)
-    muted = rgb + DESATURATION * (grey - rgb)
-    return muted * (1 - HAZE_AMOUNT) + np.asarray(HAZE, np.float32) * HAZE_AMOUNT * coverage
+GRADING = (1 - HAZE_AMOUNT) * ((1 - DESATURATION) * np.eye(3) + DESATURATION / 3)
+"""The colour part of `grade` as a matrix: pull towards the grey mean, then fade under haze."""
+
+
+def grade(rgb: np.ndarray, coverage: np.ndarray | float) -> np.ndarray:
+    """The atmosphere and sensor colour response, for premultiplied float32 colour [..., 3]
+    with `coverage` (an array that broadcasts against it, or 1.0 for opaque ground).
+
+    One cv2.transform pass: for a whole world image that is several times cheaper than
+    the same arithmetic in numpy (a mean over a 3-wide axis, then three full-size passes).
+    """
+    haze = np.asarray(HAZE, np.float64) * HAZE_AMOUNT
+    if np.isscalar(coverage):
+        offset = haze * float(coverage)  # type: ignore[arg-type]
+        return cv2.transform(np.ascontiguousarray(rgb), np.c_[GRADING, offset])
+    return cv2.transform(np.ascontiguousarray(rgb), GRADING) + haze.astype(np.float32) * coverage

@@ -56,8 +56,9 @@ def build_scene(
         paint_airport(painter, scene, airport)
     paint_tall_things(painter)
     lighting = 1 + 0.05 * smooth_noise(rng, world_h, world_w, 240)
-    graded = grade(painter.img * lighting[..., None], np.ones((1, 1, 1), np.float32))
-    scene.background = np.clip(graded, 0, 255).astype(np.uint8)
+    painter.img *= lighting[..., None]
+    graded = grade(painter.img, 1.0)
+    scene.background = np.clip(graded, 0, 255, out=graded).astype(np.uint8)
     scene.shade = 1 - SHADOW_DARKNESS * painter.shadow.astype(np.float32)
     return scene
 

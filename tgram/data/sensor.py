@@ -1,10 +1,14 @@
 """The satellite's sensor model: platform jitter, optics blur, brightness drift and noise.
 
-Costs are kept per frame to three uint8 passes over the frame (an x and a y sub-pixel
-shift, the second with the gain folded in, then the noise). The optics blur is not one of
-them: `optics_blur` is applied where the layers are made (once to the static world, once to
-each cached sprite look, to each small shadow patch), which gives the same picture as
-blurring every composited frame, up to the soft edges of clouds and wakes.
+Costs are kept per frame to three uint8 passes over the frame: an x and a y sub-pixel
+shift, the second with the gain folded in, then the noise, as one saturating add and one
+saturating subtract (integer operations, together half the cost of a weighted add). The
+x pass writes into a buffer kept across frames, so no fresh 6 MB is paged in for it.
+
+The optics blur is not one of them: `optics_blur` is applied where the layers are made
+(once to the static world, once to each cached sprite look, to each small shadow patch),
+which gives the same picture as blurring every composited frame, up to the soft edges of
+clouds and wakes.
 """
 
 from __future__ import annotations
@@ -43,8 +47,13 @@ class Sensor:
         shape = (cfg.height + NOISE_PAD, cfg.width + NOISE_PAD, 3)
         # one Gaussian tile read at a fresh offset per frame: drawing 6 MP of normals per
         # frame would cost more than everything else the sensor does
-        noise = rng.standard_normal(shape, dtype=np.float32) * cfg.noise_sigma
-        self.noise = np.clip(np.rint(noise) + 128, 0, 255).astype(np.uint8)
+        noise = np.rint(rng.standard_normal(shape, dtype=np.float32) * cfg.noise_sigma)
+        # split by sign: adding the bright part and subtracting the dark part, both with
+        # uint8 saturation, clips exactly as adding the signed noise would
+        self.brighten = np.clip(noise, 0, 255).astype(np.uint8)
+        self.darken = np.clip(-noise, 0, 255).astype(np.uint8)
+        self._rows = np.empty((cfg.height + 1, cfg.width, 3), np.uint8)
+        """The x-shifted frame plus one row, reused every frame."""
 
     @staticmethod
     def _wobble(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
@@ -64,11 +73,13 @@ class Sensor:
         ix, iy = math.floor(ox), math.floor(oy)
         fx, fy = ox - ix, oy - iy
         region = canvas[iy : iy + height + 1, ix : ix + width + 1]
-        rows = cv2.addWeighted(region[:, :width], 1 - fx, region[:, 1:], fx, 0)
+        rows = self._rows
+        cv2.addWeighted(region[:, :width], 1 - fx, region[:, 1:], fx, 0, dst=rows)
         gain = float(self.gain[t])
         frame = cv2.addWeighted(rows[:height], (1 - fy) * gain, rows[1:], fy * gain, 0)
         if self.cfg.noise_sigma > 0:
             dy, dx = self.noise_offsets[t]
-            noise = self.noise[dy : dy + height, dx : dx + width]
-            cv2.addWeighted(frame, 1.0, noise, 1.0, -128, dst=frame)
+            window = (slice(dy, dy + height), slice(dx, dx + width))
+            cv2.add(frame, self.brighten[window], dst=frame)
+            cv2.subtract(frame, self.darken[window], dst=frame)
         return frame

@@ -1,17 +1,25 @@
-"""Road traffic: intelligent-driver-model car following on the scene's lanes, with lights and turns."""
+"""Road traffic: intelligent-driver-model car following on the scene's lanes, with lights and turns.
+
+The cars are one structured array (a row per car, in creation order, which is also the
+order they are drawn in) and a frame is one vectorised update of all of them: a video
+simulates ~500 cars over 420 frames (warm-up included), which as a per-car Python loop
+cost more CPU than compositing them. Every car moves on the state of the frame before (a
+synchronous update): a follower sees its leader where the leader was, never further
+ahead than it now is, so keeping the IDM's gap to that position keeps queues apart.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import attrgetter
 
 import numpy as np
 
+from tgram.data.compositor import Poses
 from tgram.data.movers import SPEED_WOBBLE
 from tgram.data.sprites import Sprite, vehicle_sprite
-from tgram.data.world import Crossing, Lane, Scene, Turn
+from tgram.data.world import Scene
 
 ACCEL = 0.04
 """Car acceleration, px/frame^2 (4 m/s^2 at 1 m/px and 10 fps)."""
@@ -40,28 +48,96 @@ WARMUP = 120
 IDM_BRAKING = 2 * math.sqrt(ACCEL * COMFORT_DECEL)
 """The IDM's braking term scale, 2 sqrt(a b): how hard a car closing in on its leader brakes."""
 
+NO_TURN = -1
+CAR = np.dtype(
+    [
+        ("index", np.int64),
+        ("length", np.float64),
+        ("lane", np.int64),
+        ("s", np.float64),
+        ("v", np.float64),
+        ("v0", np.float64),
+        ("heading", np.float64),
+        ("phase", np.float64),
+        ("halt_at", np.int64),  # next frame at which it stops at the kerb, if then in the curb lane
+        ("halt_until", np.int64),
+        ("crossing", np.int64),  # rank of the next crossing on its lane
+        ("came_from", np.int64),  # road just turned off: its crossing on the new lane is behind
+        ("decided", np.bool_),  # whether the turn fields hold the choice for the next crossing
+        ("turn", np.int64),  # lane to turn into at the next crossing; NO_TURN: straight on
+        ("turn_from", np.float64),
+        ("turn_to", np.float64),
+    ]
+)
+"""One car of the simulation (object index, size, where it is, how it drives, what it plans)."""
 
-@dataclass(slots=True)
-class Car:
-    index: int
-    length: float
-    lane: int
-    s: float
-    v: float
-    v0: float
-    heading: float
-    phase: float
-    halt_at: int
-    """Next frame at which the car stops at the kerb, if it is then in the curb lane."""
-    halt_until: int = -1
-    crossing: int = 0
-    """Index of the next crossing on the current lane."""
-    came_from: int = -1
-    """Road just turned off: its crossing on the new lane is already behind the car."""
-    decided: bool = False
-    """Whether `turn` holds the choice for the next crossing yet."""
-    turn: Turn | None = None
-    """The turn to take at the next crossing; None: straight on."""
+
+@dataclass(frozen=True)
+class LaneTables:
+    """The scene's lanes, and their crossings ranked in driving order, as arrays.
+
+    Crossing tables are [lane, rank], padded past each lane's last crossing with one that
+    is never passed (s_exit infinite, road -2, which no car came from), so a car's
+    next-crossing rank stops there.
+    """
+
+    origin: np.ndarray
+    direction: np.ndarray
+    length: np.ndarray
+    heading: np.ndarray
+    road: np.ndarray
+    curb: np.ndarray
+    horizontal: np.ndarray
+    entries: np.ndarray
+    """Indices of the lanes whose start lies outside the world (cars appear there)."""
+    crossings: np.ndarray
+    """Number of crossings on each lane."""
+    cross_road: np.ndarray
+    light: np.ndarray
+    s_stop: np.ndarray
+    s_exit: np.ndarray
+    straight: np.ndarray
+    turn_lane: np.ndarray
+    """[lane, rank, 0: right / 1: left] target lane of the turn, NO_TURN if there is none."""
+    turn_from: np.ndarray
+    turn_to: np.ndarray
+
+    @staticmethod
+    def of(scene: Scene) -> LaneTables:
+        lanes, crossings = scene.lanes, scene.crossings
+        shape = (len(lanes), max((len(c) for c in crossings), default=0) + 1)
+        road, light = np.full(shape, -2, np.int64), np.zeros(shape, np.int64)
+        s_stop, s_exit = np.zeros(shape), np.full(shape, np.inf)
+        straight = np.zeros(shape, bool)
+        turn_lane = np.full((*shape, 2), NO_TURN, np.int64)
+        turn_from, turn_to = np.zeros((*shape, 2)), np.zeros((*shape, 2))
+        for i, ranked in enumerate(crossings):
+            for k, c in enumerate(ranked):
+                road[i, k], light[i, k], straight[i, k] = c.road, c.light, c.straight
+                s_stop[i, k], s_exit[i, k] = c.s_stop, c.s_exit
+                for side, turn in enumerate((c.right, c.left)):
+                    if turn is not None:
+                        turn_lane[i, k, side] = turn.lane
+                        turn_from[i, k, side], turn_to[i, k, side] = turn.s_from, turn.s_to
+        return LaneTables(
+            origin=np.array([lane.origin for lane in lanes], np.float64).reshape(-1, 2),
+            direction=np.array([lane.direction for lane in lanes], np.float64).reshape(-1, 2),
+            length=np.array([lane.length for lane in lanes], np.float64),
+            heading=np.array([lane.heading for lane in lanes], np.float64),
+            road=np.array([lane.road for lane in lanes], np.int64),
+            curb=np.array([lane.curb for lane in lanes], bool),
+            horizontal=np.array([lane.direction[1] == 0 for lane in lanes], bool),
+            entries=np.array([i for i, lane in enumerate(lanes) if lane.enters], np.int64),
+            crossings=np.array([len(c) for c in crossings], np.int64),
+            cross_road=road,
+            light=light,
+            s_stop=s_stop,
+            s_exit=s_exit,
+            straight=straight,
+            turn_lane=turn_lane,
+            turn_from=turn_from,
+            turn_to=turn_to,
+        )
 
 
 class Traffic:
@@ -81,144 +157,200 @@ class Traffic:
     ) -> None:
         self.rng, self.scene, self.density = rng, scene, density
         self.register, self.forget = register, forget
-        self.light_offset = rng.integers(0, LIGHT_CYCLE, max(1, self.scene.lights)).tolist()
-        self.cars: list[Car] = []
-        for lane_index, lane in enumerate(self.scene.lanes):
-            s = rng.exponential(1 / (LINE_DENSITY * self.density))
+        self.lanes = LaneTables.of(scene)
+        self.light_offset = rng.integers(0, LIGHT_CYCLE, max(1, scene.lights))
+        cars = [np.zeros(0, CAR)]
+        for lane_index, lane in enumerate(scene.lanes):
+            s = rng.exponential(1 / (LINE_DENSITY * density))
             while s < lane.length:
-                car = self._new_car(lane_index, s, -WARMUP)
-                self.cars.append(car)
-                s += car.length + MIN_GAP + 2 + rng.exponential(1 / (LINE_DENSITY * self.density))
+                cars.append(self._new_car(lane_index, s, -WARMUP))
+                s += cars[-1]["length"][0] + MIN_GAP + 2
+                s += rng.exponential(1 / (LINE_DENSITY * density))
+        self.cars = np.concatenate(cars)
         for t in range(-WARMUP, 0):
             self.step(t)
 
-    def _new_car(self, lane: int, s: float, t: int) -> Car:
+    def _new_car(self, lane: int, s: float, t: int) -> np.ndarray:
+        """A new car (a CAR array of one) on `lane` at `s`, appearing at frame t."""
         sprite = vehicle_sprite(self.rng, self.scene.shadow_ratio)
         v0 = self.rng.uniform(0.7, 1.6)
-        return Car(
-            self.register(sprite),
-            sprite.length,
-            lane,
-            s,
-            v0 * self.rng.uniform(0.5, 1.0),
-            v0,
-            self.scene.lanes[lane].heading,
-            float(self.rng.uniform(0, 2 * math.pi)),
-            halt_at=t + int(self.rng.geometric(HALT_RATE)),
-        )
+        car = np.zeros(1, CAR)
+        car["index"] = self.register(sprite)
+        car["length"], car["lane"], car["s"] = sprite.length, lane, s
+        car["v"], car["v0"] = v0 * self.rng.uniform(0.5, 1.0), v0
+        car["heading"] = self.lanes.heading[lane]
+        car["phase"] = self.rng.uniform(0, 2 * math.pi)
+        car["halt_at"] = t + int(self.rng.geometric(HALT_RATE))
+        # not halted: a halt lasts while halt_until >= t, so it must start before t (with
+        # -1, every car would halt through the warm-up, whose frames are negative)
+        car["halt_until"], car["came_from"], car["turn"] = t - 1, -1, NO_TURN
+        return car
 
-    def poses(self) -> list[tuple[int, float, float, float]]:
-        return [
-            (car.index, *self.scene.lanes[car.lane].point(car.s), car.heading) for car in self.cars
-        ]
+    def poses(self) -> Poses:
+        """Where the cars are drawn, in creation order."""
+        cars, lanes = self.cars, self.lanes
+        at = lanes.origin[cars["lane"]] + lanes.direction[cars["lane"]] * cars["s"][:, None]
+        return Poses(cars["index"], at[:, 0], at[:, 1], cars["heading"])
 
     def step(self, t: int) -> None:
-        by_lane: dict[int, list[Car]] = {}
-        for car in self.cars:
-            by_lane.setdefault(car.lane, []).append(car)
-        for cars in by_lane.values():
-            cars.sort(key=attrgetter("s"), reverse=True)
-        for cars in list(by_lane.values()):
-            leader: Car | None = None
-            for car in cars:
-                self._drive(car, leader, by_lane, t)
-                leader = car
-        self._spawn(by_lane, t)
-        lanes, staying = self.scene.lanes, []
-        for car in self.cars:
-            if car.s - car.length / 2 > lanes[car.lane].length:
-                self.forget(car.index)
-            else:
-                staying.append(car)
-        self.cars = staying
-
-    def _drive(self, car: Car, leader: Car | None, by_lane: dict[int, list[Car]], t: int) -> None:
-        lane = self.scene.lanes[car.lane]
-        obstacles = []
-        if leader is not None:
-            obstacles.append(
-                (leader.s - leader.length / 2 - car.s - car.length / 2, car.v - leader.v)
-            )
-        crossing = self._next_crossing(car)
-        front = car.s + car.length / 2
-        if crossing is not None:
-            if not self._green(crossing.light, lane, t) and front <= crossing.s_stop + 0.5:
-                distance = crossing.s_stop - front
-                if car.v**2 / (2 * max(distance, 0.1)) <= MAX_DECEL:
-                    obstacles.append((distance, car.v))
-            turn = car.turn
-            if (
-                turn is not None
-                and turn.s_from - car.s < TURN_LOOKAHEAD
-                and self._blocked(car, turn, by_lane)
-            ):
-                obstacles.append((turn.s_from - car.s - 1, car.v))
-        if t >= car.halt_at:
-            if lane.curb:
-                car.halt_until = t + int(self.rng.integers(30, 150))
-            car.halt_at = max(t, car.halt_until) + int(self.rng.geometric(HALT_RATE))
-        if car.halt_until >= t:
-            accel = -min(COMFORT_DECEL, car.v)
-        else:
-            v0 = car.v0 * (1 + SPEED_WOBBLE * math.sin(t / 50 + car.phase))
-            accel = math.inf if obstacles else _idm(car.v, v0, math.inf, 0.0)
-            for gap, dv in obstacles:
-                accel = min(accel, _idm(car.v, v0, gap, dv))
-        car.v = max(0.0, car.v + min(max(accel, -MAX_DECEL), ACCEL))
-        car.s += car.v
-        if car.turn is not None and car.s >= car.turn.s_from:
-            car.came_from, car.lane = lane.road, car.turn.lane
-            car.s = car.turn.s_to + car.s - car.turn.s_from
-            car.crossing, car.turn, car.decided = 0, None, False
-        target = self.scene.lanes[car.lane].heading
-        if car.heading != target:
-            turn = (target - car.heading + math.pi) % (2 * math.pi) - math.pi
-            car.heading += min(max(turn, -TURN_RATE), TURN_RATE)
-
-    def _next_crossing(self, car: Car) -> Crossing | None:
-        crossings = self.scene.crossings[car.lane]
-        while car.crossing < len(crossings) and (
-            crossings[car.crossing].s_exit < car.s or crossings[car.crossing].road == car.came_from
-        ):
-            car.crossing, car.decided = car.crossing + 1, False
-        if car.crossing == len(crossings):
-            return None
-        crossing = crossings[car.crossing]
-        if not car.decided:
-            car.turn, car.decided = self._decide(crossing), True
-        return crossing
-
-    def _decide(self, c: Crossing) -> Turn | None:
-        if c.straight:
-            if c.right is not None and self.rng.random() < TURN_RIGHT:
-                return c.right
-            if c.left is not None and self.rng.random() < TURN_LEFT:
-                return c.left
-            return None
-        options = [turn for turn in (c.right, c.left) if turn is not None]
-        return options[self.rng.integers(len(options))] if options else None
-
-    def _green(self, light: int, lane: Lane, t: int) -> bool:
-        phase = ((t + self.light_offset[light]) % LIGHT_CYCLE) / LIGHT_CYCLE
-        return phase < 0.45 if lane.direction[1] == 0 else 0.5 <= phase < 0.95
-
-    def _blocked(self, car: Car, turn: Turn, by_lane: dict[int, list[Car]]) -> bool:
-        return any(
-            abs(other.s - turn.s_to) < (other.length + car.length) / 2 + MIN_GAP
-            for other in by_lane.get(turn.lane, [])
+        """Advance every car by one frame, then let new cars in and drop those that left."""
+        cars, lanes = self.cars, self.lanes
+        self._next_crossings()
+        lane, s, v, length = cars["lane"], cars["s"], cars["v"], cars["length"]
+        rank = cars["crossing"]
+        ahead = _leaders(lane, s)
+        # the IDM's interaction term, largest over the obstacles: the leader, a red light, a
+        # turn into a lane that has no room (no obstacle: 0, free-road driving)
+        has_leader = ahead >= 0
+        leader = np.where(has_leader, ahead, 0)
+        gap = np.where(has_leader, s[leader] - length[leader] / 2 - s - length / 2, np.inf)
+        interaction = _interaction(v, gap, v - np.where(has_leader, v[leader], v))
+        front = s + length / 2
+        to_stop = lanes.s_stop[lane, rank] - front
+        red = (
+            (rank < lanes.crossings[lane])
+            & ~self._green(lanes.light[lane, rank], lane, t)
+            & (to_stop >= -0.5)
+            & (v**2 / (2 * np.maximum(to_stop, 0.1)) <= MAX_DECEL)
         )
+        np.maximum(interaction, np.where(red, _interaction(v, to_stop, v), 0.0), out=interaction)
+        blocked = self._blocked_turns()
+        if len(blocked):
+            gap = cars["turn_from"][blocked] - s[blocked] - 1
+            interaction[blocked] = np.maximum(
+                interaction[blocked], _interaction(v[blocked], gap, v[blocked])
+            )
+        self._halts(t)
+        v0 = cars["v0"] * (1 + SPEED_WOBBLE * np.sin(t / 50 + cars["phase"]))
+        accel = ACCEL * (1 - (v / np.maximum(v0, 1e-3)) ** 4 - interaction)
+        accel = np.where(cars["halt_until"] >= t, -np.minimum(COMFORT_DECEL, v), accel)
+        cars["v"] = np.maximum(0.0, v + np.clip(accel, -MAX_DECEL, ACCEL))
+        cars["s"] += cars["v"]
+        self._turn()
+        heading = cars["heading"]
+        swing = (lanes.heading[cars["lane"]] - heading + math.pi) % (2 * math.pi) - math.pi
+        cars["heading"] = heading + np.clip(swing, -TURN_RATE, TURN_RATE)
+        gone = cars["s"] - cars["length"] / 2 > lanes.length[cars["lane"]]
+        for index in cars["index"][gone].tolist():
+            self.forget(index)
+        self.cars = cars[~gone]
+        self._spawn(t)
 
-    def _spawn(self, by_lane: dict[int, list[Car]], t: int) -> None:
-        for index, lane in enumerate(self.scene.lanes):
-            if not lane.enters or self.rng.random() >= SPAWN_RATE * self.density:
-                continue
-            cars = by_lane.get(index, [])
-            if cars and min(c.s - c.length / 2 for c in cars) < 12 + 2 * MIN_GAP:
-                continue
-            self.cars.append(self._new_car(index, 0.0, t))
+    def _next_crossings(self) -> None:
+        """Move each car's next-crossing rank past the crossings it has left (or turned in
+        from), and choose its turn at a crossing it has not decided on yet."""
+        cars, lanes = self.cars, self.lanes
+        while True:
+            lane, rank = cars["lane"], cars["crossing"]
+            passed = np.flatnonzero(
+                (lanes.s_exit[lane, rank] < cars["s"])
+                | (lanes.cross_road[lane, rank] == cars["came_from"])
+            )
+            if not len(passed):
+                break
+            cars["crossing"][passed] += 1
+            cars["decided"][passed] = False
+            cars["turn"][passed] = NO_TURN
+        undecided = np.flatnonzero(~cars["decided"] & (rank < lanes.crossings[lane]))
+        if len(undecided):
+            self._decide(undecided)
+
+    def _decide(self, which: np.ndarray) -> None:
+        """Turn right, left or go straight on at the next crossing, as the crossing allows."""
+        cars, lanes = self.cars, self.lanes
+        lane, rank = cars["lane"][which], cars["crossing"][which]
+        right, left = (lanes.turn_lane[lane, rank, side] != NO_TURN for side in (0, 1))
+        draw = self.rng.random((len(which), 2))
+        side = np.where(
+            lanes.straight[lane, rank],
+            # straight on is possible: a turn by chance
+            np.where(
+                right & (draw[:, 0] < TURN_RIGHT),
+                0,
+                np.where(left & (draw[:, 1] < TURN_LEFT), 1, -1),
+            ),
+            # a T-junction's end: one of the turns there is, evenly
+            np.where(
+                right & left,
+                (draw[:, 0] < 0.5).astype(np.int64),
+                np.where(right, 0, np.where(left, 1, -1)),
+            ),
+        )
+        turning = side >= 0
+        side = np.maximum(side, 0)
+        cars["turn"][which] = np.where(turning, lanes.turn_lane[lane, rank, side], NO_TURN)
+        cars["turn_from"][which] = lanes.turn_from[lane, rank, side]
+        cars["turn_to"][which] = lanes.turn_to[lane, rank, side]
+        cars["decided"][which] = True
+
+    def _green(self, light: np.ndarray, lane: np.ndarray, t: int) -> np.ndarray:
+        phase = ((t + self.light_offset[light]) % LIGHT_CYCLE) / LIGHT_CYCLE
+        return np.where(self.lanes.horizontal[lane], phase < 0.45, (phase >= 0.5) & (phase < 0.95))
+
+    def _blocked_turns(self) -> np.ndarray:
+        """Cars close before their turn whose target lane has a car where they would enter it."""
+        cars = self.cars
+        near = np.flatnonzero(
+            (cars["turn"] != NO_TURN) & (cars["turn_from"] - cars["s"] < TURN_LOOKAHEAD)
+        )
+        if not len(near):
+            return near
+        # [turning car, car on a lane turned into]: both few, so the matrix is small
+        other = np.flatnonzero(np.isin(cars["lane"], cars["turn"][near]))
+        there = (cars["lane"][other] == cars["turn"][near, None]) & (
+            np.abs(cars["s"][other] - cars["turn_to"][near, None])
+            < (cars["length"][other] + cars["length"][near, None]) / 2 + MIN_GAP
+        )
+        return near[there.any(axis=1)]
+
+    def _halts(self, t: int) -> None:
+        """Cars due to stop at the kerb do so if they are in the curb lane; all draw the next time."""
+        cars = self.cars
+        due = np.flatnonzero(t >= cars["halt_at"])
+        if not len(due):
+            return
+        stay = t + self.rng.integers(30, 150, len(due))
+        until = np.where(self.lanes.curb[cars["lane"][due]], stay, cars["halt_until"][due])
+        cars["halt_until"][due] = until
+        cars["halt_at"][due] = np.maximum(t, until) + self.rng.geometric(HALT_RATE, len(due))
+
+    def _turn(self) -> None:
+        """Cars that reached their turn's start continue on the target lane."""
+        cars = self.cars
+        turned = np.flatnonzero((cars["turn"] != NO_TURN) & (cars["s"] >= cars["turn_from"]))
+        if not len(turned):
+            return
+        c = cars[turned]
+        c["came_from"] = self.lanes.road[c["lane"]]
+        c["s"] = c["turn_to"] + c["s"] - c["turn_from"]
+        c["lane"] = c["turn"]
+        c["turn"], c["crossing"], c["decided"] = NO_TURN, 0, False
+        cars[turned] = c
+
+    def _spawn(self, t: int) -> None:
+        """New cars on entry lanes, by chance, where the lane's start has room."""
+        entries = self.lanes.entries
+        arriving = entries[self.rng.random(len(entries)) < SPAWN_RATE * self.density]
+        new = []
+        for lane in arriving.tolist():
+            on = self.cars["lane"] == lane
+            rear = self.cars["s"][on] - self.cars["length"][on] / 2
+            if not len(rear) or rear.min() >= 12 + 2 * MIN_GAP:
+                new.append(self._new_car(lane, 0.0, t))
+        if new:
+            self.cars = np.concatenate([self.cars, *new])
 
 
-def _idm(v: float, v0: float, gap: float, dv: float) -> float:
-    """Intelligent driver model acceleration for speed v, desired v0, gap and closing speed dv."""
-    desired_gap = MIN_GAP + v * HEADWAY + v * dv / IDM_BRAKING
-    return ACCEL * (1 - (v / max(v0, 1e-3)) ** 4 - (max(desired_gap, 0.0) / max(gap, 0.01)) ** 2)
+def _leaders(lane: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Index of the car just ahead on the same lane, -1 for the first car of a lane."""
+    order = np.lexsort((-s, lane))
+    ahead = np.full(len(s), -1, np.int64)
+    same = lane[order[1:]] == lane[order[:-1]]
+    ahead[order[1:][same]] = order[:-1][same]
+    return ahead
+
+
+def _interaction(v: np.ndarray, gap: np.ndarray, closing: np.ndarray) -> np.ndarray:
+    """The IDM's interaction term (desired gap / gap)^2 for speed v, a gap and closing speed."""
+    desired = np.maximum(MIN_GAP + v * HEADWAY + v * closing / IDM_BRAKING, 0.0)
+    return (desired / np.maximum(gap, 0.01)) ** 2
