@@ -343,8 +343,8 @@ def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str
 
 
 def finalize_video(out_root: str, clip_results: list[dict[str, Any]], tracks: pa.Table | None) -> VideoRecord:
-    """Georeference and write a video's tracks (None: it failed, the failures are written
-    instead), then its `_videos` record.
+    """Georeference and write a video's tracks (None when a clip failed: the failures are
+    written instead), then its `_videos` record.
 
     The record is written last: it is what marks the video done, so a crash in between
     leaves the video to be redone, never a record pointing at missing rows.
@@ -355,7 +355,7 @@ def finalize_video(out_root: str, clip_results: list[dict[str, Any]], tracks: pa
     clear_failures(out_root, vid)
     base = dict(video_id=vid, uri=uri, frames=int(first["frames"]), fps=float(first["fps"]),
                 width=int(first["width"]), height=int(first["height"]), seconds=_clip_seconds(clip_results))
-    if failures or tracks is None:
+    if tracks is None:
         stale = trajectory_uri(out_root, vid)  # rows of an earlier successful run
         if storage.exists(stale):
             fs, path = storage.resolve(stale)
@@ -363,8 +363,7 @@ def finalize_video(out_root: str, clip_results: list[dict[str, Any]], tracks: pa
         for r in failures:
             clip = Clip.from_row(r)
             write_failure(out_root, vid, uri, start=clip.start, end=clip.end, stage=str(r["stage"]), error=str(r["error"]))
-        record = VideoRecord(**base, status="failed", n_tracks=0, n_rows=0,
-                             error=str(failures[0]["error"]) if failures else "no tracks")
+        record = VideoRecord(**base, status="failed", n_tracks=0, n_rows=0, error=str(failures[0]["error"]))
         write_video_record(out_root, record)
         return record
     table = georeference(_trajectory_table(vid, tracks), load_meta(meta_uri_for(uri, vid)))
