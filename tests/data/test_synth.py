@@ -20,7 +20,9 @@ from tgram.data.video_meta import CITIES
 from tgram.data.world import MARGIN
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "synth"
-TINY = SynthConfig(width=256, height=192, frames=12, videos=1)
+TINY = SynthConfig(width=256, height=192, frames=12, videos=1, style="fixed")
+"""The fixed style: its sensor settings are the config's (the randomised style's are drawn,
+see test_style.py)."""
 QUIET = replace(
     TINY, jitter_px=0.0, noise_sigma=0.0, blur_sigma=0.0, brightness_drift=0.0, cloud_puffs=0.0
 )

@@ -5,35 +5,34 @@ from __future__ import annotations
 import numpy as np
 
 from tgram.data.painter import Painter, rounded_polyline
-from tgram.data.palette import CONCRETE, GRASS
-from tgram.data.world import MARGIN, Band, Pose, Scene, Stand
+from tgram.data.world import Band, Pose, Scene, Stand
 
 
 def paint_airport(p: Painter, scene: Scene, band: Band) -> None:
     """Apron with terminal, nose-in stands, a taxilane (departures) and a taxiway (arrivals)."""
-    rng = p.rng
+    rng, k = p.rng, p.k
     u0, u1 = band.u_range
-    lm = (band.depth - 16) / 3.73
+    lm = (band.depth - 16 * k) / 3.73
     scene.plane_length = (0.57 * lm, lm)
     terminal = 0.38 * lm
-    nose = terminal + 4
+    nose = terminal + 4 * k
     v_tl = nose + 1.6 * lm
     v_tw = v_tl + 1.15 * lm
     apron_end = v_tw + 0.6 * lm
-    p.fill(band.rect(u0, 0, u1, apron_end), CONCRETE, grain=3.0, blotch=3.0)
-    p.fill(band.rect(u0, apron_end, u1, band.depth), GRASS, grain=5.0, blotch=7.0)
-    for t in np.arange(u0, u1, 16.0):
+    p.fill(band.rect(u0, 0, u1, apron_end), p.pal.concrete, grain=3.0, blotch=3.0)
+    p.fill(band.rect(u0, apron_end, u1, band.depth), p.pal.grass, grain=5.0, blotch=7.0)
+    for t in np.arange(u0, u1, 16.0 * k):
         p.mark(p.joints, tuple(band.point(t, 0.0)), tuple(band.point(t, apron_end)))
-    for t in np.arange(0.0, apron_end, 16.0):
+    for t in np.arange(0.0, apron_end, 16.0 * k):
         p.mark(p.joints, tuple(band.point(u0, t)), tuple(band.point(u1, t)))
     p.buildings.append(
         (
             band.polygon(
-                np.array([u0 + 8, u1 - 8, u1 - 8, u0 + 8]),
-                np.array([-MARGIN, -MARGIN, terminal, terminal]),
+                np.array([u0 + 8 * k, u1 - 8 * k, u1 - 8 * k, u0 + 8 * k]),
+                np.array([-scene.margin, -scene.margin, terminal, terminal]),
             ),
-            14.0,
-            (206.0, 206.0, 200.0),
+            14.0 * k,
+            p.pal.terminal,
             True,
         )
     )
@@ -44,16 +43,18 @@ def paint_airport(p: Painter, scene: Scene, band: Band) -> None:
     outbound = 1.0 if (hi_open and (not lo_open or rng.random() < 0.5)) else -1.0
     enter_u = u0 - lm if inbound > 0 else u1 + lm
     leave_u = u1 + lm if outbound > 0 else u0 - lm
-    pitch = 1.05 * lm + 8
-    us = u0 + 0.6 * lm + 4
-    while us + 0.6 * lm < u1 - 4:
+    pitch = 1.05 * lm + 8 * k
+    us = u0 + 0.6 * lm + 4 * k
+    while us + 0.6 * lm < u1 - 4 * k:
         centre_v = nose + lm / 2
         p.mark(p.yellow_marks, tuple(band.point(us, v_tl)), tuple(band.point(us, nose + 0.3 * lm)))
         bridge = band.polygon(
-            np.array([us + 0.18 * lm, us + 0.18 * lm + 2.5, us + 0.18 * lm + 2.5, us + 0.18 * lm]),
+            np.array(
+                [us + 0.18 * lm, us + 0.18 * lm + 2.5 * k, us + 0.18 * lm + 2.5 * k, us + 0.18 * lm]
+            ),
             np.array([terminal, terminal, nose + 0.3 * lm, nose + 0.3 * lm]),
         )
-        p.buildings.append((bridge, 5.0, (150.0, 150.0, 150.0), False))
+        p.buildings.append((bridge, 5.0 * k, p.pal.bridge, False))
         x, y = band.point(us, centre_v)
         back_u = us - outbound * 0.7 * lm
 

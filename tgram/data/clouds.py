@@ -10,9 +10,9 @@ import numpy as np
 
 from tgram.data.compositor import clip
 from tgram.data.painter import smooth_noise
-from tgram.data.palette import grade
+from tgram.data.palette import LEGACY_GRADING, Grading
 from tgram.data.synth_config import SynthConfig
-from tgram.data.world import MARGIN, Scene
+from tgram.data.world import Scene
 
 CLOUD_HIDES = 0.5
 """Cloud opacity from which the ground below counts as hidden (visibility)."""
@@ -38,18 +38,25 @@ class Puff:
 class Clouds:
     """Puffs drifting with one wind, each crossing the frame once; they hide what is below."""
 
-    def __init__(self, cfg: SynthConfig, scene: Scene, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        cfg: SynthConfig,
+        scene: Scene,
+        rng: np.random.Generator,
+        grading: Grading = LEGACY_GRADING,
+    ) -> None:
         angle, speed = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 1.5)
         self.wind = (math.cos(angle) * speed, math.sin(angle) * speed)
         self.shadow_dir = scene.shadow_dir
         self.puffs = []
         for _ in range(rng.poisson(cfg.cloud_puffs)):
             n = int(rng.uniform(0.25, 0.6) * min(cfg.width, cfg.height, 400))
-            colour, alpha = _cloud_sprite(rng, n)
+            colour, alpha = _cloud_sprite(rng, n, grading)
             shadow = np.repeat(255 * (1 - CLOUD_SHADOW * alpha[..., None]), 3, axis=2).astype(
                 np.uint8
             )
-            centre = (rng.uniform(0, cfg.width) + MARGIN, rng.uniform(0, cfg.height) + MARGIN)
+            margin = scene.margin
+            centre = (rng.uniform(0, cfg.width) + margin, rng.uniform(0, cfg.height) + margin)
             self.puffs.append(
                 Puff(colour, alpha, shadow, centre, rng.uniform(0, cfg.frames), rng.uniform(20, 60))
             )
@@ -79,7 +86,9 @@ class Clouds:
         return hiding
 
 
-def _cloud_sprite(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _cloud_sprite(
+    rng: np.random.Generator, n: int, grading: Grading = LEGACY_GRADING
+) -> tuple[np.ndarray, np.ndarray]:
     """A soft, lumpy puff of n x n pixels: straight colour (uint8) and opacity (at most ~0.9)."""
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) / n - 0.5
     falloff = np.exp(-(xx**2 + yy**2) / 0.05)
@@ -87,5 +96,5 @@ def _cloud_sprite(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndar
     alpha = np.clip((falloff * lumps - 0.25) * 2.2, 0, 0.92).astype(np.float32)
     alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, n / 40))
     shading = np.repeat((232 - 18 * np.clip(yy + xx, -0.5, 0.5))[..., None], 3, axis=2)
-    colour = grade(shading.astype(np.float32), 1.0)
+    colour = grading.apply(shading.astype(np.float32), 1.0)
     return np.clip(colour, 0, 255).astype(np.uint8), alpha

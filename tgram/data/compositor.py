@@ -2,6 +2,9 @@
 
 Every object is drawn from a cached look: its sprite rendered at a quantised heading and
 sub-pixel phase, optics blur included, as the flat world offsets of the pixels it touches.
+Objects registered with the same Sprite object share their looks (the randomised style's
+vehicles wear a catalogue of looks), and with `shadows` a look carries the object's cast
+shadow too: darkening only, never part of its silhouette.
 Where objects overlap, the one drawn last owns the pixel: it alone shows there, and the
 owner map (object index + 1 per world pixel, 0 for none) records it, so the image and
 the visibility in the gt always agree.
@@ -21,8 +24,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tgram.data.palette import SHADOW_DARKNESS
 from tgram.data.sensor import optics_blur
-from tgram.data.sprites import SILHOUETTE_ALPHA, Sprite, stamp
+from tgram.data.sprites import SILHOUETTE_ALPHA, Sprite, Stamp, stamp
 from tgram.data.world import Scene
 
 FAINT = 1 / 32
@@ -33,7 +37,7 @@ HEADING_STEPS = 720
 """Headings are quantised to 1/720 of a turn (0.5 degrees)."""
 HEADING_STEP = 2 * math.pi / HEADING_STEPS
 LOOKS_PER_OBJECT = HEADING_STEPS * POSITION_STEPS**2
-"""Distinct looks an object can have: a look's cache key is object * this + look number."""
+"""Distinct looks a sprite can have: a look's cache key is sprite * this + look number."""
 NO_KEY = np.iinfo(np.int64).max
 
 PIXEL = np.dtype((np.void, 3))
@@ -110,9 +114,11 @@ class Layer:
 class Compositor:
     """The sprites of a video's objects, their cached looks, and the canvas pass that draws them."""
 
-    def __init__(self, scene: Scene, blur_sigma: float) -> None:
+    def __init__(self, scene: Scene, blur_sigma: float, shadows: bool = False) -> None:
         self.height, self.width = scene.occluder.shape
         self.blur_sigma = blur_sigma
+        self.shadow = (scene.shadow_dir[0], scene.shadow_dir[1]) if shadows else None
+        """Direction cast shadows fall in (each object's look carries its own), or None."""
         uncovered = 1 - scene.occluder.ravel().astype(np.float32) / 255
         light = uncovered * scene.shade.ravel()
         self.ground = np.stack([uncovered, light], axis=1).view(np.uint64).ravel()
@@ -120,24 +126,45 @@ class Compositor:
         hidden by a tree canopy, and what reaches the sensor from an object there (canopy
         and cast shadow)."""
         self.sprites: list[Sprite] = []
+        """Distinct sprites, by sprite number."""
+        self._sprite_number: dict[int, int] = {}
+        """Sprite number by id() of the sprite (the list above keeps the sprites alive)."""
+        self._users: list[int] = []
+        """Objects wearing each sprite that have not been forgotten."""
+        self._number_of = np.zeros(64, np.int64)
+        """Sprite number of each object index (the first `self.objects` entries)."""
+        self.objects = 0
         self.looks: list[Look | None] = []
         """Rendered looks by look id (None once their object is forgotten)."""
         self.geometry = np.zeros((0, 10), np.int64)
         """Look.geometry of each look id, as rows to gather per frame."""
         self.keys = np.array([NO_KEY], np.int64)
-        """Sorted cache keys (object * LOOKS_PER_OBJECT + look number) of the cached looks,
+        """Sorted cache keys (sprite * LOOKS_PER_OBJECT + look number) of the cached looks,
         ending with NO_KEY, so that a binary search always lands on an entry ..."""
         self.ids = np.array([-1], np.int64)
         """... and their look ids."""
 
     def add(self, sprite: Sprite) -> None:
         """Register the next object's sprite (object indices count up from 0)."""
-        self.sprites.append(sprite)
+        number = self._sprite_number.get(id(sprite))
+        if number is None:
+            number = self._sprite_number[id(sprite)] = len(self.sprites)
+            self.sprites.append(sprite)
+            self._users.append(0)
+        self._users[number] += 1
+        if self.objects == len(self._number_of):
+            self._number_of = np.concatenate([self._number_of, np.zeros_like(self._number_of)])
+        self._number_of[self.objects] = number
+        self.objects += 1
 
     def forget(self, index: int) -> None:
-        """Free the cached looks of an object that has left for good."""
+        """An object has left for good: free its cached looks unless another object wears them."""
+        number = int(self._number_of[index])
+        self._users[number] -= 1
+        if self._users[number] > 0:
+            return
         lo, hi = np.searchsorted(
-            self.keys, [index * LOOKS_PER_OBJECT, (index + 1) * LOOKS_PER_OBJECT]
+            self.keys, [number * LOOKS_PER_OBJECT, (number + 1) * LOOKS_PER_OBJECT]
         )
         for look in self.ids[lo:hi].tolist():
             self.looks[look] = None
@@ -146,7 +173,8 @@ class Compositor:
 
     def cached(self, index: int) -> int:
         """How many looks of object `index` are cached (each was rendered once)."""
-        return int(np.count_nonzero(self.keys // LOOKS_PER_OBJECT == index))
+        number = int(self._number_of[index])
+        return int(np.count_nonzero(self.keys // LOOKS_PER_OBJECT == number))
 
     def draw(self, canvas: np.ndarray, owner: np.ndarray, poses: Poses) -> Layer:
         """Blend the objects at `poses` into `canvas` (later ones on top) and own their pixels."""
@@ -203,7 +231,13 @@ class Compositor:
         # likewise the owner map: the top object where its silhouette is, else what was there
         solid = silhouette * uncovered >= SILHOUETTE_ALPHA
         flat_owner = owner.reshape(-1)
-        np.put(flat_owner, flat, np.where(solid, ids, np.take(flat_owner, flat)))
+        if self.shadow is None:
+            # (the fixed style's way: an object's faint fringe drawn over an earlier object's
+            # silhouette in the same pass gives the pixel back to what was there before)
+            np.put(flat_owner, flat, np.where(solid, ids, np.take(flat_owner, flat)))
+        else:
+            # a shadow reaches well past its object: only silhouettes take pixels
+            np.put(flat_owner, flat[solid], ids[solid])
         return Layer(index, box, area, flat[solid], ids[solid])
 
     def _place(self, poses: Poses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -212,8 +246,9 @@ class Compositor:
         x0, phase_x = np.divmod(np.round(poses.x * POSITION_STEPS).astype(np.int64), POSITION_STEPS)
         y0, phase_y = np.divmod(np.round(poses.y * POSITION_STEPS).astype(np.int64), POSITION_STEPS)
         step = np.round(poses.heading / HEADING_STEP).astype(np.int64) % HEADING_STEPS
+        numbers = self._number_of[poses.index]
         keys = (
-            poses.index * LOOKS_PER_OBJECT
+            numbers * LOOKS_PER_OBJECT
             + (step * POSITION_STEPS + phase_x) * POSITION_STEPS
             + phase_y
         )
@@ -221,27 +256,29 @@ class Compositor:
         ids = np.where(self.keys[at] == keys, self.ids[at], -1)
         missing = np.flatnonzero(ids < 0)
         if len(missing):
-            ids[missing] = self._cache(
-                keys[missing],
-                poses.index[missing],
-                step[missing],
-                phase_x[missing],
-                phase_y[missing],
+            # objects wearing the same sprite may miss the same look: render it once
+            unique, first, inverse = np.unique(
+                keys[missing], return_index=True, return_inverse=True
             )
+            j = missing[first]
+            ids[missing] = self._cache(unique, numbers[j], step[j], phase_x[j], phase_y[j])[
+                inverse.reshape(-1)
+            ]
         return ids, x0, y0
 
     def _cache(
         self,
         keys: np.ndarray,
-        index: np.ndarray,
+        numbers: np.ndarray,
         step: np.ndarray,
         phase_x: np.ndarray,
         phase_y: np.ndarray,
     ) -> np.ndarray:
-        """Render the looks of `keys` and add them to the cache; returns their look ids."""
+        """Render the looks of `keys` (sorted, distinct) and add them to the cache; returns
+        their look ids."""
         first = len(self.looks)
         for i, k, px, py in zip(
-            index.tolist(), step.tolist(), phase_x.tolist(), phase_y.tolist(), strict=True
+            numbers.tolist(), step.tolist(), phase_x.tolist(), phase_y.tolist(), strict=True
         ):
             self.looks.append(
                 self._render(
@@ -252,40 +289,63 @@ class Compositor:
         self.geometry = np.concatenate(
             [self.geometry, np.array([look.geometry for look in self.looks[first:]], np.int64)]  # type: ignore[union-attr]
         )
-        order = np.argsort(keys)
-        at = np.searchsorted(self.keys, keys[order])
-        self.keys = np.insert(self.keys, at, keys[order])
-        self.ids = np.insert(self.ids, at, new[order])
+        at = np.searchsorted(self.keys, keys)
+        self.keys = np.insert(self.keys, at, keys)
+        self.ids = np.insert(self.ids, at, new)
         return new
 
     def _render(self, sprite: Sprite, x: float, y: float, heading: float) -> Look:
         """The look of `sprite` centred at (x, y) in [0, 1) and turned by `heading`, blurred
         by the optics; its silhouette is that of the sharp sprite, as the gt defines it."""
         st = stamp(sprite, x, y, heading)
-        coverage = st.rgba[..., 3]
-        rgba = optics_blur(st.rgba, self.blur_sigma)
+        x0, y0, coverage, rgba = st.x0, st.y0, st.rgba[..., 3], st.rgba
+        if self.shadow is not None and sprite.shadow_px > 0:
+            x0, y0, coverage, rgba = self._with_shadow(sprite, st)
+        rgba = optics_blur(rgba, self.blur_sigma)
         ys, xs = np.nonzero(rgba[..., 3] >= FAINT)
-        solid_ys, solid_xs = np.nonzero(st.silhouette)
+        solid_ys, solid_xs = np.nonzero(coverage >= SILHOUETTE_ALPHA)
         drawn = rgba[ys, xs]
         cover = np.empty((len(ys), 2), np.float32)
         cover[:, 0] = drawn[:, 3]
         cover[:, 1] = coverage[ys, xs]
-        ys, xs = ys + st.y0, xs + st.x0
+        ys, xs = ys + y0, xs + x0
+        # nonzero() lists pixels row by row: the rows' extremes are the first and last
         if len(xs):
-            extent = (int(xs.min()), int(xs.max()), int(ys.min()), int(ys.max()))
+            extent = (int(xs.min()), int(xs.max()), int(ys[0]), int(ys[-1]))
         else:
             extent = (0, 0, 0, 0)
         if len(solid_xs):
             box = (
-                st.x0 + int(solid_xs.min()),
-                st.x0 + int(solid_xs.max()) + 1,
-                st.y0 + int(solid_ys.min()),
-                st.y0 + int(solid_ys.max()) + 1,
+                x0 + int(solid_xs.min()),
+                x0 + int(solid_xs.max()) + 1,
+                y0 + int(solid_ys[0]),
+                y0 + int(solid_ys[-1]) + 1,
             )
         else:
             box = (0, 0, 0, 0)
         geometry = (*box, *extent, len(solid_xs), len(xs))
         return Look(ys * self.width + xs, drawn[:, :3].copy(), cover, xs, ys, geometry)
+
+    def _with_shadow(self, sprite: Sprite, st: Stamp) -> tuple[int, int, np.ndarray, np.ndarray]:
+        """The stamp `st` over its own cast shadow: top-left, sharp silhouette coverage and
+        RGBA of a patch holding both. The shadow is the silhouette moved along the sun by
+        whole pixels, black at SHADOW_DARKNESS opacity where the object does not cover it."""
+        assert self.shadow is not None
+        dx = round(self.shadow[0] * sprite.shadow_px)
+        dy = round(self.shadow[1] * sprite.shadow_px)
+        h, w = st.rgba.shape[:2]
+        ox, oy = max(0, -dx), max(0, -dy)
+        rgba = np.zeros((h + abs(dy), w + abs(dx), 4), np.float32)
+        coverage = np.zeros(rgba.shape[:2], np.float32)
+        coverage[oy + dy : oy + dy + h, ox + dx : ox + dx + w] = st.rgba[..., 3]
+        coverage *= SHADOW_DARKNESS
+        rgba[..., 3] = coverage
+        own = (slice(oy, oy + h), slice(ox, ox + w))
+        rgba[own] = st.rgba
+        rgba[own][..., 3] += (1 - st.rgba[..., 3]) * coverage[own]
+        coverage[...] = 0
+        coverage[own] = st.rgba[..., 3]
+        return st.x0 - ox, st.y0 - oy, coverage, rgba
 
     def visible(
         self, owner: np.ndarray, layer: Layer, offset: tuple[float, float], size: tuple[int, int]

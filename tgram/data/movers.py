@@ -1,4 +1,7 @@
-"""Ships and airplanes following routes: arc-length paths, legs with stops, and ship wakes."""
+"""Ships and airplanes following routes: arc-length paths, legs with stops, and ship wakes.
+
+Speeds and accelerations are legacy px/frame (tgram.data.style): the video scales them by
+its scene's `speed`."""
 
 from __future__ import annotations
 
@@ -70,6 +73,8 @@ class Mover:
     """Frame at which it starts moving (-1: already moving); before that it waits at s."""
     s: float
     wake: bool = False
+    accel: float = ROUTE_ACCEL
+    """Acceleration, px/frame^2 (braking is twice this)."""
     leg: int = 0
     v: float = 0.0
     pause: int = 0
@@ -93,8 +98,8 @@ class Mover:
         target = leg.speed * (1 + SPEED_WOBBLE * math.sin(t / 40 + self.phase))
         remaining = leg.path.length - self.s
         if leg.stop:
-            target = min(target, math.sqrt(2 * ROUTE_ACCEL * max(remaining, 0.0)))
-        self.v = max(0.0, self.v + min(max(target - self.v, -2 * ROUTE_ACCEL), ROUTE_ACCEL))
+            target = min(target, math.sqrt(2 * self.accel * max(remaining, 0.0)))
+        self.v = max(0.0, self.v + min(max(target - self.v, -2 * self.accel), self.accel))
         self.s += self.v
         if self.s >= leg.path.length:
             if self.leg + 1 < len(self.legs):
@@ -134,19 +139,19 @@ WAKE_STRIDE = 3
 FOAM = (214.0, 220.0, 220.0)
 
 
-def draw_wake(canvas: np.ndarray, ship: Mover, water: RGB) -> None:
+def draw_wake(canvas: np.ndarray, ship: Mover, water: RGB, foam: RGB = FOAM) -> None:
     """Turbulent wake along the ship's past track and the two Kelvin arms, fading with age."""
     track = ship.history
     if len(track) < 2 or ship.v < 0.05:
         return
     recent = track[::-WAKE_STRIDE]
-    styles = _wake_styles(ship.sprite.rgba.shape[0] - 2, water)
+    styles = _wake_styles(ship.sprite.rgba.shape[0] - 2, water, foam)
     for newer, older, (colour, thickness) in zip(recent, recent[1:], styles, strict=False):
         cv2.line(canvas, older, newer, colour, thickness, cv2.LINE_AA)
     pose = ship.pose()
     stern, heading = ship.stern(pose), pose[3]
     arm = ship.v * WAKE_FRAMES * 0.5
-    colour = tuple(w + (f - w) * 0.25 for w, f in zip(water, FOAM, strict=True))
+    colour = tuple(w + (f - w) * 0.25 for w, f in zip(water, foam, strict=True))
     for side in (-1, 1):
         angle = heading + math.pi + side * math.radians(19.5)
         cv2.line(
@@ -160,13 +165,15 @@ def draw_wake(canvas: np.ndarray, ship: Mover, water: RGB) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _wake_styles(beam: int, water: RGB) -> tuple[tuple[tuple[float, ...], int], ...]:
+def _wake_styles(
+    beam: int, water: RGB, foam: RGB = FOAM
+) -> tuple[tuple[tuple[float, ...], int], ...]:
     """(colour, line width) of each wake segment, newest first: the same for every frame of
     a ship, so worked out once rather than per segment and frame."""
     styles = []
     for age in range(0, WAKE_FRAMES, WAKE_STRIDE):
         fade = 0.5 * (1 - age / WAKE_FRAMES) ** 1.5
-        colour = tuple(w + (f - w) * fade for w, f in zip(water, FOAM, strict=True))
+        colour = tuple(w + (f - w) * fade for w, f in zip(water, foam, strict=True))
         styles.append((colour, max(1, round(beam * 0.5 + age / 25))))
     return tuple(styles)
 

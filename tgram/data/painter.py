@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tgram.data.palette import MARKING, RGB, SHADOW_DARKNESS, TAXI_YELLOW, TREE, shade
+from tgram.data.palette import LEGACY_PALETTE, RGB, SHADOW_DARKNESS, Palette, shade
+from tgram.data.world import Sizes
 
 
 class Painter:
@@ -14,6 +15,9 @@ class Painter:
     Ground-level paint goes straight onto the canvas; road markings collect in masks that
     are blended once; buildings and trees are collected and drawn last, after every cast
     shadow has darkened the ground, because they stand above it.
+
+    `palette` holds the ground materials; `k` is the scale, pixels per legacy pixel (see
+    tgram.data.style): painting steps give their sizes in legacy pixels and multiply by it.
     """
 
     def __init__(
@@ -23,13 +27,16 @@ class Painter:
         height: int,
         shadow_dir: tuple[float, float],
         shadow_ratio: float,
+        palette: Palette = LEGACY_PALETTE,
+        k: float = 1.0,
     ) -> None:
         self.rng = rng
+        self.pal, self.k = palette, k
         self.width, self.height = width, height
         self.shadow_dir, self.shadow_ratio = shadow_dir, shadow_ratio
         self.img = np.empty((height, width, 3), np.float32)
         self.grain = rng.standard_normal((height, width), dtype=np.float32)
-        self.blotch = smooth_noise(rng, height, width, 4)
+        self.blotch = smooth_noise(rng, height, width, max(2.0, 4 * k))
         self.white_marks = np.zeros((height, width), np.uint8)
         self.yellow_marks = np.zeros((height, width), np.uint8)
         self.joints = np.zeros((height, width), np.uint8)
@@ -38,6 +45,7 @@ class Painter:
         self.buildings: list[tuple[np.ndarray, float, RGB, bool]] = []
         """(footprint polygon, height, roof colour, whether the roof gets edges and units)."""
         self.trees: list[tuple[float, float, float]] = []
+        self.sizes = Sizes()
 
     def fill(
         self,
@@ -137,8 +145,9 @@ def free_intervals(
 
 def paint_tall_things(p: Painter) -> None:
     """Marks, then every cast shadow at once, then roofs, containers, piers and tree canopies."""
-    _blend(p.img, p.white_marks, MARKING, 0.42)
-    _blend(p.img, p.yellow_marks, TAXI_YELLOW, 0.55)
+    # a marking is ~0.15 m wide: the finer the ground sampling, the more of a pixel it fills
+    _blend(p.img, p.white_marks, p.pal.marking, 0.42 * min(1.0, p.k))
+    _blend(p.img, p.yellow_marks, p.pal.taxi_yellow, 0.55 * min(1.0, p.k))
     ys, xs = np.nonzero(p.joints)
     p.img[ys, xs] *= 0.93
     for footprint, height, _, _ in p.buildings:
@@ -159,19 +168,21 @@ def _paint_roof(p: Painter, footprint: np.ndarray, rgb: RGB, detailed: bool) -> 
     box = p.clip((x0, y0, x1, y1))
     if not detailed or box is None:
         return
-    if p.rng.random() < 0.3 and min(x1 - x0, y1 - y0) < 40:
+    k = p.k
+    if p.rng.random() < 0.3 and min(x1 - x0, y1 - y0) < 40 * k:
         half = (x0, y0, (x0 + x1) / 2, y1) if x1 - x0 < y1 - y0 else (x0, y0, x1, (y0 + y1) / 2)
         p.fill(half, shade(rgb, 1.12), grain=2.5, blotch=2.0)
         return
     cv2.rectangle(p.img, (box[0], box[1]), (box[2] - 1, box[3] - 1), shade(rgb, 0.8), 1)
     sx, sy = p.shadow_dir
     for _ in range(int(p.rng.integers(0, 5))):
-        if x1 - x0 < 10 or y1 - y0 < 10:
+        if x1 - x0 < 10 * k or y1 - y0 < 10 * k:
             break
-        ux, uy = p.rng.uniform(x0 + 2, x1 - 6), p.rng.uniform(y0 + 2, y1 - 6)
-        size = p.rng.uniform(2, 4)
+        ux, uy = p.rng.uniform(x0 + 2 * k, x1 - 6 * k), p.rng.uniform(y0 + 2 * k, y1 - 6 * k)
+        size = p.rng.uniform(2, 4) * k
+        dx, dy = sx * 1.5 * k, sy * 1.5 * k
         p.fill(
-            (ux + sx * 1.5, uy + sy * 1.5, ux + size + sx * 1.5, uy + size + sy * 1.5),
+            (ux + dx, uy + dy, ux + size + dx, uy + size + dy),
             shade(rgb, 0.7),
             grain=1.0,
             blotch=0.0,
@@ -226,7 +237,7 @@ def _paint_canopies(p: Painter, trees: np.ndarray) -> None:
         )
     ys, xs = np.nonzero(crown)
     tree = crown[ys, xs]
-    colours = np.asarray(TREE, np.float32) * p.rng.uniform(0.8, 1.2, (len(trees), 1)).astype(
+    colours = np.asarray(p.pal.tree, np.float32) * p.rng.uniform(0.8, 1.2, (len(trees), 1)).astype(
         np.float32
     )
     brightness = 1 + 0.3 * (lit[ys, xs] == tree).astype(np.float32)

@@ -4,6 +4,9 @@ One scene per video, painted once: an urban road grid with blocks of buildings, 
 lots and parks, and, in bands along two sides of the frame, a port (water with a
 shoreline, quays, piers, a container yard) and an airport apron (terminal, stands,
 taxilanes). One sun lights it all, so every cast shadow points the same way.
+
+The video's style (tgram.data.style) sets the palette, the sun, the grading and the scale
+of the geometry; without one the scene is painted in the fixed style.
 """
 
 from __future__ import annotations
@@ -13,32 +16,53 @@ import math
 import numpy as np
 
 from tgram.data.airport import paint_airport
+from tgram.data.movers import FOAM
 from tgram.data.painter import Painter, paint_tall_things, smooth_noise
-from tgram.data.palette import LAND, SHADOW_DARKNESS, grade
+from tgram.data.palette import SHADOW_DARKNESS
 from tgram.data.roads import layout_roads, paint_roads
+from tgram.data.style import FIXED_SCENE_STYLE, Style
 from tgram.data.urban import paint_blocks
 from tgram.data.waterfront import paint_port
-from tgram.data.world import MARGIN, MAX_PLANE_LENGTH, Band, Scene, Side
+from tgram.data.world import Band, Scene, Side, Sizes
 
 
 def build_scene(
-    rng: np.random.Generator, width: int, height: int, classes: tuple[str, ...]
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    classes: tuple[str, ...],
+    style: Style = FIXED_SCENE_STYLE,
 ) -> Scene:
     """Lay out and paint the world of one `width` x `height` video showing `classes`."""
-    world_w, world_h = width + 2 * MARGIN, height + 2 * MARGIN
-    angle = rng.uniform(-math.pi * 0.9, -math.pi * 0.1)
+    margin = style.margin
+    world_w, world_h = width + 2 * margin, height + 2 * margin
+    if style.sun_azimuth is None or style.shadow_ratio is None:
+        angle = rng.uniform(-math.pi * 0.9, -math.pi * 0.1)
+        shadow_ratio = rng.uniform(0.35, 0.65)
+    else:
+        angle, shadow_ratio = style.sun_azimuth, style.shadow_ratio
     painter = Painter(
-        rng, world_w, world_h, (math.cos(angle), math.sin(angle)), rng.uniform(0.35, 0.65)
+        rng,
+        world_w,
+        world_h,
+        (math.cos(angle), math.sin(angle)),
+        shadow_ratio,
+        style.palette,
+        style.scale,
     )
+    painter.sizes = style.sizes
     scene = Scene(
         np.empty(0, np.uint8),
         painter.occluder,
         np.empty(0, np.float32),
         painter.shadow_dir,
         painter.shadow_ratio,
+        margin=margin,
+        scale=style.scale,
+        speed=style.speed,
     )
-    painter.fill((0, 0, world_w, world_h), LAND, grain=4.0, blotch=6.0)
-    water, airport = _choose_bands(rng, world_w, world_h, classes)
+    painter.fill((0, 0, world_w, world_h), style.palette.land, grain=4.0, blotch=6.0)
+    water, airport = _choose_bands(rng, world_w, world_h, classes, style.scale, style.sizes)
     urban = [0.0, 0.0, float(world_w), float(world_h)]
     for band in (water, airport):
         if band is not None:
@@ -47,7 +71,14 @@ def build_scene(
             ]
             urban[index] += sign * band.depth
     internal = {band.side for band in (water, airport) if band is not None}
-    layout_roads(rng, scene, (urban[0], urban[1], urban[2], urban[3]), internal, (world_w, world_h))
+    layout_roads(
+        rng,
+        scene,
+        (urban[0], urban[1], urban[2], urban[3]),
+        internal,
+        (world_w, world_h),
+        style.sizes.road_spacing,
+    )
     paint_roads(painter, scene)
     paint_blocks(painter, scene, (urban[0], urban[1], urban[2], urban[3]))
     if water is not None:
@@ -57,14 +88,24 @@ def build_scene(
     paint_tall_things(painter)
     lighting = 1 + 0.05 * smooth_noise(rng, world_h, world_w, 240)
     painter.img *= lighting[..., None]
-    graded = grade(painter.img, 1.0)
-    scene.background = np.clip(graded, 0, 255, out=graded).astype(np.uint8)
+    scene.background = style.grading.image(painter.img)
     scene.shade = 1 - SHADOW_DARKNESS * painter.shadow.astype(np.float32)
+    if style.randomised:  # wakes are drawn onto the graded frame: grade their colours too
+        scene.water_rgb = style.grading.colour(scene.water_rgb)
+        scene.foam_rgb = style.grading.colour(FOAM)
     return scene
 
 
+FIXED_SIZES = Sizes()
+
+
 def _choose_bands(
-    rng: np.random.Generator, world_w: int, world_h: int, classes: tuple[str, ...]
+    rng: np.random.Generator,
+    world_w: int,
+    world_h: int,
+    classes: tuple[str, ...],
+    k: float = 1.0,
+    sizes: Sizes = FIXED_SIZES,
 ) -> tuple[Band | None, Band | None]:
     """Water along one side (if ships are shown), the apron along a perpendicular side (airplanes)."""
     sides: tuple[Side, ...] = ("left", "right", "top", "bottom")
@@ -87,8 +128,8 @@ def _choose_bands(
         ]
         side = choices[rng.integers(len(choices))]
         dim, length = extent(side)
-        plane_length = min(MAX_PLANE_LENGTH, (0.4 * dim - 16) / 3.73)
-        if plane_length >= 20:
+        plane_length = min(sizes.max_plane, (0.4 * dim - 16 * k) / 3.73)
+        if plane_length >= 20 * k:
             u_range = (0.0, length)
             if water is not None:
                 u_range = (
@@ -96,5 +137,5 @@ def _choose_bands(
                     if water.side in ("left", "top")
                     else (0.0, length - water.depth)
                 )
-            airport = Band(side, 3.73 * plane_length + 16, u_range, (world_w, world_h))
+            airport = Band(side, 3.73 * plane_length + 16 * k, u_range, (world_w, world_h))
     return water, airport

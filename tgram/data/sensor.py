@@ -1,4 +1,4 @@
-"""The satellite's sensor model: platform jitter, optics blur, brightness drift and noise.
+"""The satellite's sensor model: platform jitter and drift, optics blur, brightness drift, noise.
 
 Costs are kept per frame to three uint8 passes over the frame: an x and a y sub-pixel
 shift, the second with the gain folded in, then the noise, as one saturating add and one
@@ -18,42 +18,67 @@ import math
 import cv2
 import numpy as np
 
+from tgram.data.style import Style, fixed_style
 from tgram.data.synth_config import SynthConfig
-from tgram.data.world import MARGIN
 
-BLUR_KERNEL = (3, 3)
-"""Optics blur support: enough for sigma up to ~0.8 px, and much cheaper than the 5x5 OpenCV picks."""
 NOISE_PAD = 16
 """The noise tile is this much larger than a frame; each frame reads it at a random offset."""
 
 
+def blur_kernel(sigma: float) -> tuple[int, int]:
+    """Optics blur support for `sigma`: 3x3 up to sigma 0.6 (much cheaper than the 5x5 OpenCV
+    picks there), then wide enough to reach ~2.5 sigma (9x9 at sigma 1.5)."""
+    half = max(1, math.ceil(2.5 * sigma - 0.5 - 1e-9))
+    return 2 * half + 1, 2 * half + 1
+
+
 def optics_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """The optics' Gaussian blur of `image` (uint8 or float32, any channels); sigma 0: unchanged."""
-    return cv2.GaussianBlur(image, BLUR_KERNEL, sigma) if sigma > 0 else image
+    return cv2.GaussianBlur(image, blur_kernel(sigma), sigma) if sigma > 0 else image
 
 
 class Sensor:
-    """Whole-frame effects of one video, drawn from one random stream at construction."""
+    """Whole-frame effects of one video, drawn from one random stream at construction.
 
-    def __init__(self, cfg: SynthConfig, rng: np.random.Generator) -> None:
-        self.cfg = cfg
+    `style` is the video's style (tgram.data.style); None: the fixed style of `cfg`.
+    """
+
+    def __init__(
+        self, cfg: SynthConfig, rng: np.random.Generator, style: Style | None = None
+    ) -> None:
+        style = fixed_style(cfg) if style is None else style
+        self.cfg, self.margin, self.noise_sigma = cfg, style.margin, style.noise_sigma
         t = np.arange(cfg.frames)
-        self.jitter = np.stack([self._wobble(rng, t) for _ in range(2)], axis=1) * cfg.jitter_px
+        self.jitter = np.stack([self._wobble(rng, t) for _ in range(2)], axis=1) * style.jitter_px
         period = cfg.frames * rng.uniform(1, 3)
-        self.gain = 1 + cfg.brightness_drift * np.sin(
+        self.gain = 1 + style.brightness_drift * np.sin(
             2 * math.pi * t / period + rng.uniform(0, 2 * math.pi)
         )
         self.noise_offsets = rng.integers(0, NOISE_PAD, (cfg.frames, 2))
         shape = (cfg.height + NOISE_PAD, cfg.width + NOISE_PAD, 3)
         # one Gaussian tile read at a fresh offset per frame: drawing 6 MP of normals per
         # frame would cost more than everything else the sensor does
-        noise = np.rint(rng.standard_normal(shape, dtype=np.float32) * cfg.noise_sigma)
+        noise = np.rint(rng.standard_normal(shape, dtype=np.float32) * style.noise_sigma)
         # split by sign: adding the bright part and subtracting the dark part, both with
         # uint8 saturation, clips exactly as adding the signed noise would
         self.brighten = np.clip(noise, 0, 255).astype(np.uint8)
         self.darken = np.clip(-noise, 0, 255).astype(np.uint8)
         self._rows = np.empty((cfg.height + 1, cfg.width, 3), np.uint8)
         """The x-shifted frame plus one row, reused every frame."""
+        if style.drift_px > 0:
+            self.jitter += self._drift(rng, t, style.drift_px)
+
+    @staticmethod
+    def _drift(rng: np.random.Generator, t: np.ndarray, travel: float) -> np.ndarray:
+        """A slow drift of `travel` px over the video along a random direction, gently curved;
+        centred on the frame (at most ~0.52 `travel` from it)."""
+        angle = rng.uniform(0, 2 * math.pi)
+        direction = np.array([math.cos(angle), math.sin(angle)])
+        normal = np.array([-direction[1], direction[0]])
+        u = t / max(1, len(t) - 1)
+        along = travel * (u - 0.5)
+        across = 0.15 * travel * rng.choice([-1.0, 1.0]) * (np.sin(math.pi * u) - 0.5)
+        return along[:, None] * direction + across[:, None] * normal
 
     @staticmethod
     def _wobble(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
@@ -64,7 +89,7 @@ class Sensor:
 
     def offset(self, t: int) -> tuple[float, float]:
         """World position of the frame's top-left corner at frame t."""
-        return MARGIN + float(self.jitter[t, 0]), MARGIN + float(self.jitter[t, 1])
+        return self.margin + float(self.jitter[t, 0]), self.margin + float(self.jitter[t, 1])
 
     def expose(self, canvas: np.ndarray, t: int) -> np.ndarray:
         """Frame t (RGB uint8) of the composited world `canvas`, already optics-blurred."""
@@ -77,7 +102,7 @@ class Sensor:
         cv2.addWeighted(region[:, :width], 1 - fx, region[:, 1:], fx, 0, dst=rows)
         gain = float(self.gain[t])
         frame = cv2.addWeighted(rows[:height], (1 - fy) * gain, rows[1:], fy * gain, 0)
-        if self.cfg.noise_sigma > 0:
+        if self.noise_sigma > 0:
             dy, dx = self.noise_offsets[t]
             window = (slice(dy, dy + height), slice(dx, dx + width))
             cv2.add(frame, self.brighten[window], dst=frame)

@@ -92,7 +92,7 @@ def _write_mp4(out: str, video: SyntheticVideo, progress: Progress | None) -> No
         fps=cfg.fps,
         width=cfg.width,
         height=cfg.height,
-        crf=cfg.crf,
+        crf=video.crf,
         preset=cfg.preset,
         threads=ENCODER_THREADS,
     ) as writer:

@@ -5,10 +5,15 @@ vehicles driving a road grid with traffic lights (car-following, turns, kerbside
 parked cars, ships with wakes along shipping routes and berthed at piers, airplanes taxiing
 to and pushed back from apron stands. Per frame the objects are composited, cloud puffs
 drift over, and a sensor model applies platform jitter, blur, brightness drift and noise.
+How all of it looks (ground sample distance, palette, sun, objects' sizes and colours,
+sensor, compression) is the video's style (tgram.data.style), drawn per video from its own
+random stream in the randomised style, recorded in the meta under "style".
 
 Ground truth is exact by construction: each object's box is the tight box of its drawn
-silhouette (sprite coverage >= 0.5; anti-aliased edges spill at most 2 px beyond it at lower
-coverage), shifted by the frame's jitter and clipped to the frame (amodal under occlusion,
+silhouette (sprite coverage >= 0.5; anti-aliased edges and the optics blur spill beyond it
+at lower coverage, up to ~2.5 blur sigmas plus 1 px; in the randomised style each object's
+cast shadow is drawn with it but is never part of its silhouette), shifted by the frame's
+jitter and drift and clipped to the frame (amodal under occlusion,
 as in MOTChallenge); visibility is the share of the silhouette left visible after trees,
 clouds, other objects and the frame edge. Objects with nothing visible in a frame get no
 row there (no visibility-0 rows). Every visible object of a selected class is annotated,
@@ -29,6 +34,7 @@ from tgram.data.compositor import Compositor, Layer, Poses, clip
 from tgram.data.formats import GT_DTYPE
 from tgram.data.movers import (
     PUSHBACK_SPEED,
+    ROUTE_ACCEL,
     SHIP_ARRIVALS,
     SHIP_SPACING,
     SHIP_SPEED,
@@ -42,7 +48,8 @@ from tgram.data.movers import (
 from tgram.data.palette import SHADOW_DARKNESS
 from tgram.data.scene import build_scene
 from tgram.data.sensor import Sensor, optics_blur
-from tgram.data.sprites import Sprite, airplane_sprite, ship_sprite, stamp, vehicle_sprite
+from tgram.data.sprites import LegacyFleet, Sprite, StyledFleet, stamp
+from tgram.data.style import draw_style
 from tgram.data.synth_config import SynthConfig
 from tgram.data.traffic import Traffic
 from tgram.data.video_meta import video_meta
@@ -64,29 +71,47 @@ class SyntheticVideo:
     def __init__(self, cfg: SynthConfig, index: int) -> None:
         self.cfg = cfg
         self.video_id = f"synth_{index:04d}"
-        # independent streams: e.g. more clouds must not change where the cars drive
-        streams = np.random.SeedSequence([cfg.seed, index]).spawn(5)
-        scene_seq, object_seq, sensor_seq, meta_seq, cloud_seq = streams
+        # independent streams: e.g. more clouds must not change where the cars drive (the
+        # sixth, the style's, is new: the first five are what they were before it)
+        streams = np.random.SeedSequence([cfg.seed, index]).spawn(6)
+        scene_seq, object_seq, sensor_seq, meta_seq, cloud_seq, style_seq = streams
+        self.style = style = draw_style(cfg, np.random.default_rng(style_seq))
         self.scene = build_scene(
-            np.random.default_rng(scene_seq), cfg.width, cfg.height, cfg.classes
+            np.random.default_rng(scene_seq), cfg.width, cfg.height, cfg.classes, style
         )
-        self.meta = video_meta(cfg, self.video_id, np.random.default_rng(meta_seq))
+        self.meta = video_meta(cfg, self.video_id, np.random.default_rng(meta_seq), style.gsd_m)
+        self.meta["style"] = style.meta(self.scene.shadow_dir, self.scene.shadow_ratio)
+        self.crf = style.crf
+        """H.264 quality of the video's mp4."""
         self._rng = np.random.default_rng(object_seq)
-        self._sensor = Sensor(cfg, np.random.default_rng(sensor_seq))
-        self._compositor = Compositor(self.scene, cfg.blur_sigma)
+        self._sensor = Sensor(cfg, np.random.default_rng(sensor_seq), style)
+        self._compositor = Compositor(self.scene, style.blur_sigma, shadows=style.randomised)
+        self._density = cfg.density * style.density
+        self._fleet: LegacyFleet | StyledFleet = (
+            StyledFleet(self._rng, style.gsd_m, self.scene.shadow_ratio, style.grading)
+            if style.randomised
+            else LegacyFleet(self.scene.shadow_ratio)
+        )
         self._class_ids: list[int] = []
         """gt class id of each object, by object index."""
         self._static_owner = np.zeros(self.scene.occluder.shape, np.int32)
         # the optics blur is folded into the layers: the static world is blurred once here
-        self._static_canvas = optics_blur(self.scene.background, cfg.blur_sigma).copy()
+        self._static_canvas = optics_blur(self.scene.background, style.blur_sigma).copy()
         self._static = self._park_objects()
         self._traffic = (
-            Traffic(self.scene, self._rng, cfg.density, self._new_vehicle, self._compositor.forget)
+            Traffic(
+                self.scene,
+                self._rng,
+                self._density,
+                self._new_vehicle,
+                self._compositor.forget,
+                self._fleet.vehicle,
+            )
             if "vehicle" in cfg.classes
             else None
         )
         self._movers = self._ships() + self._planes()
-        self._clouds = Clouds(cfg, self.scene, np.random.default_rng(cloud_seq))
+        self._clouds = Clouds(cfg, self.scene, np.random.default_rng(cloud_seq), style.grading)
         self._played = False
 
     def _new_object(self, cls: str, sprite: Sprite) -> int:
@@ -128,35 +153,32 @@ class SyntheticVideo:
 
     def _park_objects(self) -> Layer:
         """Parked cars, berthed ships and airplanes at stands, drawn once into the static canvas."""
-        s, rng, density = self.scene, self._rng, self.cfg.density
+        s, rng, density, fleet = self.scene, self._rng, self._density, self._fleet
         parked: list[tuple[str, Sprite, ParkingPose]] = []
         if "vehicle" in self.cfg.classes:
             fill = min(0.95, 0.6 * density)
-            parked += [
-                ("vehicle", vehicle_sprite(rng, s.shadow_ratio), pose)
+            cars = [
+                ("vehicle", fleet.parked_vehicle(rng, pose.max_length), pose)
                 for pose in s.parking
                 if rng.random() < fill
             ]
+            parked += [car for car in cars if car[1] is not None]  # type: ignore[misc]
         if "ship" in self.cfg.classes:
             for pose in s.moorings:
-                if pose.max_length >= 10 and rng.random() < min(0.95, 0.7 * density):
-                    length = rng.uniform(max(10.0, 0.6 * pose.max_length), pose.max_length)
-                    parked.append(("ship", ship_sprite(rng, length, s.shadow_ratio), pose))
+                if pose.max_length >= fleet.min_moored and rng.random() < min(0.95, 0.7 * density):
+                    parked.append(("ship", fleet.moored_ship(rng, pose.max_length), pose))
         self._free_stands: list[Stand] = []
         if "airplane" in self.cfg.classes:
             for stand in s.stands:
                 if rng.random() < min(0.9, 0.6 * density):
-                    length = rng.uniform(*s.plane_length)
-                    parked.append(
-                        ("airplane", airplane_sprite(rng, length, s.shadow_ratio), stand.pose)
-                    )
+                    parked.append(("airplane", fleet.airplane(rng, s.plane_length), stand.pose))
                 else:
                     self._free_stands.append(stand)
         poses = []
         for cls, sprite, pose in parked:
             index = self._new_object(cls, sprite)
             poses.append((index, *pose.centre_for(sprite.length), pose.heading))
-            if cls != "vehicle":
+            if cls != "vehicle" and not self.style.randomised:
                 self._shadow(self._static_canvas, sprite, *poses[-1][1:])
         layer = self._compositor.draw(self._static_canvas, self._static_owner, Poses.of(poses))
         for index, *_ in poses:
@@ -167,23 +189,28 @@ class SyntheticVideo:
         if "ship" not in self.cfg.classes:
             return []
         movers, rng, s = [], self._rng, self.scene
-        density = self.cfg.density
+        density = self._density
         for route in s.ship_routes:
             path = Path(route)
-            speed = rng.uniform(*SHIP_SPEED)
+            speed = rng.uniform(*SHIP_SPEED) * s.speed
             spacing = 3 * s.ship_length[1]
-            starts = [(-1, s0) for s0 in spaced(rng, path.length, spacing, SHIP_SPACING / density)]
+            gap = SHIP_SPACING * s.scale / density
+            starts = [(-1, s0) for s0 in spaced(rng, path.length, spacing, gap)]
             arrivals = rng.poisson(self.cfg.frames * SHIP_ARRIVALS * density)
             starts += [(int(t), 0.0) for t in rng.uniform(0, self.cfg.frames, arrivals)]
             for start, s0 in starts:
-                sprite = ship_sprite(rng, rng.uniform(*s.ship_length), s.shadow_ratio)
+                sprite = self._fleet.ship(rng, s.ship_length)
                 leg = Leg(path, speed * rng.uniform(0.93, 1.07))
+                index = self._new_object("ship", sprite)
                 movers.append(
-                    Mover(
-                        self._new_object("ship", sprite), sprite, [leg], rng, start, s0, wake=True
-                    )
+                    Mover(index, sprite, [leg], rng, start, s0, wake=True, accel=self._accel)
                 )
         return movers
+
+    @property
+    def _accel(self) -> float:
+        """Acceleration of ships and airplanes, px/frame^2."""
+        return ROUTE_ACCEL * self.scene.speed
 
     def _planes(self) -> list[Mover]:
         """One arrival into a free stand, one pushback and departure, one taxiing through."""
@@ -191,31 +218,36 @@ class SyntheticVideo:
             return []
         rng, s, frames = self._rng, self.scene, self.cfg.frames
         movers: list[Mover] = []
+        accel = self._accel
 
         def plane() -> tuple[int, Sprite]:
-            sprite = airplane_sprite(rng, rng.uniform(*s.plane_length), s.shadow_ratio)
+            sprite = self._fleet.airplane(rng, s.plane_length)
             return self._new_object("airplane", sprite), sprite
+
+        def taxi_speed() -> float:
+            return rng.uniform(*TAXI_SPEED) * s.speed
 
         order = rng.permutation(len(self._free_stands))
         if len(order):
             stand = self._free_stands[order[0]]
             index, sprite = plane()
-            leg = Leg(Path(stand.arrival), rng.uniform(*TAXI_SPEED), stop=True)
+            leg = Leg(Path(stand.arrival), taxi_speed(), stop=True)
             s0 = max(0.0, leg.path.length - leg.speed * frames * rng.uniform(0.5, 1.0))
-            movers.append(Mover(index, sprite, [leg], rng, -1, s0))
+            movers.append(Mover(index, sprite, [leg], rng, -1, s0, accel=accel))
         if len(order) > 1:
             stand = self._free_stands[order[1]]
             index, sprite = plane()
             legs = [
-                Leg(Path(stand.pushback), PUSHBACK_SPEED, stop=True, reverse=True),
-                Leg(Path(stand.departure), rng.uniform(*TAXI_SPEED)),
+                Leg(Path(stand.pushback), PUSHBACK_SPEED * s.speed, stop=True, reverse=True),
+                Leg(Path(stand.departure), taxi_speed()),
             ]
-            movers.append(Mover(index, sprite, legs, rng, int(rng.uniform(0, 0.4) * frames), 0.0))
+            start = int(rng.uniform(0, 0.4) * frames)
+            movers.append(Mover(index, sprite, legs, rng, start, 0.0, accel=accel))
         for route in s.taxi_routes:
             index, sprite = plane()
-            leg = Leg(Path(route), rng.uniform(*TAXI_SPEED))
+            leg = Leg(Path(route), taxi_speed())
             s0 = rng.uniform(0, max(1.0, leg.path.length - leg.speed * frames))
-            movers.append(Mover(index, sprite, [leg], rng, -1, s0))
+            movers.append(Mover(index, sprite, [leg], rng, -1, s0, accel=accel))
         return movers
 
     # --- drawing ---
@@ -228,10 +260,11 @@ class SyntheticVideo:
         active = [m for m in self._movers if m.active]
         for mover in active:
             if mover.wake:
-                draw_wake(canvas, mover, self.scene.water_rgb)
+                draw_wake(canvas, mover, self.scene.water_rgb, self.scene.foam_rgb)
         rows = [m.pose() for m in active]
-        for mover, (_, x, y, heading) in zip(active, rows, strict=True):
-            self._shadow(canvas, mover.sprite, x, y, heading)
+        if not self.style.randomised:  # the randomised style's looks carry their shadows
+            for mover, (_, x, y, heading) in zip(active, rows, strict=True):
+                self._shadow(canvas, mover.sprite, x, y, heading)
         poses = Poses.of(rows)
         if self._traffic is not None:
             poses = Poses.join([poses, self._traffic.poses()])
@@ -242,7 +275,7 @@ class SyntheticVideo:
     ) -> None:
         dx, dy = self.scene.shadow_dir
         st = stamp(sprite, x + dx * sprite.shadow_px, y + dy * sprite.shadow_px, heading)
-        coverage = optics_blur(np.ascontiguousarray(st.rgba[..., 3]), self.cfg.blur_sigma)
+        coverage = optics_blur(np.ascontiguousarray(st.rgba[..., 3]), self.style.blur_sigma)
         region, (patch,) = clip(canvas.shape, st.x0, st.y0, coverage)
         if region is not None:
             canvas[region] = canvas[region] * (1 - patch[..., None] * SHADOW_DARKNESS)

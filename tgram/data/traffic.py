@@ -6,6 +6,9 @@ simulates ~500 cars over 420 frames (warm-up included), which as a per-car Pytho
 cost more CPU than compositing them. Every car moves on the state of the frame before (a
 synchronous update): a follower sees its leader where the leader was, never further
 ahead than it now is, so keeping the IDM's gap to that position keeps queues apart.
+
+The constants are legacy pixels (tgram.data.style): speeds, accelerations and gaps are
+scaled by the scene's `speed`, distances along lanes by its `scale`.
 """
 
 from __future__ import annotations
@@ -154,26 +157,32 @@ class Traffic:
         density: float,
         register: Callable[[Sprite], int],
         forget: Callable[[int], None],
+        new_sprite: Callable[[np.random.Generator], Sprite] | None = None,
     ) -> None:
         self.rng, self.scene, self.density = rng, scene, density
         self.register, self.forget = register, forget
+        self.new_sprite = new_sprite or (lambda r: vehicle_sprite(r, scene.shadow_ratio))
+        g, v = scene.scale, scene.speed
+        self.accel, self.comfort, self.max_decel = ACCEL * v, COMFORT_DECEL * v, MAX_DECEL * v
+        self.min_gap, self.braking = MIN_GAP * v, IDM_BRAKING * v
+        self.line_density, self.lookahead, self.g = LINE_DENSITY / g, TURN_LOOKAHEAD * g, g
         self.lanes = LaneTables.of(scene)
         self.light_offset = rng.integers(0, LIGHT_CYCLE, max(1, scene.lights))
         cars = [np.zeros(0, CAR)]
         for lane_index, lane in enumerate(scene.lanes):
-            s = rng.exponential(1 / (LINE_DENSITY * density))
+            s = rng.exponential(1 / (self.line_density * density))
             while s < lane.length:
                 cars.append(self._new_car(lane_index, s, -WARMUP))
-                s += cars[-1]["length"][0] + MIN_GAP + 2
-                s += rng.exponential(1 / (LINE_DENSITY * density))
+                s += cars[-1]["length"][0] + self.min_gap + 2 * g
+                s += rng.exponential(1 / (self.line_density * density))
         self.cars = np.concatenate(cars)
         for t in range(-WARMUP, 0):
             self.step(t)
 
     def _new_car(self, lane: int, s: float, t: int) -> np.ndarray:
         """A new car (a CAR array of one) on `lane` at `s`, appearing at frame t."""
-        sprite = vehicle_sprite(self.rng, self.scene.shadow_ratio)
-        v0 = self.rng.uniform(0.7, 1.6)
+        sprite = self.new_sprite(self.rng)
+        v0 = self.rng.uniform(0.7, 1.6) * self.scene.speed
         car = np.zeros(1, CAR)
         car["index"] = self.register(sprite)
         car["length"], car["lane"], car["s"] = sprite.length, lane, s
@@ -185,6 +194,9 @@ class Traffic:
         # -1, every car would halt through the warm-up, whose frames are negative)
         car["halt_until"], car["came_from"], car["turn"] = t - 1, -1, NO_TURN
         return car
+
+    def _interaction(self, v: np.ndarray, gap: np.ndarray, closing: np.ndarray) -> np.ndarray:
+        return _interaction(v, gap, closing, self.min_gap, self.braking)
 
     def poses(self) -> Poses:
         """Where the cars are drawn, in creation order."""
@@ -204,27 +216,29 @@ class Traffic:
         has_leader = ahead >= 0
         leader = np.where(has_leader, ahead, 0)
         gap = np.where(has_leader, s[leader] - length[leader] / 2 - s - length / 2, np.inf)
-        interaction = _interaction(v, gap, v - np.where(has_leader, v[leader], v))
+        interaction = self._interaction(v, gap, v - np.where(has_leader, v[leader], v))
         front = s + length / 2
         to_stop = lanes.s_stop[lane, rank] - front
         red = (
             (rank < lanes.crossings[lane])
             & ~self._green(lanes.light[lane, rank], lane, t)
-            & (to_stop >= -0.5)
-            & (v**2 / (2 * np.maximum(to_stop, 0.1)) <= MAX_DECEL)
+            & (to_stop >= -0.5 * self.g)
+            & (v**2 / (2 * np.maximum(to_stop, 0.1 * self.g)) <= self.max_decel)
         )
-        np.maximum(interaction, np.where(red, _interaction(v, to_stop, v), 0.0), out=interaction)
+        np.maximum(
+            interaction, np.where(red, self._interaction(v, to_stop, v), 0.0), out=interaction
+        )
         blocked = self._blocked_turns()
         if len(blocked):
-            gap = cars["turn_from"][blocked] - s[blocked] - 1
+            gap = cars["turn_from"][blocked] - s[blocked] - 1 * self.g
             interaction[blocked] = np.maximum(
-                interaction[blocked], _interaction(v[blocked], gap, v[blocked])
+                interaction[blocked], self._interaction(v[blocked], gap, v[blocked])
             )
         self._halts(t)
         v0 = cars["v0"] * (1 + SPEED_WOBBLE * np.sin(t / 50 + cars["phase"]))
-        accel = ACCEL * (1 - (v / np.maximum(v0, 1e-3)) ** 4 - interaction)
-        accel = np.where(cars["halt_until"] >= t, -np.minimum(COMFORT_DECEL, v), accel)
-        cars["v"] = np.maximum(0.0, v + np.clip(accel, -MAX_DECEL, ACCEL))
+        accel = self.accel * (1 - (v / np.maximum(v0, 1e-3)) ** 4 - interaction)
+        accel = np.where(cars["halt_until"] >= t, -np.minimum(self.comfort, v), accel)
+        cars["v"] = np.maximum(0.0, v + np.clip(accel, -self.max_decel, self.accel))
         cars["s"] += cars["v"]
         self._turn()
         heading = cars["heading"]
@@ -291,7 +305,7 @@ class Traffic:
         """Cars close before their turn whose target lane has a car where they would enter it."""
         cars = self.cars
         near = np.flatnonzero(
-            (cars["turn"] != NO_TURN) & (cars["turn_from"] - cars["s"] < TURN_LOOKAHEAD)
+            (cars["turn"] != NO_TURN) & (cars["turn_from"] - cars["s"] < self.lookahead)
         )
         if not len(near):
             return near
@@ -299,7 +313,7 @@ class Traffic:
         other = np.flatnonzero(np.isin(cars["lane"], cars["turn"][near]))
         there = (cars["lane"][other] == cars["turn"][near, None]) & (
             np.abs(cars["s"][other] - cars["turn_to"][near, None])
-            < (cars["length"][other] + cars["length"][near, None]) / 2 + MIN_GAP
+            < (cars["length"][other] + cars["length"][near, None]) / 2 + self.min_gap
         )
         return near[there.any(axis=1)]
 
@@ -335,7 +349,7 @@ class Traffic:
         for lane in arriving.tolist():
             on = self.cars["lane"] == lane
             rear = self.cars["s"][on] - self.cars["length"][on] / 2
-            if not len(rear) or rear.min() >= 12 + 2 * MIN_GAP:
+            if not len(rear) or rear.min() >= 12 * self.g + 2 * self.min_gap:
                 new.append(self._new_car(lane, 0.0, t))
         if new:
             self.cars = np.concatenate([self.cars, *new])
@@ -350,7 +364,13 @@ def _leaders(lane: np.ndarray, s: np.ndarray) -> np.ndarray:
     return ahead
 
 
-def _interaction(v: np.ndarray, gap: np.ndarray, closing: np.ndarray) -> np.ndarray:
+def _interaction(
+    v: np.ndarray,
+    gap: np.ndarray,
+    closing: np.ndarray,
+    min_gap: float = MIN_GAP,
+    braking: float = IDM_BRAKING,
+) -> np.ndarray:
     """The IDM's interaction term (desired gap / gap)^2 for speed v, a gap and closing speed."""
-    desired = np.maximum(MIN_GAP + v * HEADWAY + v * closing / IDM_BRAKING, 0.0)
+    desired = np.maximum(min_gap + v * HEADWAY + v * closing / braking, 0.0)
     return (desired / np.maximum(gap, 0.01)) ** 2

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from tgram.data.painter import Painter, free_intervals, rect_poly
-from tgram.data.palette import GRASS, LOT_ASPHALT, ROOF_COLOURS, shade
+from tgram.data.palette import shade
 from tgram.data.roads import along
 from tgram.data.world import SIDEWALK_WIDTH, Pose, Scene
 
@@ -15,15 +15,16 @@ from tgram.data.world import SIDEWALK_WIDTH, Pose, Scene
 def paint_blocks(p: Painter, scene: Scene, urban: tuple[float, float, float, float]) -> None:
     """Fill the land between roads: buildings, parking lots, parks, or a mix; street trees."""
     x0, y0, x1, y1 = urban
+    sidewalk = SIDEWALK_WIDTH * p.k
 
     def occupied(axis: int) -> list[tuple[float, float]]:
-        half = [(r.centre, r.half_width + SIDEWALK_WIDTH) for r in scene.roads if r.axis == axis]
+        half = [(r.centre, r.half_width + sidewalk) for r in scene.roads if r.axis == axis]
         return [(c - w, c + w) for c, w in half]
 
     for by0, by1 in free_intervals(y0, y1, occupied(0)):
         for bx0, bx1 in free_intervals(x0, x1, occupied(1)):
             rect = (bx0, by0, bx1, by1)
-            kind = p.rng.choice(4, p=[0.55, 0.1, 0.1, 0.25])
+            kind = p.rng.choice(4, p=list(p.pal.blocks))
             if kind == 0:
                 lots(p, rect)
             elif kind == 1:
@@ -53,20 +54,27 @@ def _split(
 
 
 def lots(p: Painter, rect: tuple[float, float, float, float], min_side: float = 22.0) -> None:
-    """Recursively cut a block into lots, each holding one building (or a small garden)."""
+    """Recursively cut a block into lots, each holding one building (or a small garden);
+    `min_side` in legacy pixels."""
+    _lots(p, rect, min_side * p.k)
+
+
+def _lots(p: Painter, rect: tuple[float, float, float, float], min_side: float) -> None:
     x0, y0, x1, y1 = rect
+    k = p.k
     if max(x1 - x0, y1 - y0) > 2.2 * min_side and p.rng.random() < 0.85:
         for half in _split(p.rng, rect):
-            lots(p, half, min_side)
+            _lots(p, half, min_side)
         return
-    inset = p.rng.uniform(1.5, 4.0)
-    if min(x1 - x0, y1 - y0) < 2 * inset + 4:
+    inset = p.rng.uniform(1.5, 4.0) * k
+    if min(x1 - x0, y1 - y0) < 2 * inset + 4 * k:
         return
     if p.rng.random() < 0.1:
         _paint_park(p, rect)
         return
-    height = p.rng.uniform(3, 30) if p.rng.random() > 0.1 else p.rng.uniform(40, 80)
-    roof = shade(ROOF_COLOURS[p.rng.integers(len(ROOF_COLOURS))], p.rng.uniform(0.9, 1.1))
+    height = (p.rng.uniform(3, 30) if p.rng.random() > 0.1 else p.rng.uniform(40, 80)) * k
+    roofs = p.pal.roofs
+    roof = shade(roofs[p.rng.integers(len(roofs))], p.rng.uniform(0.9, 1.1))
     p.buildings.append(
         (rect_poly(x0 + inset, y0 + inset, x1 - inset, y1 - inset), height, roof, True)
     )
@@ -74,18 +82,19 @@ def lots(p: Painter, rect: tuple[float, float, float, float], min_side: float = 
 
 def _paint_parking(p: Painter, scene: Scene, rect: tuple[float, float, float, float]) -> None:
     """An asphalt lot with rows of slots either side of aisles; each slot is a parking pose."""
-    x0, y0, x1, y1 = rect[0] + 2, rect[1] + 2, rect[2] - 2, rect[3] - 2
-    if min(x1 - x0, y1 - y0) < 14:
+    k = p.k
+    x0, y0, x1, y1 = rect[0] + 2 * k, rect[1] + 2 * k, rect[2] - 2 * k, rect[3] - 2 * k
+    if min(x1 - x0, y1 - y0) < 14 * k:
         return
-    p.fill((x0, y0, x1, y1), LOT_ASPHALT, grain=3.0, blotch=3.0)
+    p.fill((x0, y0, x1, y1), p.pal.lot_asphalt, grain=3.0, blotch=3.0)
     along_x = x1 - x0 >= y1 - y0
-    slot_w, slot_d, aisle = 7.0, 12.0, 9.0
+    slot_w, slot_d, aisle = (size * k for size in p.sizes.parking_slot)
     lo, hi = (y0, y1) if along_x else (x0, x1)
     a0, a1 = (x0, x1) if along_x else (y0, y1)
-    row, index = lo + 1, 0
-    while row + slot_d <= hi - 1:
+    row, index = lo + 1 * k, 0
+    while row + slot_d <= hi - 1 * k:
         facing = math.pi / 2 if along_x else 0.0
-        for t in np.arange(a0 + 1, a1 - slot_w, slot_w):
+        for t in np.arange(a0 + 1 * k, a1 - slot_w, slot_w):
             centre = (
                 (t + slot_w / 2, row + slot_d / 2)
                 if along_x
@@ -94,8 +103,8 @@ def _paint_parking(p: Painter, scene: Scene, rect: tuple[float, float, float, fl
             heading = facing + (math.pi if p.rng.random() < 0.5 else 0.0) + p.rng.normal(0, 0.04)
             scene.parking.append(
                 Pose(
-                    centre[0] + p.rng.normal(0, 0.3),
-                    centre[1] + p.rng.normal(0, 0.3),
+                    centre[0] + p.rng.normal(0, 0.3) * k,
+                    centre[1] + p.rng.normal(0, 0.3) * k,
                     heading,
                     slot_d,
                 )
@@ -107,34 +116,41 @@ def _paint_parking(p: Painter, scene: Scene, rect: tuple[float, float, float, fl
 
 
 def _paint_park(p: Painter, rect: tuple[float, float, float, float]) -> None:
-    p.fill(rect, GRASS, grain=5.0, blotch=7.0)
+    p.fill(rect, p.pal.grass, grain=5.0, blotch=7.0)
     plant(p, rect)
 
 
 def plant(p: Painter, rect: tuple[float, float, float, float]) -> None:
-    """Trees scattered over a rectangle, about one per 260 square pixels."""
+    """Trees scattered over a rectangle, about one per 260 square legacy pixels (times the
+    palette's tree density)."""
     x0, y0, x1, y1 = rect
-    for _ in range(int((x1 - x0) * (y1 - y0) / 260)):
+    k = p.k
+    for _ in range(int((x1 - x0) * (y1 - y0) / (260 * k * k) * p.pal.trees)):
         p.trees.append(
-            (p.rng.uniform(x0 + 2, x1 - 2), p.rng.uniform(y0 + 2, y1 - 2), p.rng.uniform(2.5, 6.0))
+            (
+                p.rng.uniform(x0 + 2 * k, x1 - 2 * k),
+                p.rng.uniform(y0 + 2 * k, y1 - 2 * k),
+                p.rng.uniform(2.5, 6.0) * k,
+            )
         )
 
 
 def _plant_street_trees(p: Painter, scene: Scene) -> None:
     """Rows of trees on the sidewalk edge; their canopies overhang the curb lane a little,
     so vehicles there are briefly, partly hidden."""
+    k = p.k
     for road in scene.roads:
-        if p.rng.random() > 0.5:
+        if p.rng.random() > min(1.0, 0.5 * p.pal.trees):
             continue
         crossings = [
-            (r.centre, r.half_width + SIDEWALK_WIDTH + 5)
+            (r.centre, r.half_width + SIDEWALK_WIDTH * k + 5 * k)
             for r in scene.roads
             if r.axis != road.axis
         ]
         for side in (-1, 1):
-            t = road.start + p.rng.uniform(0, 10)
+            t = road.start + p.rng.uniform(0, 10) * k
             while t < road.end:
                 if all(abs(t - c) > reach for c, reach in crossings):
-                    x, y = along(road, t, side * (road.half_width + 1.0))
-                    p.trees.append((x, y, p.rng.uniform(2.5, 4.0)))
-                t += p.rng.uniform(9, 14)
+                    x, y = along(road, t, side * (road.half_width + 1.0 * k))
+                    p.trees.append((x, y, p.rng.uniform(2.5, 4.0) * k))
+                t += p.rng.uniform(9, 14) * k

@@ -21,8 +21,12 @@ CITIES = (
 """Port cities with airports: the videos' plausible origins (lon, lat)."""
 
 
-def video_meta(cfg: SynthConfig, video_id: str, rng: np.random.Generator) -> dict[str, object]:
-    """Timing and georeference: a UTM CRS and a GDAL geotransform north-up at cfg.gsd_m."""
+def video_meta(
+    cfg: SynthConfig, video_id: str, rng: np.random.Generator, gsd_m: float | None = None
+) -> dict[str, object]:
+    """Timing and georeference: a UTM CRS and a GDAL geotransform north-up at `gsd_m` m/px
+    (the video's style draws it; None: cfg.gsd_m)."""
+    gsd = cfg.gsd_m if gsd_m is None else gsd_m
     city, lon, lat = CITIES[rng.integers(len(CITIES))]
     lon += rng.uniform(-0.05, 0.05)
     lat += rng.uniform(-0.05, 0.05)
@@ -30,8 +34,8 @@ def video_meta(cfg: SynthConfig, video_id: str, rng: np.random.Generator) -> dic
     easting, northing = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True).transform(
         lon, lat
     )
-    x0 = round(easting - cfg.width * cfg.gsd_m / 2, 2)
-    y0 = round(northing + cfg.height * cfg.gsd_m / 2, 2)
+    x0 = round(easting - cfg.width * gsd / 2, 2)
+    y0 = round(northing + cfg.height * gsd / 2, 2)
     # Sun-synchronous pass near 10:30 local solar time.
     local_solar = timedelta(hours=10.5 + rng.uniform(-0.5, 0.5) - lon / 15)
     day = datetime(2023, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 365)))
@@ -44,7 +48,7 @@ def video_meta(cfg: SynthConfig, video_id: str, rng: np.random.Generator) -> dic
         "frames": cfg.frames,
         "start_time": start.isoformat().replace("+00:00", "Z"),
         "crs": f"EPSG:{epsg}",
-        "geotransform": [x0, cfg.gsd_m, 0.0, y0, 0.0, -cfg.gsd_m],
-        "gsd_m": cfg.gsd_m,
+        "geotransform": [x0, gsd, 0.0, y0, 0.0, -gsd],
+        "gsd_m": gsd,
         "place": city,
     }

@@ -1,6 +1,8 @@
 """The world a synthetic video looks at: the painted scene and the geometry objects move on.
 
-Sizes are pixels at ~1 m ground sampling, as in Jilin-1 video.
+Sizes are "legacy pixels" (~0.5 m for geometry, ~1 m/px at 10 fps for speeds; see
+tgram.data.style): the fixed style draws them as they are, a randomised style scales them
+by `Scene.scale` (geometry) and `Scene.speed` (motion).
 """
 
 from __future__ import annotations
@@ -25,6 +27,25 @@ CROSSWALK_DEPTH = 5.0
 
 MAX_PLANE_LENGTH = 70.0
 MAX_SHIP_LENGTH = 60.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Scene sizes that the styles set differently."""
+
+    parking_slot: tuple[float, float, float] = (7.0, 12.0, 9.0)
+    """Slot width, slot depth and aisle width, legacy pixels (times the scale)."""
+    max_ship: float = MAX_SHIP_LENGTH
+    """Longest ship, px (the port's depth may allow less)."""
+    min_ship: float = 15.0
+    """Shortest ship, px."""
+    max_plane: float = MAX_PLANE_LENGTH
+    """Longest airplane (and stand), px (the apron's depth may allow less)."""
+    container: float = 1.0
+    """Factor on the container yard's sizes (the fixed style's containers are half-size)."""
+    road_spacing: tuple[float, float] = (110.0, 200.0)
+    """Distance between parallel roads of the urban grid, legacy pixels (times the scale)."""
+
 
 # --- geometry --------------------------------------------------------------------------------
 
@@ -75,10 +96,11 @@ class Road:
     end: float
     lanes: int
     """Lanes per direction."""
+    lane_width: float = LANE_WIDTH
 
     @property
     def half_width(self) -> float:
-        return self.lanes * LANE_WIDTH
+        return self.lanes * self.lane_width
 
 
 @dataclass(frozen=True)
@@ -185,3 +207,11 @@ class Scene:
     """Through routes along the taxiway, entering and leaving the world."""
     plane_length: tuple[float, float] = (40.0, MAX_PLANE_LENGTH)
     ship_length: tuple[float, float] = (15.0, MAX_SHIP_LENGTH)
+    foam_rgb: RGB = (214.0, 220.0, 220.0)
+    """Colour of ship wakes' foam (`water_rgb` is that of the water around them)."""
+    margin: int = MARGIN
+    """World pixels beyond each frame edge."""
+    scale: float = 1.0
+    """Pixels per legacy pixel of geometry (1 in the fixed style)."""
+    speed: float = 1.0
+    """Factor on legacy speeds and accelerations, px/frame (1 in the fixed style)."""
