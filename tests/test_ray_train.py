@@ -161,7 +161,7 @@ def _ddp_rank(rank: int, world: int, cfg: TrainConfig, port: int, out: dict[str,
 @pytest.mark.slow
 def test_two_worker_ddp_gradients_equal_one_process_on_the_global_batch(archive: Path) -> None:
     base = tiny_config(archive, Path("unused"))
-    cfg = replace(base, data=replace(base.data, augment=None))
+    cfg = replace(base, data=replace(base.data, augment=None), model=replace(base.model, adversarial=True))
     single = _first_step_gradients(cfg, rank=0, world=1)
     with mp.Manager() as manager:
         out = manager.dict()

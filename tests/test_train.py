@@ -14,7 +14,15 @@ from tgram.data.synth import SynthConfig, generate_archive
 from tgram.inference import Detector, rows_to_results, track_video
 from tgram.model.weights import load_weights
 from tgram.track.tracker import TrackerConfig
-from tgram.train import TrainConfig, export_weights, fit, load_train_config
+from tgram.train import (
+    OptimConfig,
+    TrainConfig,
+    build_datasets,
+    export_weights,
+    fit,
+    learning_rate,
+    load_train_config,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +37,9 @@ def tiny_config(archive: Path, storage: Path, epochs: int = 1) -> TrainConfig:
     cfg = load_train_config(Path(__file__).parents[1] / "configs" / "train" / "synth.yaml")
     return replace(
         cfg,
-        data=replace(cfg.data, path=str(archive), input_size=(64, 64)),
+        data=replace(cfg.data, path=str(archive), val_path=None, input_size=(64, 64)),
         model=replace(cfg.model, decoder_channels=16, head_channels=16, emb_dim=16, max_objects=32),
-        optim=replace(cfg.optim, epochs=epochs, batch_size=2, steps_per_epoch=2, lr_drop_epochs=()),
+        optim=replace(cfg.optim, epochs=epochs, batch_size=2, steps_per_epoch=2, warmup_steps=1),
         loader_workers=0,
         val_images=2,
         storage_path=str(storage),
@@ -57,8 +65,11 @@ def test_fit_checkpoints_resumes_and_exports(archive: Path, tmp_path: Path) -> N
     resumed = fit(tiny_config(archive, tmp_path, epochs=2), device=torch.device("cpu"))
     assert [h["epoch"] for h in resumed.history] == [1, 2]  # epoch 1 restored, not redone
     assert resumed.history[0] == first.history[0]
-    for key in ("loss/hm", "loss/id", "loss/adv", "val/map50", "samples_per_s"):
+    for key in ("loss/hm", "loss/giou", "loss/id", "val/map50", "samples_per_s"):
         assert np.isfinite(resumed.history[-1][key]), key
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    trained, averaged = state["train_state_dict"], state["state_dict"]
+    assert not torch.equal(trained["heads.hm.0.weight"], averaged["heads.hm.0.weight"])  # EMA exported
     weights = export_weights(resumed, str(run / "weights.pt"))
     model, cfg = load_weights(weights)
     assert cfg.emb_dim == 16 and model.num_ids == resumed.model.num_ids
@@ -77,3 +88,29 @@ def test_tracking_writes_the_results_contract(archive: Path, tmp_path: Path) -> 
     assert len(fields) == 10 and fields[7:] == ["-1", "-1", "-1"] and int(fields[0]) >= 3  # 1-based frames
     back = read_results(tmp_path / "r.txt")
     assert np.allclose(back["x"] + back["w"], rows.boxes[:, 2], atol=0.01)
+
+
+def test_an_epoch_has_steps_per_epoch_steps_whatever_the_data(archive: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(archive, tmp_path)
+    for steps in (1, 7, 40):  # the archive has 18 frames: fewer and more samples than frames
+        train, _ = build_datasets(replace(cfg, optim=replace(cfg.optim, steps_per_epoch=steps)))
+        assert len(train) == steps * cfg.optim.batch_size
+        assert train[len(train) - 1]["frames"].shape == (3, 3, 64, 64)
+
+
+def test_learning_rate_warms_up_then_decays_to_the_final_ratio() -> None:
+    optim = OptimConfig(lr=1e-3, warmup_steps=10, final_lr_ratio=0.1)
+    rates = [learning_rate(optim, step, 100) for step in range(100)]
+    assert rates[0] == pytest.approx(1e-4) and rates[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(rates[9:-1], rates[10:], strict=True))
+    assert rates[-1] == pytest.approx(1e-4)
+
+
+def test_training_reproduces_bit_for_bit(archive: Path, tmp_path: Path) -> None:
+    """The weights card promises that its recipe reproduces the shipped weights exactly."""
+    runs = [fit(tiny_config(archive, tmp_path / str(i)), device=torch.device("cpu")) for i in range(2)]
+    first, second = (r.model.state_dict() for r in runs)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    timeless = [[{k: v for k, v in h.items() if k != "samples_per_s"} for h in r.history] for r in runs]
+    assert timeless[0] == timeless[1]

@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
 from tgram import storage
@@ -43,16 +43,26 @@ class OptimConfig:
     epochs: int = 20
     batch_size: int = 8
     """The global batch; Ray Train splits it evenly over the workers."""
-    lr_drop_epochs: tuple[int, ...] = ()
-    """Epochs after which the learning rate is divided by 10."""
+    warmup_steps: int = 200
+    """Linear warm-up of the learning rate from 0; then a cosine decay to `final_lr_ratio` x lr."""
+    final_lr_ratio: float = 0.02
     grad_clip_norm: float = 35.0
     """Gradient-norm clip; lowering it steadies early training with the adversarial term."""
     steps_per_epoch: int | None = None
-    """Cap on optimizer steps per epoch (None: one pass over the data)."""
+    """Optimizer steps per epoch, whatever the number of frames (None: one pass over the data)."""
+    ema_decay: float = 0.999
+    """Decay of the weight moving average that is validated, checkpointed and exported
+    (ramped up over the first steps); 0 turns it off."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("optim.epochs and optim.batch_size must be >= 1")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"optim.steps_per_epoch must be >= 1 or null, got {self.steps_per_epoch}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"optim.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.warmup_steps < 0 or not 0 <= self.final_lr_ratio <= 1:
+            raise ValueError("optim.warmup_steps must be >= 0 and optim.final_lr_ratio in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -144,9 +154,12 @@ def build_datasets(cfg: TrainConfig) -> tuple[MultiFrameDataset, MultiFrameDatas
         input_size=cfg.data.input_size,
         max_objects=cfg.model.max_objects,
         frame_stride=cfg.data.frame_stride,
+        min_visibility=cfg.data.min_visibility,
         seed=cfg.seed,
     )
-    train = MultiFrameDataset(sequences, augment=cfg.data.augment, **common)
+    steps = cfg.optim.steps_per_epoch
+    samples = steps * cfg.optim.batch_size if steps is not None else None
+    train = MultiFrameDataset(sequences, augment=cfg.data.augment, samples_per_epoch=samples, **common)
     val = MultiFrameDataset(val_sequences, augment=None, **common)
     return train, val
 
@@ -165,13 +178,17 @@ def fit(
     train_set, val_set = datasets or build_datasets(cfg)
     model = TGraM(cfg.model, num_ids=max(train_set.num_ids, 1)).to(device)
     optimizer = torch.optim.Adam(model.parameter_groups(cfg.optim.lr), weight_decay=cfg.optim.weight_decay)
+    ema = _ema(model, cfg.optim.ema_decay)
     start_epoch, history = 0, []
     state = hooks.restore()
     if state is not None:
-        model.load_state_dict(state["state_dict"])
+        model.load_state_dict(state["train_state_dict"])
         optimizer.load_state_dict(state["optimizer"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         start_epoch, history = int(state["epoch"]), list(state["history"])
         log.info("resumed %s at epoch %d", cfg.name, start_epoch)
+    averaged = ema.module if ema is not None else model
     wrapped = hooks.prepare_model(model)
     loader = hooks.prepare_loader(
         DataLoader(
@@ -184,32 +201,34 @@ def fit(
             generator=torch.Generator().manual_seed(cfg.seed),
         )
     )
-    steps_per_epoch = min(len(loader), cfg.optim.steps_per_epoch or len(loader))
+    steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * cfg.optim.epochs
     use_amp = cfg.amp and device.type == "cuda"
     for epoch in range(start_epoch, cfg.optim.epochs):
         train_set.set_epoch(epoch)
         if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
             loader.sampler.set_epoch(epoch)
-        _set_lr(optimizer, cfg.optim, epoch)
         t0 = time.perf_counter()
         sums: dict[str, float] = {}
         model.train()
-        for step, batch in enumerate(_take(loader, steps_per_epoch)):
+        for step, batch in enumerate(loader):
+            global_step = epoch * steps_per_epoch + step
+            _set_lr(optimizer, learning_rate(cfg.optim, global_step, total_steps))
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            progress = (epoch * steps_per_epoch + step) / max(total_steps, 1)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 outputs = wrapped(batch["frames"])
-                losses = model.compute_losses(outputs, batch, progress=progress)
+                losses = model.compute_losses(outputs, batch, progress=global_step / max(total_steps, 1))
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip_norm)
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
         seconds = time.perf_counter() - t0
         metrics = {f"loss/{k}": v / max(steps_per_epoch, 1) for k, v in sums.items()}
-        metrics.update(validate(model, val_set, cfg, device))
+        metrics.update(validate(averaged, val_set, cfg, device))
         metrics.update(
             epoch=epoch + 1,
             lr=optimizer.param_groups[0]["lr"],
@@ -217,12 +236,18 @@ def fit(
         )
         history.append(metrics)
         log.info("epoch %d/%d %s", epoch + 1, cfg.optim.epochs, _fmt(metrics))
-        checkpoint = checkpoint_dict(model, cfg.model, metrics)
+        checkpoint = checkpoint_dict(averaged, cfg.model, metrics)
         checkpoint.update(
-            optimizer=optimizer.state_dict(), epoch=epoch + 1, history=history, train_config=to_dict(cfg)
+            train_state_dict=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            epoch=epoch + 1,
+            history=history,
+            train_config=to_dict(cfg),
         )
+        if ema is not None:
+            checkpoint["ema"] = ema.state_dict()
         hooks.report(metrics, checkpoint)
-    return FitResult(model=model, history=history)
+    return FitResult(model=averaged, history=history)
 
 
 @torch.inference_mode()
@@ -256,18 +281,36 @@ def load_checkpoint_model(uri: str, device: torch.device) -> TGraM:
     return model_from_checkpoint(state, source=uri).to(device)
 
 
-def _take(loader: DataLoader, n: int) -> Iterator[dict[str, torch.Tensor]]:
-    for i, batch in enumerate(loader):
-        if i >= n:
-            return
-        yield batch
+def learning_rate(optim: OptimConfig, step: int, total_steps: int) -> float:
+    """Linear warm-up, then cosine decay from `lr` to `final_lr_ratio * lr` at the last step."""
+    if step < optim.warmup_steps:
+        return optim.lr * (step + 1) / optim.warmup_steps
+    span = max(total_steps - optim.warmup_steps - 1, 1)
+    progress = min((step - optim.warmup_steps) / span, 1.0)
+    final = optim.lr * optim.final_lr_ratio
+    return final + (optim.lr - final) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, optim: OptimConfig, epoch: int) -> None:
-    factor = 0.1 ** sum(epoch >= e for e in optim.lr_drop_epochs)
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set the network's rate; other groups (the discriminator) keep their ratio to it."""
     for group in optimizer.param_groups:
         group.setdefault("initial_lr", group["lr"])
-        group["lr"] = group["initial_lr"] * factor
+    base = optimizer.param_groups[0]["initial_lr"]
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group["initial_lr"] / base
+
+
+def _ema(model: TGraM, decay: float) -> AveragedModel | None:
+    """A moving average of the weights (and BatchNorm statistics), decay ramped up from 0:
+    early steps would otherwise average in the random initialisation for thousands of steps."""
+    if decay == 0:
+        return None
+
+    def average(averaged: torch.Tensor, current: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+        d = min(decay, (1 + int(count)) / (10 + int(count)))
+        return averaged * d + current * (1 - d)
+
+    return AveragedModel(model, avg_fn=average, use_buffers=True)
 
 
 def _fmt(metrics: dict[str, float]) -> str:

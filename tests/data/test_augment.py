@@ -1,70 +1,117 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from tgram.data.augment import (
     AugmentConfig,
-    crop_affine,
-    jitter_hsv,
-    random_affine,
-    warp_boxes,
-    warp_frames,
+    CropGeometry,
+    crop_boxes,
+    crop_frames,
+    draw_geometry,
+    jitter_style,
 )
 
 
-def test_crop_affine_centres_the_point() -> None:
-    m = crop_affine((100.0, 50.0), (32, 64))
-    assert np.allclose(m @ [100, 50, 1], [32, 16])
+def geometry(origin=(10, 20), window=(32, 48), out=(32, 48), scale=1.0, rot90=0, flip=False) -> CropGeometry:
+    return CropGeometry(origin, window, out, scale, rot90, flip)
 
 
-def test_flip_mirrors_inside_the_crop() -> None:
-    m = crop_affine((100.0, 50.0), (32, 64), flip=True)
-    assert np.allclose(m @ [100 + 10, 50, 1], [32 - 10, 16])
+def test_plain_crop_is_an_exact_pixel_copy() -> None:
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    out = crop_frames([frame, frame], geometry())
+    assert out.shape == (2, 32, 48, 3)
+    assert np.array_equal(out[0], frame[20:52, 10:58])
 
 
-@pytest.mark.parametrize("angle", [0.0, 90.0, 30.0])
-def test_boxes_follow_the_pixels(angle: float) -> None:
-    """A bright rectangle warped with the frame stays inside its warped box."""
-    frame = np.zeros((120, 160, 3), np.uint8)
-    frame[40:48, 60:64] = 255  # 4 x 8 px object
-    box = np.array([[60, 40, 64, 48]], np.float32)
-    m = crop_affine((62.0, 44.0), (64, 64), angle_deg=angle, scale=1.5)
-    out = warp_frames([frame], m, (64, 64))[0, :, :, 0]
-    boxes, keep = warp_boxes(box, m, (64, 64))
-    assert keep.tolist() == [True]
+def test_outside_the_frame_is_black() -> None:
+    frame = np.full((40, 40, 3), 200, np.uint8)
+    out = crop_frames([frame], geometry(origin=(-8, -4), window=(16, 16), out=(16, 16)))[0]
+    assert out[:4].max() == 0 and out[:, :8].max() == 0 and out[4:, 8:].min() == 200
+
+
+@pytest.mark.parametrize("rot90", [0, 1, 2, 3])
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+def test_boxes_follow_the_pixels(rot90: int, flip: bool, scale: float) -> None:
+    """A bright 4x8 px object stays exactly inside its transformed box, and fills it."""
+    frame = np.zeros((200, 200, 3), np.uint8)
+    frame[40:48, 60:64] = 255
+    out_hw = (64, 96)
+    resized = out_hw if rot90 % 2 == 0 else out_hw[::-1]
+    window = (round(resized[0] / scale), round(resized[1] / scale))
+    g = CropGeometry((40, 30), window, out_hw, scale, rot90, flip)
+    crop = crop_frames([frame], g)[0, :, :, 0]
+    assert crop.shape == out_hw
+    boxes, share = crop_boxes(np.array([[60, 40, 64, 48]], np.float32), g)
+    assert share.tolist() == [1.0]
     x1, y1, x2, y2 = boxes[0]
-    ys, xs = np.nonzero(out > 128)
-    assert xs.min() >= np.floor(x1) - 1 and xs.max() <= np.ceil(x2) + 1
-    assert ys.min() >= np.floor(y1) - 1 and ys.max() <= np.ceil(y2) + 1
-    # the box is tight: bright pixels reach near every side
-    assert xs.max() - xs.min() >= (x2 - x1) - 3 and ys.max() - ys.min() >= (y2 - y1) - 3
+    assert (x2 - x1) * (y2 - y1) == pytest.approx(32 * scale * scale)
+    ys, xs = np.nonzero(crop > 64)
+    assert xs.min() >= np.floor(x1) and xs.max() < np.ceil(x2)
+    assert ys.min() >= np.floor(y1) and ys.max() < np.ceil(y2)
+    assert xs.max() - xs.min() + 1 >= (x2 - x1) - 1 and ys.max() - ys.min() + 1 >= (y2 - y1) - 1
 
 
-def test_mostly_outside_boxes_are_dropped_and_kept_ones_clipped() -> None:
-    boxes = np.array([[0, 0, 10, 10], [26, 10, 34, 20], [29, 10, 37, 20]], np.float32)
-    m = crop_affine((16.0, 16.0), (32, 32))
-    out, keep = warp_boxes(boxes, m, (32, 32))
-    assert keep.tolist() == [True, True, False]
+def test_cut_boxes_report_the_share_inside() -> None:
+    boxes = np.array([[0, 0, 10, 10], [26, 10, 34, 20], [40, 40, 50, 50]], np.float32)
+    out, share = crop_boxes(boxes, geometry(origin=(0, 0), window=(32, 32), out=(32, 32)))
+    assert share.tolist() == pytest.approx([1.0, 0.75, 0.0])
     assert out[1, 2] == 32
+    empty, none = crop_boxes(np.zeros((0, 4), np.float32), geometry())
+    assert empty.shape == (0, 4) and none.shape == (0,)
 
 
-def test_empty_boxes() -> None:
-    out, keep = warp_boxes(np.zeros((0, 4), np.float32), crop_affine((5.0, 5.0), (32, 32)), (32, 32))
-    assert out.shape == (0, 4) and keep.shape == (0,)
-
-
-def test_random_affine_centres_on_objects_when_asked() -> None:
-    rng = np.random.default_rng(0)
-    cfg = AugmentConfig(scale=0, rotate_deg=0, translate=0, flip=False, object_centred=1.0)
+def test_geometry_centres_on_objects_with_integer_pixels() -> None:
+    cfg = replace(AugmentConfig.none(), object_centred=1.0)
     boxes = np.array([[500, 300, 504, 308]], np.float32)
-    m = random_affine(rng, (1080, 1920), (64, 64), boxes, cfg)
-    assert np.allclose(m @ [502, 304, 1], [32, 32])
+    g = draw_geometry(np.random.default_rng(0), (1080, 1920), (64, 64), boxes, np.zeros(1, np.int64), cfg)
+    assert g.origin_xy == (502 - 32, 304 - 32) and g.window_hw == (64, 64) and g.rot90 == 0 and not g.flip
 
 
-def test_hsv_jitter_same_gain_for_all_frames() -> None:
-    rng = np.random.default_rng(1)
+def test_class_balanced_centring_finds_the_rare_class() -> None:
+    """One ship among 99 cars: about half of the object-centred crops centre on the ship."""
+    boxes = np.array([[10 * i, 10, 10 * i + 4, 18] for i in range(99)] + [[500, 500, 540, 510]], np.float32)
+    classes = np.array([2] * 99 + [1])
+    rng = np.random.default_rng(0)
+    cfg = replace(AugmentConfig.none(), object_centred=1.0)
+    on_ship = sum(
+        draw_geometry(rng, (1080, 1920), (64, 64), boxes, classes, cfg).origin_xy == (520 - 32, 505 - 32)
+        for _ in range(400)
+    )
+    assert 150 < on_ship < 250
+    plain = replace(cfg, class_balanced=False)
+    assert sum(draw_geometry(rng, (1080, 1920), (64, 64), boxes, classes, plain).origin_xy[0] == 488 for _ in range(400)) < 20
+
+
+def test_style_is_shared_by_the_frames_and_changes_them() -> None:
     frame = np.random.default_rng(2).integers(0, 255, (16, 16, 3), dtype=np.uint8)
-    out = jitter_hsv(np.stack([frame, frame, frame]), rng, (0.02, 0.5, 0.5))
-    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
-    assert not np.array_equal(out[0], frame)
+    cfg = replace(AugmentConfig(), noise_sigma=(0.0, 0.0))
+    changed = 0
+    for seed in range(8):
+        out = jitter_style(np.stack([frame, frame, frame]), np.random.default_rng(seed), cfg)
+        assert out.dtype == np.uint8 and out.shape == (3, 16, 16, 3)
+        assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
+        changed += not np.array_equal(out[0], frame)
+    assert changed == 8
+
+
+def test_noise_is_drawn_per_frame() -> None:
+    frame = np.full((16, 16, 3), 128, np.uint8)
+    cfg = replace(AugmentConfig.none(), noise_sigma=(4.0, 4.0))
+    out = jitter_style(np.stack([frame, frame]), np.random.default_rng(0), cfg)
+    assert not np.array_equal(out[0], out[1]) and abs(float(out.mean()) - 128) < 1
+
+
+def test_no_augmentation_leaves_pixels_alone() -> None:
+    frame = np.random.default_rng(3).integers(0, 255, (2, 16, 16, 3), dtype=np.uint8)
+    assert np.array_equal(jitter_style(frame, np.random.default_rng(0), AugmentConfig.none()), frame)
+
+
+def test_bad_ranges_are_rejected() -> None:
+    with pytest.raises(ValueError, match="augment.scales"):
+        AugmentConfig(scales=())
+    with pytest.raises(ValueError, match="augment.gamma"):
+        AugmentConfig(gamma=(1.4, 0.7))

@@ -60,3 +60,32 @@ def test_score_threshold(threshold: float) -> None:
     out = perfect_outputs(t)
     out["hm"] = out["hm"].clamp(max=torch.logit(torch.tensor(0.9)))
     assert len(decode(out, score_threshold=threshold)[0]) == (1 if threshold < 0.9 else 0)
+
+
+def test_box_peaks_keep_cars_in_adjacent_cells_and_drop_duplicates() -> None:
+    """Two 3x6 px cars 4 px apart sit in neighbouring stride-4 cells: max-pool keeps one, box NMS both;
+    a large object's spill-over cell decodes to an overlapping box and is dropped."""
+    h = w = 16
+    hm = torch.full((1, 3, h, w), -9.0)
+    ltrb = torch.zeros((1, 4, h, w))
+    hm[0, 2, 5, 5], hm[0, 2, 5, 6] = 3.0, 2.0  # two cars, adjacent cells
+    ltrb[0, :, 5, 5] = ltrb[0, :, 5, 6] = torch.tensor([0.375, 0.75, 0.375, 0.75])
+    hm[0, 0, 10, 10], hm[0, 0, 10, 11] = 3.0, 1.0  # an airplane and its spill-over cell
+    ltrb[0, :, 10, 10] = ltrb[0, :, 10, 11] = 4.0
+    outputs = {"hm": hm, "ltrb": ltrb, "offset": torch.zeros((1, 2, h, w)), "emb": torch.ones((1, 4, h, w))}
+    maxpool = decode(outputs, score_threshold=0.5, peaks="maxpool")[0]
+    box = decode(outputs, score_threshold=0.5, peaks="box")[0]
+    assert sorted(maxpool.classes.tolist()) == [0, 2]
+    assert sorted(box.classes.tolist()) == [0, 2, 2]
+    with pytest.raises(ValueError, match="peaks must be"):
+        decode(outputs, peaks="nope")  # type: ignore[arg-type]
+
+
+def test_ignored_objects_are_neither_positives_nor_negatives() -> None:
+    boxes = np.array([[8, 8, 16, 12], [40, 40, 48, 44]], np.float32)
+    t = build_targets(boxes, np.array([2, 2]), np.array([0, 1]), ignore=np.array([False, True]),
+                      image_hw=(64, 64), num_classes=3, max_objects=4)
+    assert t["mask"].tolist() == [1, 0, 0, 0] and t["ids"].tolist() == [0, -1, -1, -1]
+    assert (t["hm"] == 1).sum() == 1  # one positive peak
+    ignored_centre = t["hm"][2, 10, 11]
+    assert 0.99 < ignored_centre < 1  # (1 - target)^4 ~ 0: no penalty for firing there

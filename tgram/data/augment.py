@@ -1,7 +1,14 @@
-"""Geometric and photometric augmentation applied identically to all T frames of a sample.
+"""Augmentation applied identically to all T frames of a sample, exact for tiny objects.
 
-The past frames must move with the current one: the graph module learns motion between them,
-so a per-frame random warp would teach it fake motion.
+Vehicles are 4x8 px: a continuous rotation or a sub-pixel bilinear warp resamples them
+into blurred blobs and teaches headings that axis-aligned roads never have. So geometry is
+exact: an integer-pixel crop, a multiple of 90 degrees, a flip, and zoom only in discrete
+steps, downscaling with area averaging (what a coarser sensor sees). The style of the
+imagery (brightness, contrast, gamma, white balance, saturation, blur, noise, compression)
+varies instead: that is where one renderer differs from another, and from real sensors.
+
+The past frames move with the current one (the graph learns motion between them), so every
+geometric and photometric draw is shared by the T frames; only sensor noise is per frame.
 """
 
 from __future__ import annotations
@@ -14,118 +21,201 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Random augmentation ranges; zero disables each part."""
+    """Random augmentation ranges; zero (or an empty tuple, or False) disables each part."""
 
-    scale: float = 0.15
-    """Relative zoom range (+-). Raising it teaches more object-size invariance, at the cost of
-    shrinking 4x8 px vehicles below the heatmap resolution."""
-    rotate_deg: float = 180.0
-    """Rotation range (+-) in degrees. Overhead imagery has no up direction, so full rotation
-    is a safe default."""
-    translate: float = 0.25
-    """Crop-centre jitter as a fraction of the crop size."""
+    scales: tuple[float, ...] = (0.75, 1.0, 1.25, 1.5)
+    """Zoom steps, drawn uniformly (repeat a step to weight it): 0.75 is what a sensor of 4/3
+    the ground sample distance records. Upscaling steps dominate because a domain-randomised
+    archive's objects skew small: objects per frame grow as 1/gsd^2, so most of its cars are
+    drawn at the coarse end of its 0.5-1.5 m/px range (3 px long)."""
+    rot90: bool = True
+    """Rotate by a random multiple of 90 degrees: overhead imagery has no up direction."""
     flip: bool = True
-    hsv_gain: tuple[float, float, float] = (0.02, 0.4, 0.3)
-    """Hue, saturation, value gain ranges (+-), one draw per sample."""
+    translate: float = 0.25
+    """Crop-centre jitter as a fraction of the crop size (rounded to whole source pixels)."""
     object_centred: float = 0.8
     """Probability of centring the crop near an annotated object; satellite frames are mostly
     background, so uniform crops would starve the heatmap loss of positives."""
+    class_balanced: bool = True
+    """Pick the class of the centre object uniformly among the classes in the frame, then an
+    object of it: otherwise ~95 % of crops centre on a vehicle and ships never learn boxes."""
+    brightness: float = 0.25
+    """Gain range (+-) of the pixel values."""
+    contrast: float = 0.35
+    """Range (+-) of the contrast factor around the crop mean."""
+    gamma: tuple[float, float] = (0.7, 1.4)
+    white_balance: float = 0.08
+    """Per-channel gain range (+-): colour temperature and sensor calibration."""
+    saturation: tuple[float, float] = (0.3, 1.3)
+    """Factor on the distance of each pixel from its grey value."""
+    blur_sigma: tuple[float, float] = (0.0, 1.2)
+    """Optics blur sigma (px), drawn uniformly; applied to half the samples."""
+    noise_sigma: tuple[float, float] = (0.0, 6.0)
+    """Sensor noise standard deviation (grey levels), drawn uniformly, fresh noise per frame."""
+    jpeg_quality: tuple[int, int] = (30, 90)
+    """Compression of a third of the samples, as a stand-in for H.264 blocking."""
 
     def __post_init__(self) -> None:
-        if not 0 <= self.scale < 1:
-            raise ValueError(f"augment.scale must be in [0, 1), got {self.scale}")
+        if not self.scales or any(not 0.25 <= s <= 4 for s in self.scales):
+            raise ValueError(f"augment.scales must be a non-empty list of factors in [0.25, 4], got {self.scales}")
         if not 0 <= self.object_centred <= 1:
             raise ValueError(f"augment.object_centred must be in [0, 1], got {self.object_centred}")
+        for name in ("gamma", "saturation", "blur_sigma", "noise_sigma", "jpeg_quality"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise ValueError(f"augment.{name} must be [low, high] with 0 <= low <= high, got {[lo, hi]}")
+
+    @staticmethod
+    def none() -> AugmentConfig:
+        """No augmentation at all: validation crops, plain object-centred cuts."""
+        return AugmentConfig(
+            scales=(1.0,),
+            rot90=False,
+            flip=False,
+            translate=0.0,
+            brightness=0.0,
+            contrast=0.0,
+            gamma=(1.0, 1.0),
+            white_balance=0.0,
+            saturation=(1.0, 1.0),
+            blur_sigma=(0.0, 0.0),
+            noise_sigma=(0.0, 0.0),
+            jpeg_quality=(100, 100),
+        )
 
 
-def crop_affine(
-    centre_xy: tuple[float, float],
-    out_hw: tuple[int, int],
-    *,
-    scale: float = 1.0,
-    angle_deg: float = 0.0,
-    flip: bool = False,
-) -> np.ndarray:
-    """2x3 matrix mapping source pixels to an `out_hw` crop centred on `centre_xy`."""
-    out_h, out_w = out_hw
-    m = cv2.getRotationMatrix2D((float(centre_xy[0]), float(centre_xy[1])), angle_deg, scale)
-    m[0, 2] += out_w / 2 - centre_xy[0]
-    m[1, 2] += out_h / 2 - centre_xy[1]
-    if flip:
-        m = np.array([[-1, 0, out_w], [0, 1, 0]], np.float64) @ np.vstack([m, [0, 0, 1]])
-    return m
+@dataclass(frozen=True)
+class CropGeometry:
+    """Which source window a sample cuts, and how it is turned into the crop.
+
+    The window is `window_hw` source pixels with its top-left at integer `origin_xy`;
+    it is resized to the crop size by `scale` (crop px per source px), then rotated by
+    `rot90` quarter turns counter-clockwise (np.rot90) and mirrored left-right if `flip`.
+    """
+
+    origin_xy: tuple[int, int]
+    window_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+    scale: float
+    rot90: int
+    flip: bool
+
+    @property
+    def resized_hw(self) -> tuple[int, int]:
+        """The crop's size before the rotation (a quarter turn swaps height and width)."""
+        return self.out_hw if self.rot90 % 2 == 0 else (self.out_hw[1], self.out_hw[0])
 
 
-def random_affine(
+def draw_geometry(
     rng: np.random.Generator,
     frame_hw: tuple[int, int],
     out_hw: tuple[int, int],
     boxes_xyxy: np.ndarray,
+    classes: np.ndarray,
     cfg: AugmentConfig,
-) -> np.ndarray:
-    """Draw the crop/warp for one sample: near an object with prob `object_centred`."""
+) -> CropGeometry:
+    """Draw the crop of one sample: near an object with probability `object_centred`."""
     h, w = frame_hw
+    scale = float(cfg.scales[rng.integers(len(cfg.scales))])
+    quarter_turns = int(rng.integers(4)) if cfg.rot90 else 0
+    flip = bool(cfg.flip and rng.random() < 0.5)
+    resized_hw = out_hw if quarter_turns % 2 == 0 else (out_hw[1], out_hw[0])
+    window_hw = (round(resized_hw[0] / scale), round(resized_hw[1] / scale))
     if len(boxes_xyxy) and rng.random() < cfg.object_centred:
-        box = boxes_xyxy[rng.integers(len(boxes_xyxy))]
+        candidates = np.arange(len(boxes_xyxy))
+        if cfg.class_balanced:
+            present = np.unique(classes)
+            candidates = candidates[classes == present[rng.integers(len(present))]]
+        box = boxes_xyxy[candidates[rng.integers(len(candidates))]]
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     else:
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-    cx += rng.uniform(-cfg.translate, cfg.translate) * out_hw[1]
-    cy += rng.uniform(-cfg.translate, cfg.translate) * out_hw[0]
-    return crop_affine(
-        (cx, cy),
-        out_hw,
-        scale=1.0 + rng.uniform(-cfg.scale, cfg.scale),
-        angle_deg=rng.uniform(-cfg.rotate_deg, cfg.rotate_deg),
-        flip=bool(cfg.flip and rng.random() < 0.5),
-    )
+    cx += rng.uniform(-cfg.translate, cfg.translate) * window_hw[1]
+    cy += rng.uniform(-cfg.translate, cfg.translate) * window_hw[0]
+    origin = (int(round(cx - window_hw[1] / 2)), int(round(cy - window_hw[0] / 2)))
+    return CropGeometry(origin, window_hw, out_hw, scale, quarter_turns, flip)
 
 
-def warp_frames(frames: list[np.ndarray], matrix: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
-    """Warp every frame with the same matrix -> uint8 [T, H, W, 3]; outside is black."""
-    size = (out_hw[1], out_hw[0])
-    return np.stack(
-        [cv2.warpAffine(f, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for f in frames]
-    )
+def crop_frames(frames: list[np.ndarray], geometry: CropGeometry) -> np.ndarray:
+    """Cut every frame with the same geometry -> uint8 [T, H, W, 3]; outside the frame is black."""
+    return np.stack([_crop_one(f, geometry) for f in frames])
 
 
-def warp_boxes(
-    boxes_xyxy: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, int], min_visible: float = 0.5
-) -> tuple[np.ndarray, np.ndarray]:
-    """Transform boxes; return (clipped boxes, keep mask) dropping mostly-outside boxes.
+def _crop_one(frame: np.ndarray, g: CropGeometry) -> np.ndarray:
+    (x0, y0), (wh, ww) = g.origin_xy, g.window_hw
+    window = np.zeros((wh, ww, frame.shape[2]), frame.dtype)
+    fx0, fy0 = max(x0, 0), max(y0, 0)
+    fx1, fy1 = min(x0 + ww, frame.shape[1]), min(y0 + wh, frame.shape[0])
+    if fx1 > fx0 and fy1 > fy0:
+        window[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = frame[fy0:fy1, fx0:fx1]
+    out_h, out_w = g.resized_hw
+    if (wh, ww) != (out_h, out_w):
+        interpolation = cv2.INTER_AREA if g.scale < 1 else cv2.INTER_LINEAR
+        window = cv2.resize(window, (out_w, out_h), interpolation=interpolation)
+    window = np.rot90(window, g.rot90)
+    if g.flip:
+        window = window[:, ::-1]
+    return np.ascontiguousarray(window)
 
-    A rotated box becomes the axis-aligned box of its transformed corners: exact for the
-    near-rectangular footprints of vehicles, ships and aircraft seen from above.
+
+def crop_boxes(boxes_xyxy: np.ndarray, g: CropGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes in crop pixels, clipped to it, and the share of each box inside the crop.
+
+    The share lets the caller ignore, rather than punish, what the cut left of an object.
     """
     if len(boxes_xyxy) == 0:
-        return boxes_xyxy.reshape(0, 4).astype(np.float32), np.zeros(0, bool)
-    x1, y1, x2, y2 = boxes_xyxy.T
-    corners = np.stack([np.stack([x1, y1]), np.stack([x2, y1]), np.stack([x1, y2]), np.stack([x2, y2])])
-    corners = corners.transpose(2, 0, 1)  # [N, 4, 2]
-    pts = corners @ matrix[:, :2].T + matrix[:, 2]
-    boxes = np.concatenate([pts.min(axis=1), pts.max(axis=1)], axis=1)
-    out_h, out_w = out_hw
-    clipped = boxes.copy()
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    (x0, y0), (wh, ww) = g.origin_xy, g.window_hw
+    b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4) - [x0, y0, x0, y0]
+    rh, rw = g.resized_hw
+    b = b * [rw / ww, rh / wh, rw / ww, rh / wh]
+    # np.rot90 by k counter-clockwise: (x, y) in an h x w image -> (y, w - x) per quarter turn
+    for _ in range(g.rot90 % 4):
+        x1, y1, x2, y2 = b.T
+        b = np.stack([y1, rw - x2, y2, rw - x1], axis=1)
+        rh, rw = rw, rh
+    if g.flip:
+        x1, y1, x2, y2 = b.T
+        b = np.stack([rw - x2, y1, rw - x1, y2], axis=1)
+    out_h, out_w = g.out_hw
+    clipped = b.copy()
     clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, out_w)
     clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, out_h)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    visible = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
-    keep = (area > 0) & (visible >= min_visible * np.maximum(area, 1e-6))
-    return clipped.astype(np.float32), keep
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    inside = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+    share = np.where(area > 0, inside / np.maximum(area, 1e-6), 0.0)
+    return clipped.astype(np.float32), share.astype(np.float32)
 
 
-def jitter_hsv(frames: np.ndarray, rng: np.random.Generator, gains: tuple[float, float, float]) -> np.ndarray:
-    """Apply one random hue/saturation/value gain to all frames (RGB uint8 [T, H, W, 3])."""
-    if not any(gains):
-        return frames
-    gain = 1.0 + rng.uniform(-1, 1, 3) * np.asarray(gains)
-    out = np.empty_like(frames)
-    lut_x = np.arange(256, dtype=np.float32)
-    lut_h = ((lut_x * gain[0]) % 180).astype(np.uint8)
-    lut_s = np.clip(lut_x * gain[1], 0, 255).astype(np.uint8)
-    lut_v = np.clip(lut_x * gain[2], 0, 255).astype(np.uint8)
-    for i, frame in enumerate(frames):
-        h, s, v = cv2.split(cv2.cvtColor(frame, cv2.COLOR_RGB2HSV))
-        hsv = cv2.merge((cv2.LUT(h, lut_h), cv2.LUT(s, lut_s), cv2.LUT(v, lut_v)))
-        out[i] = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+def jitter_style(frames: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """One random imaging style for all frames (RGB uint8 [T, H, W, 3]); noise per frame."""
+    x = frames.astype(np.float32) / 255.0
+    gain = 1.0 + rng.uniform(-cfg.brightness, cfg.brightness)
+    gain = gain * (1.0 + rng.uniform(-cfg.white_balance, cfg.white_balance, 3))
+    x = x * gain.astype(np.float32)
+    if cfg.contrast:
+        mean = x.mean(axis=(1, 2, 3), keepdims=True)
+        x = mean + (x - mean) * (1.0 + rng.uniform(-cfg.contrast, cfg.contrast))
+    grey = x.mean(axis=3, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(*cfg.saturation)
+    x = np.clip(x, 0.0, 1.0) ** rng.uniform(*cfg.gamma)
+    out = (x * 255.0 + 0.5).astype(np.uint8)
+    if cfg.blur_sigma[1] > 0 and rng.random() < 0.5:
+        sigma = rng.uniform(*cfg.blur_sigma)
+        if sigma > 0.1:
+            out = np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in out])
+    if cfg.noise_sigma[1] > 0:
+        sigma = rng.uniform(*cfg.noise_sigma)
+        noise = rng.standard_normal(out.shape, dtype=np.float32) * sigma
+        out = np.clip(out + noise, 0, 255).astype(np.uint8)
+    if cfg.jpeg_quality[0] < 100 and rng.random() < 1 / 3:
+        quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        out = np.stack([_jpeg(f, quality) for f in out])
     return out
+
+
+def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    ok, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])  # OpenCV is BGR
+    if not ok:
+        raise RuntimeError("JPEG encoding of an augmented crop failed")
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])

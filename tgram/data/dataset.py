@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tgram.data.augment import AugmentConfig, jitter_hsv, random_affine, warp_boxes, warp_frames
+from tgram.data.augment import AugmentConfig, crop_boxes, crop_frames, draw_geometry, jitter_style
 from tgram.data.targets import build_targets
 from tgram.detection_metrics import ImageGroundTruth
 
@@ -37,6 +37,9 @@ class DataConfig:
     """Gap between the T input frames; 1 = consecutive, as at tracking time."""
     max_frames_per_video: int | None = None
     """Cap decoded frames per archive video (memory: frames are held decoded in RAM)."""
+    min_visibility: float = 0.3
+    """Objects less visible than this (occluded in the gt, or cut by the crop) are neither
+    positives nor negatives: the heatmap loss ignores their cells."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -44,6 +47,8 @@ class DataConfig:
             raise ValueError(f"data.input_size must be positive multiples of 32, got {self.input_size}")
         if self.frame_stride < 1:
             raise ValueError(f"data.frame_stride must be >= 1, got {self.frame_stride}")
+        if not 0 <= self.min_visibility <= 1:
+            raise ValueError(f"data.min_visibility must be in [0, 1], got {self.min_visibility}")
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,22 @@ class FrameAnnotations:
     """[n] int64, 0-based class index."""
     ids: np.ndarray
     """[n] int64, 0-based identity global across the dataset; -1 = no identity label."""
+    visibility: np.ndarray
+    """[n] float32, visible share of each object (1 where the source does not say)."""
+
+    @staticmethod
+    def of(boxes: np.ndarray, classes: np.ndarray, ids: np.ndarray, visibility: np.ndarray | None = None) -> FrameAnnotations:
+        """Annotations from arrays; no `visibility` means fully visible."""
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        vis = np.ones(len(boxes), np.float32) if visibility is None else np.asarray(visibility, np.float32)
+        return FrameAnnotations(boxes, np.asarray(classes, np.int64), np.asarray(ids, np.int64), vis)
 
     @staticmethod
     def empty() -> FrameAnnotations:
-        return FrameAnnotations(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return FrameAnnotations.of(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
+
+    def with_ids(self, ids: np.ndarray) -> FrameAnnotations:
+        return replace(self, ids=np.asarray(ids, np.int64))
 
 
 @dataclass
@@ -74,11 +91,13 @@ class Sequence:
 
 
 class MultiFrameDataset(Dataset):
-    """Samples (current frame, t-1, ..., t-T+1) with one random crop/warp shared by all T.
+    """Samples (current frame, t-1, ..., t-T+1) with one random crop shared by all T.
 
     Before the first frame the first frame is repeated, exactly as the tracker does at run time.
     Randomness is a function of (seed, epoch, index), so workers and DDP ranks are reproducible;
-    call `set_epoch` each epoch, as with DistributedSampler.
+    call `set_epoch` each epoch, as with DistributedSampler. `samples_per_epoch` sets the
+    length of an epoch whatever the number of frames (each index cuts frame index % frames,
+    with its own random crop), so that an epoch of S steps is S steps, also under DDP.
     """
 
     def __init__(
@@ -91,6 +110,8 @@ class MultiFrameDataset(Dataset):
         max_objects: int,
         augment: AugmentConfig | None,
         frame_stride: int = 1,
+        min_visibility: float = 0.0,
+        samples_per_epoch: int | None = None,
         seed: int = 0,
     ) -> None:
         self.sequences = list(sequences)
@@ -98,11 +119,11 @@ class MultiFrameDataset(Dataset):
         self.num_classes = num_classes
         self.input_size = input_size
         self.max_objects = max_objects
-        self.augment = augment or AugmentConfig(
-            scale=0.0, rotate_deg=0.0, translate=0.0, flip=False, hsv_gain=(0.0, 0.0, 0.0)
-        )
+        self.augment = augment or AugmentConfig.none()
         self.photometric = augment is not None
         self.frame_stride = frame_stride
+        self.min_visibility = min_visibility
+        self.samples_per_epoch = samples_per_epoch
         self.seed = seed
         self.epoch = 0
         self._index = [(s, t) for s, seq in enumerate(self.sequences) for t in range(seq.num_frames)]
@@ -113,14 +134,15 @@ class MultiFrameDataset(Dataset):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self._index)
+        return self.samples_per_epoch if self.samples_per_epoch is not None else len(self._index)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        crops, boxes, classes, ids = self._crop(index)
+        crops, boxes, classes, ids, visible = self._crop(index)
         targets = build_targets(
             boxes,
             classes,
             ids,
+            ignore=visible < self.min_visibility,
             image_hw=self.input_size,
             num_classes=self.num_classes,
             max_objects=self.max_objects,
@@ -131,19 +153,23 @@ class MultiFrameDataset(Dataset):
 
     def ground_truth(self, index: int) -> ImageGroundTruth:
         """The boxes of sample `index` in crop coordinates (for validation scoring)."""
-        _, boxes, classes, _ = self._crop(index)
-        return ImageGroundTruth(boxes, classes)
+        _, boxes, classes, _, visible = self._crop(index)
+        scored = visible >= self.min_visibility
+        return ImageGroundTruth(boxes[scored], classes[scored])
 
-    def _crop(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        seq_idx, t = self._index[index]
+    def _crop(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Crops [T, H, W, 3] and the current frame's boxes, classes, ids and visible shares."""
+        seq_idx, t = self._index[index % len(self._index)]
         seq = self.sequences[seq_idx]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         frame_ids = [max(t - k * self.frame_stride, 0) for k in range(self.num_frames)]
         frames = [seq.load_frame(i) for i in frame_ids]
         ann = seq.annotations[t]
-        matrix = random_affine(rng, frames[0].shape[:2], self.input_size, ann.boxes, self.augment)
-        crops = warp_frames(frames, matrix, self.input_size)
+        geometry = draw_geometry(rng, frames[0].shape[:2], self.input_size, ann.boxes, ann.classes, self.augment)
+        crops = crop_frames(frames, geometry)
         if self.photometric:
-            crops = jitter_hsv(crops, rng, self.augment.hsv_gain)
-        boxes, keep = warp_boxes(ann.boxes, matrix, self.input_size)
-        return crops, boxes[keep], ann.classes[keep], ann.ids[keep]
+            crops = jitter_style(crops, rng, self.augment)
+        boxes, inside = crop_boxes(ann.boxes, geometry)
+        keep = inside > 0
+        visible = (ann.visibility * inside)[keep]
+        return crops, boxes[keep], ann.classes[keep], ann.ids[keep], visible

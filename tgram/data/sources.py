@@ -87,7 +87,7 @@ def _gt_annotations(gt: np.ndarray, num_frames: int, classes: Seq[str], id_offse
     out = []
     for f in range(num_frames):
         m = gt["frame"] == f
-        out.append(FrameAnnotations(boxes[m], class_idx[m], ids[m]))
+        out.append(FrameAnnotations.of(boxes[m], class_idx[m], ids[m], gt["visibility"][m]))
     return out
 
 
@@ -100,7 +100,7 @@ def _label_annotations(uri: str, width: int, height: int, class_map: np.ndarray)
     cls = cls[cls >= 0]
     cx, cy, w, h = rows["cx"] * width, rows["cy"] * height, rows["w"] * width, rows["h"] * height
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
-    return FrameAnnotations(boxes.reshape(-1, 4), cls.astype(np.int64), rows["id"].astype(np.int64))
+    return FrameAnnotations.of(boxes, cls, rows["id"])
 
 
 def _densify_ids(sequences: list[Sequence]) -> list[Sequence]:
@@ -109,8 +109,7 @@ def _densify_ids(sequences: list[Sequence]) -> list[Sequence]:
     unique = np.unique(all_ids[all_ids >= 0])
     for seq in sequences:
         seq.annotations = [
-            FrameAnnotations(a.boxes, a.classes, np.where(a.ids >= 0, np.searchsorted(unique, a.ids), -1))
-            for a in seq.annotations
+            a.with_ids(np.where(a.ids >= 0, np.searchsorted(unique, a.ids), -1)) for a in seq.annotations
         ]
     return sequences
 

@@ -13,6 +13,9 @@ import numpy as np
 
 DOWN_RATIO = 4
 MIN_RADIUS = 1
+IGNORED_PEAK = 0.999
+"""Peak of an ignored object's Gaussian: not 1, so it is no positive, and close enough to 1
+that the focal loss's negative weight (1 - target)^4 vanishes around its centre."""
 
 
 def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> float:
@@ -29,11 +32,17 @@ def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> fl
     return min(r1, r2, r3)
 
 
-def draw_gaussian(heatmap: np.ndarray, cx: int, cy: int, radius: int) -> None:
-    """Max-merge a Gaussian of `radius` cells centred at (cx, cy) into heatmap [h, w]."""
+def _radius(box: np.ndarray) -> int:
+    """Gaussian radius (cells) of a box in cells, floored at MIN_RADIUS."""
+    x1, y1, x2, y2 = box
+    return max(MIN_RADIUS, int(gaussian_radius(math.ceil(y2 - y1), math.ceil(x2 - x1))))
+
+
+def draw_gaussian(heatmap: np.ndarray, cx: int, cy: int, radius: int, peak: float = 1.0) -> None:
+    """Max-merge a Gaussian of `radius` cells and height `peak` centred at (cx, cy) into heatmap [h, w]."""
     sigma = (2 * radius + 1) / 6
     y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
-    g = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    g = peak * np.exp(-(x * x + y * y) / (2 * sigma * sigma))
     h, w = heatmap.shape
     left, right = min(cx, radius), min(w - cx, radius + 1)
     top, bottom = min(cy, radius), min(h - cy, radius + 1)
@@ -47,12 +56,16 @@ def build_targets(
     classes: np.ndarray,
     track_ids: np.ndarray,
     *,
+    ignore: np.ndarray | None = None,
     image_hw: tuple[int, int],
     num_classes: int,
     max_objects: int,
     down_ratio: int = DOWN_RATIO,
 ) -> dict[str, np.ndarray]:
     """Targets for one image; objects past `max_objects` are dropped (largest kept first).
+
+    Objects flagged in `ignore` (barely visible) get no positive, no box and no identity: their
+    heatmap cells are neither rewarded nor punished.
 
     Returns hm [C, h, w], ltrb [M, 4] and offset [M, 2] in output cells, index [M] (cy*w+cx),
     mask [M] (1 = real object), ids [M] (-1 = no identity).
@@ -68,15 +81,20 @@ def build_targets(
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, out_w - 1e-3)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, out_h - 1e-3)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    order = np.argsort(-area, kind="stable")[:max_objects]
+    ignored = np.zeros(len(boxes), bool) if ignore is None else np.asarray(ignore, bool)
+    for i in np.flatnonzero(ignored):
+        x1, y1, x2, y2 = boxes[i]
+        if x2 > x1 and y2 > y1:
+            draw_gaussian(hm[int(classes[i])], int((x1 + x2) / 2), int((y1 + y2) / 2), _radius(boxes[i]), IGNORED_PEAK)
+    kept = np.flatnonzero(~ignored)
+    order = kept[np.argsort(-area[kept], kind="stable")][:max_objects]
     for k, i in enumerate(order):
         x1, y1, x2, y2 = boxes[i]
         if x2 <= x1 or y2 <= y1:
             continue
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         ix, iy = int(cx), int(cy)
-        radius = max(MIN_RADIUS, int(gaussian_radius(math.ceil(y2 - y1), math.ceil(x2 - x1))))
-        draw_gaussian(hm[int(classes[i])], ix, iy, radius)
+        draw_gaussian(hm[int(classes[i])], ix, iy, _radius(boxes[i]))
         ltrb[k] = (cx - x1, cy - y1, x2 - cx, y2 - cy)
         offset[k] = (cx - ix, cy - iy)
         index[k] = iy * out_w + ix

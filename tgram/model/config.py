@@ -28,9 +28,13 @@ class ModelConfig:
     """Width of the affinity embedding of graph nodes."""
     max_objects: int = 256
     """Objects per training crop that get targets (the rest are left out of the losses)."""
-    size_weight: float = 0.1
-    """Weight of the ltrb L1 loss inside the detection loss (FairMOT's 0.1)."""
+    size_weight: float = 0.5
+    """Weight of the ltrb L1 loss (in stride-4 cells) inside the detection loss. FairMOT's 0.1
+    was set for pedestrians tens of cells tall; a 4x8 px car is 1x2 cells, where a fraction
+    of a cell decides IoU 0.5."""
     offset_weight: float = 1.0
+    giou_weight: float = 1.0
+    """Weight of 1 - GIoU of the box decoded at each object's centre cell."""
     adversarial_weight: float = 0.05
     """Weight of the discriminator loss in the total; raising it pushes the shared features
     harder toward task gradients that cannot be told apart, at the risk of slowing detection."""

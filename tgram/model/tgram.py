@@ -10,7 +10,14 @@ from tgram.model.backbone import IDAUp, build_backbone
 from tgram.model.config import ModelConfig
 from tgram.model.graph import SpatioTemporalGraph
 from tgram.model.heads import TrackingHeads
-from tgram.model.losses import ReIDLoss, UncertaintyWeighting, focal_loss, gather_at, masked_l1
+from tgram.model.losses import (
+    ReIDLoss,
+    UncertaintyWeighting,
+    centre_giou_loss,
+    focal_loss,
+    gather_at,
+    masked_l1,
+)
 
 
 class TGraM(nn.Module):
@@ -58,12 +65,14 @@ class TGraM(nn.Module):
         """Loss parts and "total"; `progress` in [0, 1] ramps the gradient reversal."""
         cfg, mask, index = self.cfg, targets["mask"], targets["index"]
         hm = focal_loss(outputs["hm"], targets["hm"])
-        ltrb = masked_l1(gather_at(outputs["ltrb"], index), targets["ltrb"], mask)
-        offset = masked_l1(gather_at(outputs["offset"], index), targets["offset"], mask)
-        det = hm + cfg.size_weight * ltrb + cfg.offset_weight * offset
+        pred_ltrb, pred_offset = gather_at(outputs["ltrb"], index), gather_at(outputs["offset"], index)
+        ltrb = masked_l1(pred_ltrb, targets["ltrb"], mask)
+        offset = masked_l1(pred_offset, targets["offset"], mask)
+        giou = centre_giou_loss(pred_ltrb, pred_offset, targets["ltrb"], targets["offset"], mask)
+        det = hm + cfg.size_weight * ltrb + cfg.offset_weight * offset + cfg.giou_weight * giou
         reid = self.reid_loss(gather_at(outputs["emb"], index), targets["ids"], mask)
         total = self.weighting(det, reid)
-        losses = {"hm": hm, "ltrb": ltrb, "offset": offset, "det": det, "id": reid}
+        losses = {"hm": hm, "ltrb": ltrb, "offset": offset, "giou": giou, "det": det, "id": reid}
         if self.discriminator is not None and self.training and torch.is_grad_enabled():
             strength = reversal_strength(progress, cfg.adversarial_max_lambda)
             adv, acc = adversarial_loss(self.discriminator, det, reid, outputs["features"], strength)
