@@ -51,6 +51,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth_heldout(args: argparse.Namespace) -> int:
+    from tgram.config import load_config
+    from tgram.heldout import HeldoutConfig, generate_heldout_archive
+
+    overrides = {
+        k: v
+        for k, v in {
+            "videos": args.videos,
+            "frames": args.frames,
+            "width": args.width,
+            "height": args.height,
+            "seed": args.seed,
+        }.items()
+        if v is not None
+    }
+    cfg = load_config(args.config, HeldoutConfig, overrides)
+    bar = _progress("synth-heldout", total=cfg.videos * cfg.frames, unit="frame")
+    ids = generate_heldout_archive(args.out, cfg, progress=bar.update)
+    bar.close()
+    print(f"wrote {len(ids)} held-out videos ({cfg.width}x{cfg.height}, {cfg.frames} frames; evaluation only) to {args.out}")
+    return 0
+
+
 def cmd_gen_labels(args: argparse.Namespace) -> int:
     from tgram.data.formats import gen_labels
 
@@ -117,6 +140,43 @@ def cmd_track(args: argparse.Namespace) -> int:
     frames = sum(v.frames for v in tracked)
     print(f"tracked {len(tracked)} videos, {frames} frames in {seconds:.1f} s ({frames / seconds:.2f} fps); results in {args.out}")
     return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tgram.calibrate import DET_THRESHOLDS, NEW_TRACK_MARGINS, calibrate
+    from tgram.config import load_config, to_dict
+    from tgram.data.video import list_videos, probe
+    from tgram.track.tracker import TrackerConfig
+
+    base = load_config(args.config, TrackerConfig)
+    frames = sum(probe(v).frames for v in list_videos(f"{args.archive.rstrip('/')}/videos"))
+    bar = _progress("detect", total=frames, unit="frame")
+    best, table = calibrate(
+        args.archive,
+        args.weights,
+        base,
+        det_thresholds=_floats(args.det) if args.det else DET_THRESHOLDS,
+        new_track_margins=_floats(args.margins) if args.margins else NEW_TRACK_MARGINS,
+        match=args.match,
+        on_frame=bar.update,
+    )
+    bar.close()
+    print(f"{'det':>5} {'new':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching, best first)")
+    for c in table:
+        print(f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}")
+    header = f"# tgram calibrate {args.archive} --weights {args.weights}: det/new-track thresholds chosen there\n"
+    Path(args.out).write_text(header + yaml.safe_dump(to_dict(best), sort_keys=False))
+    print(f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}; tracker config written to {args.out}")
+    return 0
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def cmd_demo_video(args: argparse.Namespace) -> int:
@@ -235,10 +295,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[str, Handler]] = {
     "synth": ("generate a synthetic Jilin-1-like video archive with exact ground truth", cmd_synth),
+    "synth-heldout": ("generate a held-out style family of synthetic video with exact ground truth (evaluation only)", cmd_synth_heldout),
     "gen-labels": ("convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON", cmd_gen_labels),
     "eval": ("score MOTChallenge result files against ground truth (CLEAR-MOT, IDF1, HOTA)", cmd_eval),
     "train": ("train a TGraM model from a YAML config (one process, or Ray Train DDP with --workers)", cmd_train),
     "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
+    "calibrate": ("choose the tracker's detection and track-birth thresholds on a labelled validation archive", cmd_calibrate),
     "demo-video": ("render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot", cmd_demo_video),
     "query": ("SQL (DuckDB) over a trajectory output; without SQL a summary", cmd_query),
     "plot": ("PNG plots of one video of a trajectory output: tracks over its first frame, speed histogram", cmd_plot),
@@ -272,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=["mp4", "airmot"], help="mp4 archive (default) or AIR-MOT image tree")
     p.add_argument("--workers", type=int, help="processes rendering videos in parallel (default: one per core)")
 
+    p = add("synth-heldout")
+    p.epilog = "An independent renderer (tgram.heldout) for measuring generalisation: never train or tune on its output."
+    p.add_argument("out", help="output directory (videos/, gt/, meta/), local or s3://")
+    p.add_argument("--config", default=str(CONFIGS / "heldout" / "default.yaml"), help="held-out YAML (default: %(default)s)")
+    p.add_argument("--videos", type=int, help="number of videos")
+    p.add_argument("--frames", type=int, help="frames per video")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--seed", type=int)
+
     p = add("gen-labels")
     p.add_argument("root", help="AIR-MOT (images/{train,test}/<seq>) or MOTChallenge (<split>/<seq>/img1) tree")
     p.add_argument("out", help="output directory for labels_with_ids, image lists and the dataset JSON")
@@ -299,6 +371,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output dir for <video_id>.txt results")
     p.add_argument("--weights", default=str(SHIPPED_WEIGHTS), help="weights file, local or s3:// (default: shipped)")
     p.add_argument("--config", default=str(CONFIGS / "track" / "default.yaml"), help="tracker YAML")
+
+    p = add("calibrate")
+    p.add_argument("archive", help="labelled validation archive (videos/<id>.mp4, gt/<id>.txt); never the test set")
+    p.add_argument("--out", required=True, help="tracker YAML to write (use it with tgram track --config)")
+    p.add_argument("--weights", default=str(SHIPPED_WEIGHTS), help="weights file, local or s3:// (default: shipped)")
+    p.add_argument("--config", default=str(CONFIGS / "track" / "default.yaml"), help="tracker YAML the other settings come from")
+    p.add_argument("--det", help="candidate detection thresholds, comma-separated (default: 0.2,...,0.5)")
+    p.add_argument("--margins", help="candidate track-birth margins above the detection threshold (default: 0,0.05,0.1,0.2)")
+    p.add_argument("--match", choices=["iou", "center"], default="iou", help="matching the scores use (default: iou)")
 
     p = add("demo-video")
     p.add_argument("video", help="the video (mp4 or image-sequence folder, local or s3://)")

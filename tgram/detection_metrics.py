@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tgram.data.classes import class_name_of_gt_id
 from tgram.track.matching import iou_matrix
 
 
@@ -25,6 +26,16 @@ class ImageDetections:
 class ImageGroundTruth:
     boxes: np.ndarray  # [m, 4] xyxy
     classes: np.ndarray  # [m] 0-based
+
+
+def gt_frame(rows: np.ndarray, frame: int, class_names: Sequence[str]) -> ImageGroundTruth:
+    """One frame's boxes of a gt array (`formats.read_gt` rows) as 0-based model classes
+    (-1 for classes the model does not have, which then only count as misses of no class)."""
+    here = rows[rows["frame"] == frame]
+    index = {name: i for i, name in enumerate(class_names)}
+    classes = np.array([index.get(class_name_of_gt_id(int(c)), -1) for c in here["cls"]], np.int64)
+    boxes = np.stack([here["x"], here["y"], here["x"] + here["w"], here["y"] + here["h"]], 1)
+    return ImageGroundTruth(boxes.reshape(-1, 4).astype(np.float32), classes)
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from tgram import storage
 from tgram.data.formats import RESULT_DTYPE, write_results
 from tgram.data.video import list_videos, probe, read_frames, video_id
-from tgram.model.decode import Detections, decode
+from tgram.model.decode import TOP_K, Detections, PeakRule, decode
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
 from tgram.track.tracker import OnlineTracker, TrackerConfig
@@ -34,14 +34,16 @@ class Detector:
         model: TGraM,
         *,
         device: torch.device,
-        top_k: int = 500,
+        top_k: int = TOP_K,
         score_threshold: float = 0.1,
+        peaks: PeakRule = "maxpool",
         amp: bool = True,
     ) -> None:
         self.model = model.eval().to(device)
         self.device = device
         self.top_k = top_k
         self.score_threshold = score_threshold
+        self.peaks = peaks
         self.amp = amp and device.type == "cuda"
 
     @classmethod
@@ -67,7 +69,7 @@ class Detector:
         x = F.pad(x, (0, -w % STRIDE, 0, -h % STRIDE))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             outputs = self.model(x[None])
-        det = decode(outputs, top_k=self.top_k, score_threshold=self.score_threshold)[0]
+        det = decode(outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks)[0]
         return det.clip(width=w, height=h)
 
 

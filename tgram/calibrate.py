@@ -1,0 +1,125 @@
+"""Tracker thresholds chosen on labelled validation video, for the weights at hand.
+
+The detection and track-birth thresholds decide most of MOTA: how confident a detection
+must be to continue a track, and to start one. Their best values depend on the weights (a
+longer-trained model is more confident) and on the imagery, so they are measured, never
+assumed: the model runs once per video with a low score floor, then every candidate pair
+re-runs only the tracker over the cached detections and is scored with `tgram.eval`.
+
+Calibrate on validation data, never on the data you report test scores on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import product
+
+import numpy as np
+
+from tgram.data.formats import read_gt
+from tgram.data.video import list_videos, probe, read_frames, video_id
+from tgram.eval import MatchKind, evaluate
+from tgram.inference import Detector, TrackRows, TrackRun, detect_frames, rows_to_results
+from tgram.model.decode import Detections
+from tgram.track.tracker import TrackerConfig
+
+DET_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+NEW_TRACK_MARGINS = (0.0, 0.05, 0.1, 0.2)
+"""Track births need at least det_threshold + margin (ByteTrack keeps 0.1)."""
+
+
+@dataclass(frozen=True)
+class CachedVideo:
+    """One video's detections at the lowest candidate threshold, frame by frame."""
+
+    fps: float
+    detections: list[tuple[int, Detections]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    det_threshold: float
+    new_track_threshold: float
+    mota: float
+    idf1: float
+    hota: float
+
+    @property
+    def objective(self) -> float:
+        """Mean of MOTA and IDF1: detection quality and identity keeping weighed alike."""
+        return (self.mota + self.idf1) / 2
+
+
+def cache_detections(
+    videos: Sequence[str], detector: Detector, on_frame: Callable[[], object] | None = None
+) -> dict[str, CachedVideo]:
+    """Run the model once over each video (the costly part of a sweep)."""
+    cached = {}
+    for uri in videos:
+        detections = []
+        for index, det in detect_frames(read_frames(uri), detector):
+            detections.append((index, det))
+            if on_frame is not None:
+                on_frame()
+        cached[video_id(uri)] = CachedVideo(probe(uri).fps, detections)
+    return cached
+
+
+def track_cached(cached: CachedVideo, config: TrackerConfig, emb_dim: int) -> TrackRows:
+    """One tracker run over cached detections (the tracker drops those below its
+    det_threshold itself), as `tgram track` would have tracked the video."""
+    run = TrackRun(config, fps=cached.fps, emb_dim=emb_dim)
+    for index, det in cached.detections:
+        run.update(index, det)
+    return run.rows()
+
+
+def sweep(
+    cached: Mapping[str, CachedVideo],
+    gt: Mapping[str, np.ndarray],
+    base: TrackerConfig,
+    *,
+    emb_dim: int,
+    det_thresholds: Sequence[float] = DET_THRESHOLDS,
+    new_track_margins: Sequence[float] = NEW_TRACK_MARGINS,
+    match: MatchKind = "iou",
+) -> list[Candidate]:
+    """Score every (det, det + margin) threshold pair; best first."""
+    out = []
+    for det, margin in product(det_thresholds, new_track_margins):
+        config = replace(base, det_threshold=det, new_track_threshold=min(det + margin, 1.0))
+        results = {name: rows_to_results(track_cached(video, config, emb_dim)) for name, video in cached.items()}
+        overall = evaluate(gt, results, match=match).overall
+        out.append(Candidate(det, config.new_track_threshold, overall.mota, overall.idf1, overall.hota))
+    return sorted(out, key=lambda c: -c.objective)
+
+
+def calibrate(
+    archive: str,
+    detector_weights: str,
+    base: TrackerConfig,
+    *,
+    det_thresholds: Sequence[float] = DET_THRESHOLDS,
+    new_track_margins: Sequence[float] = NEW_TRACK_MARGINS,
+    match: MatchKind = "iou",
+    on_frame: Callable[[], object] | None = None,
+) -> tuple[TrackerConfig, list[Candidate]]:
+    """The best thresholds on a labelled archive (videos/<id>.mp4, gt/<id>.txt) and the table."""
+    videos = list_videos(f"{archive.rstrip('/')}/videos")
+    if not videos:
+        raise ValueError(f"{archive}/videos: no videos to calibrate on")
+    gt = {video_id(uri): read_gt(f"{archive.rstrip('/')}/gt/{video_id(uri)}.txt") for uri in videos}
+    detector = Detector.from_weights(detector_weights, score_threshold=min(det_thresholds))
+    cached = cache_detections(videos, detector, on_frame)
+    table = sweep(
+        cached,
+        gt,
+        base,
+        emb_dim=detector.model.cfg.emb_dim,
+        det_thresholds=det_thresholds,
+        new_track_margins=new_track_margins,
+        match=match,
+    )
+    best = table[0]
+    return replace(base, det_threshold=best.det_threshold, new_track_threshold=best.new_track_threshold), table
