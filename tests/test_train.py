@@ -114,3 +114,11 @@ def test_training_reproduces_bit_for_bit(archive: Path, tmp_path: Path) -> None:
     assert all(torch.equal(first[k], second[k]) for k in first)
     timeless = [[{k: v for k, v in h.items() if k != "samples_per_s"} for h in r.history] for r in runs]
     assert timeless[0] == timeless[1]
+
+
+def test_reid_labels_are_capped_per_crop(archive: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(archive, tmp_path)
+    train, _ = build_datasets(replace(cfg, data=replace(cfg.data, reid_objects=1)))
+    counts = [int((train[i]["ids"] >= 0).sum()) for i in range(len(train))]
+    boxes = [int(train[i]["mask"].sum()) for i in range(len(train))]
+    assert max(counts) == 1 and max(boxes) > 1  # every object still a detection target

@@ -24,25 +24,18 @@ def _progress(desc: str, total: int | None = None, unit: str = "it") -> tqdm:
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, file=sys.stderr)
 
 
+def _given(args: argparse.Namespace, *names: str) -> dict[str, object]:
+    """The named options the user set, as config overrides."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from tgram.config import load_config
     from tgram.data.synth import SynthConfig, generate_archive
 
-    overrides = {
-        k: v
-        for k, v in {
-            "videos": args.videos,
-            "frames": args.frames,
-            "width": args.width,
-            "height": args.height,
-            "fps": args.fps,
-            "density": args.density,
-            "seed": args.seed,
-            "layout": args.layout,
-            "classes": tuple(args.classes.split(",")) if args.classes else None,
-        }.items()
-        if v is not None
-    }
+    overrides = _given(args, "videos", "frames", "width", "height", "fps", "density", "seed", "layout")
+    if args.classes:
+        overrides["classes"] = tuple(args.classes.split(","))
     cfg = load_config(args.config, SynthConfig, overrides)
     bar = _progress("synth", total=cfg.videos * cfg.frames, unit="frame")
     ids = generate_archive(args.out, cfg, progress=bar.update, workers=args.workers)
@@ -55,18 +48,7 @@ def cmd_synth_heldout(args: argparse.Namespace) -> int:
     from tgram.config import load_config
     from tgram.heldout import HeldoutConfig, generate_heldout_archive
 
-    overrides = {
-        k: v
-        for k, v in {
-            "videos": args.videos,
-            "frames": args.frames,
-            "width": args.width,
-            "height": args.height,
-            "seed": args.seed,
-        }.items()
-        if v is not None
-    }
-    cfg = load_config(args.config, HeldoutConfig, overrides)
+    cfg = load_config(args.config, HeldoutConfig, _given(args, "videos", "frames", "width", "height", "seed"))
     bar = _progress("synth-heldout", total=cfg.videos * cfg.frames, unit="frame")
     ids = generate_heldout_archive(args.out, cfg, progress=bar.update)
     bar.close()

@@ -159,7 +159,9 @@ def build_datasets(cfg: TrainConfig) -> tuple[MultiFrameDataset, MultiFrameDatas
     )
     steps = cfg.optim.steps_per_epoch
     samples = steps * cfg.optim.batch_size if steps is not None else None
-    train = MultiFrameDataset(sequences, augment=cfg.data.augment, samples_per_epoch=samples, **common)
+    train = MultiFrameDataset(
+        sequences, augment=cfg.data.augment, reid_objects=cfg.data.reid_objects, samples_per_epoch=samples, **common
+    )
     val = MultiFrameDataset(val_sequences, augment=None, **common)
     return train, val
 

@@ -82,7 +82,7 @@ class EvalSet:
 
 
 def _write_synth(out: Path) -> tuple[int, int]:
-    overrides = {"seed": 7, "videos": 2, "frames": 60, "width": 960, "height": 544}
+    overrides = {"seed": 7, "videos": 2, "frames": 40, "width": 960, "height": 544}
     synth = load_config(CONFIGS / "synth" / "default.yaml", SynthConfig, overrides)
     generate_archive(out, synth)
     return synth.width, synth.height

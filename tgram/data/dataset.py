@@ -40,6 +40,10 @@ class DataConfig:
     min_visibility: float = 0.3
     """Objects less visible than this (occluded in the gt, or cut by the crop) are neither
     positives nor negatives: the heatmap loss ignores their cells."""
+    reid_objects: int = 32
+    """Objects per crop (drawn at random) whose identity enters the ReID loss. The identity
+    classifier has one output per identity in the archive (~100k in a dense one), so its cost
+    grows with objects x identities; a car park's 200 cars per crop made it most of a step."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -47,6 +51,8 @@ class DataConfig:
             raise ValueError(f"data.input_size must be positive multiples of 32, got {self.input_size}")
         if self.frame_stride < 1:
             raise ValueError(f"data.frame_stride must be >= 1, got {self.frame_stride}")
+        if self.reid_objects < 1:
+            raise ValueError(f"data.reid_objects must be >= 1, got {self.reid_objects}")
         if not 0 <= self.min_visibility <= 1:
             raise ValueError(f"data.min_visibility must be in [0, 1], got {self.min_visibility}")
 
@@ -111,6 +117,7 @@ class MultiFrameDataset(Dataset):
         augment: AugmentConfig | None,
         frame_stride: int = 1,
         min_visibility: float = 0.0,
+        reid_objects: int | None = None,
         samples_per_epoch: int | None = None,
         seed: int = 0,
     ) -> None:
@@ -123,6 +130,7 @@ class MultiFrameDataset(Dataset):
         self.photometric = augment is not None
         self.frame_stride = frame_stride
         self.min_visibility = min_visibility
+        self.reid_objects = reid_objects
         self.samples_per_epoch = samples_per_epoch
         self.seed = seed
         self.epoch = 0
@@ -138,11 +146,17 @@ class MultiFrameDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         crops, boxes, classes, ids, visible = self._crop(index)
+        ignore = visible < self.min_visibility
+        labelled = np.flatnonzero((ids >= 0) & ~ignore)
+        if self.reid_objects is not None and len(labelled) > self.reid_objects:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+            ids = ids.copy()
+            ids[rng.permutation(labelled)[self.reid_objects :]] = -1
         targets = build_targets(
             boxes,
             classes,
             ids,
-            ignore=visible < self.min_visibility,
+            ignore=ignore,
             image_hw=self.input_size,
             num_classes=self.num_classes,
             max_objects=self.max_objects,
