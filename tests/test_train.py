@@ -72,7 +72,12 @@ def test_fit_checkpoints_resumes_and_exports(archive: Path, tmp_path: Path) -> N
     assert not torch.equal(trained["heads.hm.0.weight"], averaged["heads.hm.0.weight"])  # EMA exported
     weights = export_weights(resumed, str(run / "weights.pt"))
     model, cfg = load_weights(weights)
-    assert cfg.emb_dim == 16 and model.num_ids == resumed.model.num_ids
+    assert cfg.emb_dim == 16 and resumed.model.num_ids > 1
+    stored = torch.load(weights, weights_only=True)
+    assert stored["num_ids"] == resumed.model.num_ids and not any(k.startswith("reid_loss.") for k in stored["state_dict"])
+    frames = torch.rand(1, 3, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(frames)["hm"], resumed.model.eval()(frames)["hm"], atol=2e-2, rtol=0)
 
 
 def test_tracking_writes_the_results_contract(archive: Path, tmp_path: Path) -> None:

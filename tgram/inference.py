@@ -18,7 +18,7 @@ from tqdm import tqdm
 from tgram import storage
 from tgram.data.formats import RESULT_DTYPE, write_results
 from tgram.data.video import list_videos, probe, read_frames, video_id
-from tgram.model.decode import TOP_K, Detections, PeakRule, decode
+from tgram.model.decode import DEFAULT_PEAKS, TOP_K, Detections, PeakRule, decode
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
 from tgram.track.tracker import OnlineTracker, TrackerConfig
@@ -36,7 +36,7 @@ class Detector:
         device: torch.device,
         top_k: int = TOP_K,
         score_threshold: float = 0.1,
-        peaks: PeakRule = "maxpool",
+        peaks: PeakRule = DEFAULT_PEAKS,
         amp: bool = True,
     ) -> None:
         self.model = model.eval().to(device)

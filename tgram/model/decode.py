@@ -33,6 +33,9 @@ class Detections:
 TOP_K = 2000
 """Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
 PeakRule = Literal["maxpool", "box"]
+DEFAULT_PEAKS: PeakRule = "box"
+"""Chosen on the shipped weights' validation archive (weights/README.md): "box" lifted vehicle
+centre recall from 0.52 to 0.84 at equal AP; "maxpool" drops one of two cars in adjacent cells."""
 BOX_NMS_IOU = 0.3
 """IoU above which the lower-scoring of two same-class candidate boxes is dropped (rule "box")."""
 
@@ -64,7 +67,7 @@ def decode(
     *,
     top_k: int = TOP_K,
     score_threshold: float = 0.1,
-    peaks: PeakRule = "maxpool",
+    peaks: PeakRule = DEFAULT_PEAKS,
     down_ratio: int = DOWN_RATIO,
 ) -> list[Detections]:
     """Heatmap peaks -> detections, at most `top_k` per image.

@@ -1,7 +1,9 @@
 """Weights files and checkpoints: a plain dict loadable with torch.load(weights_only=True).
 
 {"arch": "tgram", "version", "config": ModelConfig as a dict, "num_ids", "state_dict",
-"metrics"}; no pickled objects, so a file from storage cannot run code when loaded.
+"metrics"}; no pickled objects, so a file from storage cannot run code when loaded. A weights
+file leaves out the identity classifier of the ReID loss (one row per training identity: 26 MB
+for a dense archive's 100k, and useless on other videos); a training checkpoint keeps it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ from tgram.model.config import ModelConfig
 from tgram.model.tgram import TGraM
 
 ARCH = "tgram"
+TRAINING_ONLY = ("reid_loss.",)
+"""State-dict prefixes that only training needs."""
 
 
-def checkpoint_dict(model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, half: bool = False) -> dict[str, Any]:
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu() for k, v in model.state_dict().items()}
+def checkpoint_dict(
+    model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, half: bool = False, inference: bool = False
+) -> dict[str, Any]:
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
+        for k, v in model.state_dict().items()
+        if not (inference and k.startswith(TRAINING_ONLY))
+    }
     return {
         "arch": ARCH,
         "version": __version__,
@@ -33,7 +43,7 @@ def checkpoint_dict(model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, 
 
 def save_weights(uri: str, model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, half: bool = True) -> None:
     buffer = io.BytesIO()
-    torch.save(checkpoint_dict(model, cfg, metrics, half=half), buffer)
+    torch.save(checkpoint_dict(model, cfg, metrics, half=half, inference=True), buffer)
     storage.write_bytes(uri, buffer.getvalue())
 
 
@@ -56,8 +66,11 @@ def model_from_checkpoint(state: dict[str, Any], *, source: str) -> TGraM:
         cfg = from_dict(ModelConfig, state["config"], source=f"{source} [config]")
     except KeyError:
         raise ValueError(f"{source}: missing 'config'") from None
-    model = TGraM(cfg, num_ids=int(state.get("num_ids", 1)))
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()}
+    with_classifier = any(k.startswith(TRAINING_ONLY) for k in tensors)
+    model = TGraM(cfg, num_ids=int(state.get("num_ids", 1)) if with_classifier else 1)
+    if not with_classifier:  # a weights file: inference needs no identity classifier
+        tensors.update({k: v for k, v in model.state_dict().items() if k.startswith(TRAINING_ONLY)})
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:
