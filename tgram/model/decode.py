@@ -33,9 +33,10 @@ class Detections:
 TOP_K = 2000
 """Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
 PeakRule = Literal["maxpool", "box"]
-DEFAULT_PEAKS: PeakRule = "box"
-"""Chosen on the shipped weights' validation archive (weights/README.md): "box" lifted vehicle
-centre recall from 0.52 to 0.84 at equal AP; "maxpool" drops one of two cars in adjacent cells."""
+DEFAULT_PEAKS: PeakRule = "maxpool"
+"""What the shipped weights were measured with. For the retrained candidate of
+weights/experimental/ "box" was chosen on its validation archive (vehicle centre recall
+0.52 -> 0.84 at equal AP: "maxpool" drops one of two cars in adjacent cells)."""
 BOX_NMS_IOU = 0.3
 """IoU above which the lower-scoring of two same-class candidate boxes is dropped (rule "box")."""
 

@@ -52,10 +52,10 @@ class TrackState(enum.IntEnum):
 class TrackerConfig:
     """Association settings. Costs are distances: a pair matches when below its threshold."""
 
-    det_threshold: float = 0.45
+    det_threshold: float = 0.4
     """Detections scoring below this are ignored (FairMOT's conf_thres). Raising it trades
     recall for fewer false tracks."""
-    new_track_threshold: float = 0.55
+    new_track_threshold: float = 0.5
     """Minimum score to start a track from an unmatched detection: ByteTrack's 0.1 margin
     above det_threshold, so a flickering borderline detection continues tracks but does not
     start them. Raising it suppresses spurious tracks and delays real ones."""
