@@ -186,8 +186,9 @@ def fit(
     if state is not None:
         model.load_state_dict(state["train_state_dict"])
         optimizer.load_state_dict(state["optimizer"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
+        if ema is not None:  # the checkpoint's state_dict is the average itself
+            ema.module.load_state_dict(state["state_dict"])
+            ema.n_averaged.fill_(int(state["ema_count"]))
         start_epoch, history = int(state["epoch"]), list(state["history"])
         log.info("resumed %s at epoch %d", cfg.name, start_epoch)
     averaged = ema.module if ema is not None else model
@@ -247,7 +248,7 @@ def fit(
             train_config=to_dict(cfg),
         )
         if ema is not None:
-            checkpoint["ema"] = ema.state_dict()
+            checkpoint["ema_count"] = int(ema.n_averaged)
         hooks.report(metrics, checkpoint)
     return FitResult(model=averaged, history=history)
 
