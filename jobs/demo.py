@@ -33,7 +33,9 @@ def run_demo(out: Path, weights: Path) -> None:
     archive, results = out / "archive", out / "results"
     cfg = load_config(CONFIGS / "synth" / "demo.yaml", SynthConfig)
     generate_archive(archive, cfg)
-    print(f"[1/5] synthetic archive ({cfg.videos} videos, {cfg.width}x{cfg.height}, {cfg.frames} frames): {archive}")
+    print(
+        f"[1/5] synthetic archive ({cfg.videos} videos, {cfg.width}x{cfg.height}, {cfg.frames} frames): {archive}"
+    )
 
     tracker_cfg = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
     detector = Detector.from_weights(str(weights), score_threshold=tracker_cfg.det_threshold)
@@ -56,18 +58,33 @@ def run_demo(out: Path, weights: Path) -> None:
     # 20-frame clips: every video is cut into several, tracked by the actor pool and joined again.
     batch_cfg = BatchConfig(weights=str(weights), clip_frames=20)
     summary = run_batch(str(archive / "videos"), trajectories, batch_cfg, overwrite=True)
-    same = sum(_same_rows(to_results(read_trajectories(trajectories, [video_id(v.uri)])), read_results(v.results_uri)) for v in tracked)
-    answer = query(trajectories, "SELECT class, count(DISTINCT (video_id, track_id)) AS tracks, round(avg(speed_mps), 1) AS mean_speed_mps FROM trajectories GROUP BY class ORDER BY class")
-    print(f"[5/5] Ray Data batch job ({batch_cfg.clip_frames}-frame clips): {summary.to_text()}\n"
-          f"      tracks identical to tgram track's: {same}/{len(tracked)} videos\n      trajectory Parquet: {trajectories}")
-    print(f"      tgram query {trajectories} \"SELECT class, count(DISTINCT (video_id, track_id)) ...\":\n{to_text(answer)}")
+    same = sum(
+        _same_rows(
+            to_results(read_trajectories(trajectories, [video_id(v.uri)])),
+            read_results(v.results_uri),
+        )
+        for v in tracked
+    )
+    answer = query(
+        trajectories,
+        "SELECT class, count(DISTINCT (video_id, track_id)) AS tracks, round(avg(speed_mps), 1) AS mean_speed_mps FROM trajectories GROUP BY class ORDER BY class",
+    )
+    print(
+        f"[5/5] Ray Data batch job ({batch_cfg.clip_frames}-frame clips): {summary.to_text()}\n"
+        f"      tracks identical to tgram track's: {same}/{len(tracked)} videos\n      trajectory Parquet: {trajectories}"
+    )
+    print(
+        f'      tgram query {trajectories} "SELECT class, count(DISTINCT (video_id, track_id)) ...":\n{to_text(answer)}'
+    )
     print(f"done in {time.perf_counter() - t0:.0f} s; everything is under {out}")
 
 
 def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
     """Same (frame, id) rows with the same boxes, in any order (results files keep 2 decimals)."""
     a, b = a[np.lexsort((a["id"], a["frame"]))], b[np.lexsort((b["id"], b["frame"]))]
-    return len(a) == len(b) and all(np.allclose(a[c], b[c], atol=0.006) for c in ("frame", "id", "x", "y", "w", "h"))
+    return len(a) == len(b) and all(
+        np.allclose(a[c], b[c], atol=0.006) for c in ("frame", "id", "x", "y", "w", "h")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

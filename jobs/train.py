@@ -17,13 +17,23 @@ from tgram.train import load_train_config
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m jobs.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.train", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("config", help="training YAML (configs/train/*.yaml)")
     parser.add_argument("--workers", type=int, default=1, help="DDP workers (default: 1)")
-    parser.add_argument("--gpu", action="store_true", help="one GPU per worker (NCCL); default CPU (gloo)")
-    parser.add_argument("--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)")
-    parser.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); default: start a local Ray")
-    parser.add_argument("--max-failures", type=int, default=2, help="worker-group restarts allowed (default: 2)")
+    parser.add_argument(
+        "--gpu", action="store_true", help="one GPU per worker (NCCL); default CPU (gloo)"
+    )
+    parser.add_argument(
+        "--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)"
+    )
+    parser.add_argument(
+        "--address", help="Ray cluster address (auto, ray://host:10001); default: start a local Ray"
+    )
+    parser.add_argument(
+        "--max-failures", type=int, default=2, help="worker-group restarts allowed (default: 2)"
+    )
     return parser.parse_args(argv)
 
 

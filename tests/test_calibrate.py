@@ -31,26 +31,47 @@ def cached_from_gt(gt: np.ndarray, rng: np.random.Generator) -> CachedVideo:
 
 def test_sweep_prefers_thresholds_that_drop_clutter() -> None:
     rng = np.random.default_rng(0)
-    gt = np.zeros(40, dtype=[("frame", int), ("id", int), ("x", float), ("y", float), ("w", float), ("h", float)])
+    gt = np.zeros(
+        40,
+        dtype=[("frame", int), ("id", int), ("x", float), ("y", float), ("w", float), ("h", float)],
+    )
     gt["frame"] = np.repeat(np.arange(10), 4)
     gt["id"] = np.tile(np.arange(1, 5), 10)
     gt["x"] = np.tile([20.0, 80, 140, 200], 10) + gt["frame"]
     gt["y"], gt["w"], gt["h"] = 50.0, 8.0, 4.0
-    table = sweep({"v": cached_from_gt(gt, rng)}, {"v": gt}, TrackerConfig(), emb_dim=8,
-                  det_thresholds=(0.2, 0.5), new_track_margins=(0.0, 0.1))
+    table = sweep(
+        {"v": cached_from_gt(gt, rng)},
+        {"v": gt},
+        TrackerConfig(),
+        emb_dim=8,
+        det_thresholds=(0.2, 0.5),
+        new_track_margins=(0.0, 0.1),
+    )
     assert len(table) == 4
     assert [c.objective for c in table] == sorted((c.objective for c in table), reverse=True)
     best = table[0]
     assert best.det_threshold == 0.5 and best.mota > 0.9
-    assert min(c.mota for c in table if c.new_track_threshold < 0.3) < 0.8  # clutter births cost MOTA
+    assert (
+        min(c.mota for c in table if c.new_track_threshold < 0.3) < 0.8
+    )  # clutter births cost MOTA
 
 
 def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = tmp_path / "val"
-    generate_archive(archive, SynthConfig(width=192, height=128, frames=4, videos=1, seed=11), workers=1)
+    generate_archive(
+        archive, SynthConfig(width=192, height=128, frames=4, videos=1, seed=11), workers=1
+    )
     out = tmp_path / "track.yaml"
-    assert main(["calibrate", str(archive), "--out", str(out), "--det", "0.3,0.5", "--margins", "0,0.1"]) == 0
+    assert (
+        main(
+            ["calibrate", str(archive), "--out", str(out), "--det", "0.3,0.5", "--margins", "0,0.1"]
+        )
+        == 0
+    )
     cfg = load_config(out, TrackerConfig)
-    assert cfg.det_threshold in (0.3, 0.5) and cfg.new_track_threshold - cfg.det_threshold in (0.0, pytest.approx(0.1))
+    assert cfg.det_threshold in (0.3, 0.5) and cfg.new_track_threshold - cfg.det_threshold in (
+        0.0,
+        pytest.approx(0.1),
+    )
     printed = capsys.readouterr().out
     assert "written to" in printed and len(printed.splitlines()) == 6

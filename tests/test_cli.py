@@ -17,14 +17,39 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     assert f"usage: tgram {command}" in capsys.readouterr().out
 
 
-def test_synth_then_eval_gt_against_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_synth_then_eval_gt_against_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "archive"
-    assert main(["synth", str(out), "--videos", "2", "--frames", "8", "--width", "256", "--height", "192", "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(out),
+                "--videos",
+                "2",
+                "--frames",
+                "8",
+                "--width",
+                "256",
+                "--height",
+                "192",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert f"wrote 2 videos (256x192, 8 frames, layout mp4) to {out}" in capsys.readouterr().out
     metrics = tmp_path / "m.json"
-    assert main(["eval", "--gt", str(out / "gt"), "--res", str(out / "gt"), "--json", str(metrics)]) == 0
+    assert (
+        main(["eval", "--gt", str(out / "gt"), "--res", str(out / "gt"), "--json", str(metrics)])
+        == 0
+    )
     overall = json.loads(metrics.read_text())["overall"]
-    assert overall["mota"] == 1.0 and overall["idf1"] == 1.0 and overall["hota"] == pytest.approx(1.0)
+    assert (
+        overall["mota"] == 1.0 and overall["idf1"] == 1.0 and overall["hota"] == pytest.approx(1.0)
+    )
 
 
 def test_bad_config_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,7 +61,9 @@ def test_bad_config_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert "\n" not in err
 
 
-def test_plot_writes_trajectory_and_speed_pngs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plot_writes_trajectory_and_speed_pngs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import cv2
     import numpy as np
     import pyarrow as pa
@@ -53,13 +80,27 @@ def test_plot_writes_trajectory_and_speed_pngs(tmp_path: Path, capsys: pytest.Ca
     with VideoWriter(str(video), fps=10, width=64, height=48) as writer:
         writer.write(np.full((48, 64, 3), 90, np.uint8))
     n = 20
-    table = pa.table({
-        "frame": np.arange(n, dtype=np.int32), "track_id": np.ones(n, np.int64), "class": ["vehicle"] * n,
-        "x": np.linspace(2, 50, n, dtype=np.float32), "y": np.full(n, 20, np.float32),
-        "w": np.full(n, 6, np.float32), "h": np.full(n, 4, np.float32), "score": np.ones(n, np.float32),
-        "vx": np.full(n, 2.5, np.float32), "vy": np.zeros(n, np.float32),
-    })
-    meta = VideoMeta(10.0, datetime(2023, 1, 1, tzinfo=timezone.utc), "EPSG:32631", (500000.0, 1.0, 0.0, 10.0, 0.0, -1.0), 1.0)
+    table = pa.table(
+        {
+            "frame": np.arange(n, dtype=np.int32),
+            "track_id": np.ones(n, np.int64),
+            "class": ["vehicle"] * n,
+            "x": np.linspace(2, 50, n, dtype=np.float32),
+            "y": np.full(n, 20, np.float32),
+            "w": np.full(n, 6, np.float32),
+            "h": np.full(n, 4, np.float32),
+            "score": np.ones(n, np.float32),
+            "vx": np.full(n, 2.5, np.float32),
+            "vy": np.zeros(n, np.float32),
+        }
+    )
+    meta = VideoMeta(
+        10.0,
+        datetime(2023, 1, 1, tzinfo=timezone.utc),
+        "EPSG:32631",
+        (500000.0, 1.0, 0.0, 10.0, 0.0, -1.0),
+        1.0,
+    )
     out = str(tmp_path / "out")
     write_video_trajectories(out, "v1", georeference(table, meta))
     write_video_record(out, VideoRecord("v1", str(video), "ok", 1, 10.0, 64, 48, 1, n, 1.0, ""))

@@ -37,7 +37,12 @@ def test_defaults_and_nested_values(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "count: 5\ninner:\n  rate: 2\n  names: [x, y]\n"), Outer)
     assert cfg == Outer(count=5, inner=Inner(rate=2.0, names=("x", "y")))
     assert isinstance(cfg.inner.rate, float)
-    assert to_dict(cfg) == {"mode": "fast", "count": 5, "inner": {"rate": 2.0, "names": ["x", "y"]}, "label": None}
+    assert to_dict(cfg) == {
+        "mode": "fast",
+        "count": 5,
+        "inner": {"rate": 2.0, "names": ["x", "y"]},
+        "label": None,
+    }
 
 
 def test_empty_file_gives_defaults(tmp_path: Path) -> None:
@@ -68,7 +73,9 @@ def test_missing_file_is_one_line_error(tmp_path: Path) -> None:
 
 
 def test_overrides_apply_dotted_keys(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, "count: 2\n"), Outer, overrides={"inner.rate": 0.25, "count": 4})
+    cfg = load_config(
+        write(tmp_path, "count: 2\n"), Outer, overrides={"inner.rate": 0.25, "count": 4}
+    )
     assert cfg.count == 4 and cfg.inner.rate == 0.25
 
 

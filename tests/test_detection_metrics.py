@@ -12,7 +12,11 @@ from tgram.detection_metrics import (
 
 
 def dets(boxes, scores, classes) -> ImageDetections:
-    return ImageDetections(np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32), np.asarray(classes))
+    return ImageDetections(
+        np.asarray(boxes, np.float32).reshape(-1, 4),
+        np.asarray(scores, np.float32),
+        np.asarray(classes),
+    )
 
 
 def gts(boxes, classes) -> ImageGroundTruth:

@@ -82,13 +82,19 @@ def test_ddp_trains_from_s3_checkpoints_to_s3_exports_and_resumes(
     assert len(detector([frame] * detector.num_frames).scores) > 0
 
     # The same name again with more epochs resumes after epoch 3 instead of starting over.
-    again, _ = train_on_ray(replace(cfg, optim=replace(cfg.optim, epochs=4)), workers=2, storage_path=f"{s3_bucket}/runs")
+    again, _ = train_on_ray(
+        replace(cfg, optim=replace(cfg.optim, epochs=4)),
+        workers=2,
+        storage_path=f"{s3_bucket}/runs",
+    )
     resumed = load_ray_checkpoint(again)["history"]
     assert _epochs(resumed) == [1, 2, 3, 4]
     assert resumed[:3] == history
 
 
-def _kill_one_train_worker_after_a_checkpoint(run_dir: Path, done: threading.Event, committed: dict) -> None:
+def _kill_one_train_worker_after_a_checkpoint(
+    run_dir: Path, done: threading.Event, committed: dict
+) -> None:
     """SIGKILL one Ray Train worker of this test's own Ray (a descendant of this process) once
     Ray has committed a checkpoint; `committed` gets that checkpoint's reported metrics.
 
@@ -97,7 +103,9 @@ def _kill_one_train_worker_after_a_checkpoint(run_dir: Path, done: threading.Eve
     """
     while not done.wait(0.2):
         try:
-            latest = json.loads((run_dir / "checkpoint_manager_snapshot.json").read_text())["latest_checkpoint_result"]
+            latest = json.loads((run_dir / "checkpoint_manager_snapshot.json").read_text())[
+                "latest_checkpoint_result"
+            ]
         except (OSError, ValueError):  # not written yet, or being written
             continue
         if latest is None:
@@ -113,10 +121,15 @@ def _kill_one_train_worker_after_a_checkpoint(run_dir: Path, done: threading.Eve
 
 
 @pytest.mark.slow
-def test_killed_worker_restores_from_last_checkpoint(ray_local: None, tmp_path: Path, archive: Path) -> None:
+def test_killed_worker_restores_from_last_checkpoint(
+    ray_local: None, tmp_path: Path, archive: Path
+) -> None:
     cfg = _config(str(archive), epochs=4, name="killed")
     done, committed = threading.Event(), {}
-    killer = threading.Thread(target=_kill_one_train_worker_after_a_checkpoint, args=(tmp_path / "killed", done, committed))
+    killer = threading.Thread(
+        target=_kill_one_train_worker_after_a_checkpoint,
+        args=(tmp_path / "killed", done, committed),
+    )
     killer.start()
     try:
         result, _ = train_on_ray(cfg, workers=2, storage_path=str(tmp_path), max_failures=2)
@@ -144,14 +157,20 @@ def _first_step_gradients(cfg: TrainConfig, rank: int, world: int) -> dict[str, 
             module.eval()
     wrapped = distributed_model(model, torch.device("cpu"))
     shard = GLOBAL_BATCH // world
-    batch = next(iter(DataLoader(Subset(train_set, range(rank * shard, (rank + 1) * shard)), batch_size=shard)))
+    batch = next(
+        iter(
+            DataLoader(Subset(train_set, range(rank * shard, (rank + 1) * shard)), batch_size=shard)
+        )
+    )
     losses = model.compute_losses(wrapped(batch["frames"]), batch, progress=0.5)
     losses["total"].backward()
     return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
 def _ddp_rank(rank: int, world: int, cfg: TrainConfig, port: int, out: dict[str, Any]) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
+    )
     grads = _first_step_gradients(cfg, rank, world)
     if rank == 0:
         out.update(grads)
@@ -161,7 +180,9 @@ def _ddp_rank(rank: int, world: int, cfg: TrainConfig, port: int, out: dict[str,
 @pytest.mark.slow
 def test_two_worker_ddp_gradients_equal_one_process_on_the_global_batch(archive: Path) -> None:
     base = tiny_config(archive, Path("unused"))
-    cfg = replace(base, data=replace(base.data, augment=None), model=replace(base.model, adversarial=True))
+    cfg = replace(
+        base, data=replace(base.data, augment=None), model=replace(base.model, adversarial=True)
+    )
     single = _first_step_gradients(cfg, rank=0, world=1)
     with mp.Manager() as manager:
         out = manager.dict()
@@ -170,4 +191,6 @@ def test_two_worker_ddp_gradients_equal_one_process_on_the_global_batch(archive:
     names = {name for name, _ in TGraM(cfg.model, num_ids=2).named_parameters()}
     assert single.keys() == ddp.keys() == names  # every parameter, discriminator included
     for name, grad in single.items():
-        torch.testing.assert_close(ddp[name], grad, rtol=1e-3, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(
+            ddp[name], grad, rtol=1e-3, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}"
+        )

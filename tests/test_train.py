@@ -69,15 +69,21 @@ def test_fit_checkpoints_resumes_and_exports(archive: Path, tmp_path: Path) -> N
         assert np.isfinite(resumed.history[-1][key]), key
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     trained, averaged = state["train_state_dict"], state["state_dict"]
-    assert not torch.equal(trained["heads.hm.0.weight"], averaged["heads.hm.0.weight"])  # EMA exported
+    assert not torch.equal(
+        trained["heads.hm.0.weight"], averaged["heads.hm.0.weight"]
+    )  # EMA exported
     weights = export_weights(resumed, str(run / "weights.pt"))
     model, cfg = load_weights(weights)
     assert cfg.emb_dim == 16 and resumed.model.num_ids > 1
     stored = torch.load(weights, weights_only=True)
-    assert stored["num_ids"] == resumed.model.num_ids and not any(k.startswith("reid_loss.") for k in stored["state_dict"])
+    assert stored["num_ids"] == resumed.model.num_ids and not any(
+        k.startswith("reid_loss.") for k in stored["state_dict"]
+    )
     frames = torch.rand(1, 3, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(model(frames)["hm"], resumed.model.eval()(frames)["hm"], atol=2e-2, rtol=0)
+        torch.testing.assert_close(
+            model(frames)["hm"], resumed.model.eval()(frames)["hm"], atol=2e-2, rtol=0
+        )
 
 
 def test_tracking_writes_the_results_contract(archive: Path, tmp_path: Path) -> None:
@@ -85,17 +91,23 @@ def test_tracking_writes_the_results_contract(archive: Path, tmp_path: Path) -> 
     result = fit(tiny_config(archive, tmp_path, epochs=1), device=torch.device("cpu"))
     detector = Detector(result.model, device=torch.device("cpu"), score_threshold=0.0, top_k=20)
     video = str(archive / "videos" / "synth_0000.mp4")
-    rows = track_video(video, detector, TrackerConfig(det_threshold=0.0, new_track_threshold=0.0), start=2, end=6)
+    rows = track_video(
+        video, detector, TrackerConfig(det_threshold=0.0, new_track_threshold=0.0), start=2, end=6
+    )
     assert len(rows) > 0 and set(np.unique(rows.frame)) <= {2, 3, 4, 5}
     write_results(tmp_path / "r.txt", rows_to_results(rows))
     lines = (tmp_path / "r.txt").read_text().splitlines()
     fields = lines[0].split(",")
-    assert len(fields) == 10 and fields[7:] == ["-1", "-1", "-1"] and int(fields[0]) >= 3  # 1-based frames
+    assert (
+        len(fields) == 10 and fields[7:] == ["-1", "-1", "-1"] and int(fields[0]) >= 3
+    )  # 1-based frames
     back = read_results(tmp_path / "r.txt")
     assert np.allclose(back["x"] + back["w"], rows.boxes[:, 2], atol=0.01)
 
 
-def test_an_epoch_has_steps_per_epoch_steps_whatever_the_data(archive: Path, tmp_path: Path) -> None:
+def test_an_epoch_has_steps_per_epoch_steps_whatever_the_data(
+    archive: Path, tmp_path: Path
+) -> None:
     cfg = tiny_config(archive, tmp_path)
     for steps in (1, 7, 40):  # the archive has 18 frames: fewer and more samples than frames
         train, _ = build_datasets(replace(cfg, optim=replace(cfg.optim, steps_per_epoch=steps)))
@@ -113,11 +125,15 @@ def test_learning_rate_warms_up_then_decays_to_the_final_ratio() -> None:
 
 def test_training_reproduces_bit_for_bit(archive: Path, tmp_path: Path) -> None:
     """The weights card promises that its recipe reproduces the shipped weights exactly."""
-    runs = [fit(tiny_config(archive, tmp_path / str(i)), device=torch.device("cpu")) for i in range(2)]
+    runs = [
+        fit(tiny_config(archive, tmp_path / str(i)), device=torch.device("cpu")) for i in range(2)
+    ]
     first, second = (r.model.state_dict() for r in runs)
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
-    timeless = [[{k: v for k, v in h.items() if k != "samples_per_s"} for h in r.history] for r in runs]
+    timeless = [
+        [{k: v for k, v in h.items() if k != "samples_per_s"} for h in r.history] for r in runs
+    ]
     assert timeless[0] == timeless[1]
 
 

@@ -89,9 +89,14 @@ def sweep(
     out = []
     for det, margin in product(det_thresholds, new_track_margins):
         config = replace(base, det_threshold=det, new_track_threshold=min(det + margin, 1.0))
-        results = {name: rows_to_results(track_cached(video, config, emb_dim)) for name, video in cached.items()}
+        results = {
+            name: rows_to_results(track_cached(video, config, emb_dim))
+            for name, video in cached.items()
+        }
         overall = evaluate(gt, results, match=match).overall
-        out.append(Candidate(det, config.new_track_threshold, overall.mota, overall.idf1, overall.hota))
+        out.append(
+            Candidate(det, config.new_track_threshold, overall.mota, overall.idf1, overall.hota)
+        )
     return sorted(out, key=lambda c: -c.objective)
 
 
@@ -122,4 +127,6 @@ def calibrate(
         match=match,
     )
     best = table[0]
-    return replace(base, det_threshold=best.det_threshold, new_track_threshold=best.new_track_threshold), table
+    return replace(
+        base, det_threshold=best.det_threshold, new_track_threshold=best.new_track_threshold
+    ), table

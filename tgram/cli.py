@@ -33,14 +33,18 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from tgram.config import load_config
     from tgram.data.synth import SynthConfig, generate_archive
 
-    overrides = _given(args, "videos", "frames", "width", "height", "fps", "density", "seed", "layout")
+    overrides = _given(
+        args, "videos", "frames", "width", "height", "fps", "density", "seed", "layout"
+    )
     if args.classes:
         overrides["classes"] = tuple(args.classes.split(","))
     cfg = load_config(args.config, SynthConfig, overrides)
     bar = _progress("synth", total=cfg.videos * cfg.frames, unit="frame")
     ids = generate_archive(args.out, cfg, progress=bar.update, workers=args.workers)
     bar.close()
-    print(f"wrote {len(ids)} videos ({cfg.width}x{cfg.height}, {cfg.frames} frames, layout {cfg.layout}) to {args.out}")
+    print(
+        f"wrote {len(ids)} videos ({cfg.width}x{cfg.height}, {cfg.frames} frames, layout {cfg.layout}) to {args.out}"
+    )
     return 0
 
 
@@ -48,11 +52,15 @@ def cmd_synth_heldout(args: argparse.Namespace) -> int:
     from tgram.config import load_config
     from tgram.heldout import HeldoutConfig, generate_heldout_archive
 
-    cfg = load_config(args.config, HeldoutConfig, _given(args, "videos", "frames", "width", "height", "seed"))
+    cfg = load_config(
+        args.config, HeldoutConfig, _given(args, "videos", "frames", "width", "height", "seed")
+    )
     bar = _progress("synth-heldout", total=cfg.videos * cfg.frames, unit="frame")
     ids = generate_heldout_archive(args.out, cfg, progress=bar.update)
     bar.close()
-    print(f"wrote {len(ids)} held-out videos ({cfg.width}x{cfg.height}, {cfg.frames} frames; evaluation only) to {args.out}")
+    print(
+        f"wrote {len(ids)} held-out videos ({cfg.width}x{cfg.height}, {cfg.frames} frames; evaluation only) to {args.out}"
+    )
     return 0
 
 
@@ -93,7 +101,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.workers or args.address or args.gpu:
         from tgram.ray_train import train_on_ray
 
-        result, uri = train_on_ray(cfg, workers=args.workers or 1, use_gpu=args.gpu, address=args.address)
+        result, uri = train_on_ray(
+            cfg, workers=args.workers or 1, use_gpu=args.gpu, address=args.address
+        )
         print(f"Ray Train run: {result.path}")
     else:
         from tgram.train import export_weights, fit
@@ -118,9 +128,13 @@ def cmd_track(args: argparse.Namespace) -> int:
     tracked = track_to_results(args.input, args.out, detector, tracker_cfg)
     seconds = time.perf_counter() - t0
     for video in tracked:
-        print(f"{video.results_uri}: {len(np.unique(video.rows.track_id))} tracks, {len(video.rows)} boxes")
+        print(
+            f"{video.results_uri}: {len(np.unique(video.rows.track_id))} tracks, {len(video.rows)} boxes"
+        )
     frames = sum(v.frames for v in tracked)
-    print(f"tracked {len(tracked)} videos, {frames} frames in {seconds:.1f} s ({frames / seconds:.2f} fps); results in {args.out}")
+    print(
+        f"tracked {len(tracked)} videos, {frames} frames in {seconds:.1f} s ({frames / seconds:.2f} fps); results in {args.out}"
+    )
     return 0
 
 
@@ -145,12 +159,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         on_frame=bar.update,
     )
     bar.close()
-    print(f"{'det':>5} {'new':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching, best first)")
+    print(
+        f"{'det':>5} {'new':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching, best first)"
+    )
     for c in table:
-        print(f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}")
+        print(
+            f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
+        )
     header = f"# tgram calibrate {args.archive} --weights {args.weights}: det/new-track thresholds chosen there\n"
     Path(args.out).write_text(header + yaml.safe_dump(to_dict(best), sort_keys=False))
-    print(f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}; tracker config written to {args.out}")
+    print(
+        f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}; tracker config written to {args.out}"
+    )
     return 0
 
 
@@ -168,7 +188,9 @@ def cmd_demo_video(args: argparse.Namespace) -> int:
 
     rows = read_results(args.results)
     with _progress("render", total=probe(args.video).frames, unit="frame") as bar:
-        video = render_demo_video(args.video, rows, args.out, trail_s=args.trail_s, progress=bar.update)
+        video = render_demo_video(
+            args.video, rows, args.out, trail_s=args.trail_s, progress=bar.update
+        )
     print(f"demo video: {video}")
     if args.plot:
         print(f"trajectory plot: {plot_trajectories(args.video, rows, args.plot)}")
@@ -195,10 +217,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
         args.output,
         cfg,
         overwrite=args.overwrite,
-        on_video=lambda r: print(f"{r.video_id}: {r.status}, {r.n_tracks} tracks, {r.n_rows} rows{' - ' + r.error if r.error else ''}"),
+        on_video=lambda r: print(
+            f"{r.video_id}: {r.status}, {r.n_tracks} tracks, {r.n_rows} rows{' - ' + r.error if r.error else ''}"
+        ),
     )
     print(summary.to_text())
-    print(f"trajectories: {args.output} (video_id=<id>/), videos: {args.output}/_videos, failures: {args.output}/_failures")
+    print(
+        f"trajectories: {args.output} (video_id=<id>/), videos: {args.output}/_videos, failures: {args.output}/_failures"
+    )
     return 0
 
 
@@ -209,7 +235,10 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     if args.sql:
         tables = {"result": query.query(args.output, args.sql)}
-    elif any(v is not None for v in (args.video, args.class_name, args.bbox, args.start, args.end, args.min_speed)):
+    elif any(
+        v is not None
+        for v in (args.video, args.class_name, args.bbox, args.start, args.end, args.min_speed)
+    ):
         bbox = tuple(float(v) for v in args.bbox.split(",")) if args.bbox else None
         if bbox is not None and len(bbox) != 4:
             raise ValueError(f"--bbox: expected lon_min,lat_min,lon_max,lat_max, got {args.bbox!r}")
@@ -245,10 +274,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     records = videos_dataset(args.output).to_table(filter=pads.field("video_id") == args.video)
     video_uri = records["uri"][0].as_py()
     out_dir = args.out or "."
-    frame_png = plot_trajectories(video_uri, to_results(table), storage.join(out_dir, f"{args.video}_trajectories.png"))
+    frame_png = plot_trajectories(
+        video_uri, to_results(table), storage.join(out_dir, f"{args.video}_trajectories.png")
+    )
     print(f"trajectories over the first frame: {frame_png}")
     speeds = table["speed_mps"].to_numpy(zero_copy_only=False)
-    print(f"speed histogram: {plot_speed_histogram(speeds, storage.join(out_dir, f'{args.video}_speed.png'))}")
+    print(
+        f"speed histogram: {plot_speed_histogram(speeds, storage.join(out_dir, f'{args.video}_speed.png'))}"
+    )
     return 0
 
 
@@ -277,22 +310,48 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[str, Handler]] = {
     "synth": ("generate a synthetic Jilin-1-like video archive with exact ground truth", cmd_synth),
-    "synth-heldout": ("generate a held-out style family of synthetic video with exact ground truth (evaluation only)", cmd_synth_heldout),
-    "gen-labels": ("convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON", cmd_gen_labels),
-    "eval": ("score MOTChallenge result files against ground truth (CLEAR-MOT, IDF1, HOTA)", cmd_eval),
-    "train": ("train a TGraM model from a YAML config (one process, or Ray Train DDP with --workers)", cmd_train),
+    "synth-heldout": (
+        "generate a held-out style family of synthetic video with exact ground truth (evaluation only)",
+        cmd_synth_heldout,
+    ),
+    "gen-labels": (
+        "convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON",
+        cmd_gen_labels,
+    ),
+    "eval": (
+        "score MOTChallenge result files against ground truth (CLEAR-MOT, IDF1, HOTA)",
+        cmd_eval,
+    ),
+    "train": (
+        "train a TGraM model from a YAML config (one process, or Ray Train DDP with --workers)",
+        cmd_train,
+    ),
     "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
-    "calibrate": ("choose the tracker's detection and track-birth thresholds on a labelled validation archive", cmd_calibrate),
-    "demo-video": ("render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot", cmd_demo_video),
+    "calibrate": (
+        "choose the tracker's detection and track-birth thresholds on a labelled validation archive",
+        cmd_calibrate,
+    ),
+    "demo-video": (
+        "render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot",
+        cmd_demo_video,
+    ),
     "query": ("SQL (DuckDB) over a trajectory output; without SQL a summary", cmd_query),
-    "plot": ("PNG plots of one video of a trajectory output: tracks over its first frame, speed histogram", cmd_plot),
-    "submit": ("submit a training or batch-tracking job to a Ray cluster and follow it", cmd_submit),
+    "plot": (
+        "PNG plots of one video of a trajectory output: tracks over its first frame, speed histogram",
+        cmd_plot,
+    ),
+    "submit": (
+        "submit a training or batch-tracking job to a Ray cluster and follow it",
+        cmd_submit,
+    ),
     "batch": ("track a video archive on Ray into trajectory Parquet (local or s3://)", cmd_batch),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tgram", description="Multi-object tracking in satellite video (TGraM).")
+    parser = argparse.ArgumentParser(
+        prog="tgram", description="Multi-object tracking in satellite video (TGraM)."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -304,7 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("synth")
     p.add_argument("out", help="output directory")
-    p.add_argument("--config", default=str(CONFIGS / "synth" / "default.yaml"), help="synth YAML (default: %(default)s)")
+    p.add_argument(
+        "--config",
+        default=str(CONFIGS / "synth" / "default.yaml"),
+        help="synth YAML (default: %(default)s)",
+    )
     p.add_argument("--videos", type=int, help="number of videos")
     p.add_argument("--frames", type=int, help="frames per video")
     p.add_argument("--width", type=int)
@@ -313,13 +376,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--density", type=float, help="object density multiplier")
     p.add_argument("--classes", help="comma-separated subset of airplane,ship,vehicle")
     p.add_argument("--seed", type=int)
-    p.add_argument("--layout", choices=["mp4", "airmot"], help="mp4 archive (default) or AIR-MOT image tree")
-    p.add_argument("--workers", type=int, help="processes rendering videos in parallel (default: one per core)")
+    p.add_argument(
+        "--layout", choices=["mp4", "airmot"], help="mp4 archive (default) or AIR-MOT image tree"
+    )
+    p.add_argument(
+        "--workers", type=int, help="processes rendering videos in parallel (default: one per core)"
+    )
 
     p = add("synth-heldout")
     p.epilog = "An independent renderer (tgram.heldout) for measuring generalisation: never train or tune on its output."
     p.add_argument("out", help="output directory (videos/, gt/, meta/), local or s3://")
-    p.add_argument("--config", default=str(CONFIGS / "heldout" / "default.yaml"), help="held-out YAML (default: %(default)s)")
+    p.add_argument(
+        "--config",
+        default=str(CONFIGS / "heldout" / "default.yaml"),
+        help="held-out YAML (default: %(default)s)",
+    )
     p.add_argument("--videos", type=int, help="number of videos")
     p.add_argument("--frames", type=int, help="frames per video")
     p.add_argument("--width", type=int)
@@ -327,54 +398,110 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
 
     p = add("gen-labels")
-    p.add_argument("root", help="AIR-MOT (images/{train,test}/<seq>) or MOTChallenge (<split>/<seq>/img1) tree")
-    p.add_argument("out", help="output directory for labels_with_ids, image lists and the dataset JSON")
+    p.add_argument(
+        "root", help="AIR-MOT (images/{train,test}/<seq>) or MOTChallenge (<split>/<seq>/img1) tree"
+    )
+    p.add_argument(
+        "out", help="output directory for labels_with_ids, image lists and the dataset JSON"
+    )
     p.add_argument("--name", default="dataset", help="dataset name used for list/JSON file names")
 
     p = add("eval")
-    p.add_argument("--gt", required=True, help="gt dir (<id>.txt or <seq>/gt/gt.txt) or one gt file")
+    p.add_argument(
+        "--gt", required=True, help="gt dir (<id>.txt or <seq>/gt/gt.txt) or one gt file"
+    )
     p.add_argument("--res", required=True, help="results dir of <id>.txt, or one results file")
-    p.add_argument("--match", choices=["iou", "center"], default="iou", help="box matching rule (default: iou)")
+    p.add_argument(
+        "--match", choices=["iou", "center"], default="iou", help="box matching rule (default: iou)"
+    )
     p.add_argument("--iou", type=float, help="IoU threshold for --match iou (default: 0.5)")
-    p.add_argument("--center-px", type=float, help="centre distance threshold in px for --match center (default: 5)")
+    p.add_argument(
+        "--center-px",
+        type=float,
+        help="centre distance threshold in px for --match center (default: 5)",
+    )
     p.add_argument("--per-class", action="store_true", help="also report each class")
     p.add_argument("--json", help="also write the metrics as JSON here")
 
     p = add("train")
     p.add_argument("config", help="training YAML (see configs/train/)")
-    p.add_argument("--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)")
+    p.add_argument(
+        "--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)"
+    )
     p.add_argument("--epochs", type=int, help="override optim.epochs")
     p.add_argument("--workers", type=int, help="train with Ray Train DDP on this many workers")
-    p.add_argument("--gpu", action="store_true", help="one GPU per Ray Train worker (nccl); implies Ray")
+    p.add_argument(
+        "--gpu", action="store_true", help="one GPU per Ray Train worker (nccl); implies Ray"
+    )
     p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); implies Ray")
 
     p = add("track")
-    p.add_argument("input", help="a video file, a folder of videos, or an image-sequence folder (local or s3://)")
+    p.add_argument(
+        "input",
+        help="a video file, a folder of videos, or an image-sequence folder (local or s3://)",
+    )
     p.add_argument("--out", required=True, help="output dir for <video_id>.txt results")
-    p.add_argument("--weights", default=str(SHIPPED_WEIGHTS), help="weights file, local or s3:// (default: shipped)")
+    p.add_argument(
+        "--weights",
+        default=str(SHIPPED_WEIGHTS),
+        help="weights file, local or s3:// (default: shipped)",
+    )
     p.add_argument("--config", default=str(CONFIGS / "track" / "default.yaml"), help="tracker YAML")
 
     p = add("calibrate")
-    p.add_argument("archive", help="labelled validation archive (videos/<id>.mp4, gt/<id>.txt); never the test set")
-    p.add_argument("--out", required=True, help="tracker YAML to write (use it with tgram track --config)")
-    p.add_argument("--weights", default=str(SHIPPED_WEIGHTS), help="weights file, local or s3:// (default: shipped)")
-    p.add_argument("--config", default=str(CONFIGS / "track" / "default.yaml"), help="tracker YAML the other settings come from")
-    p.add_argument("--det", help="candidate detection thresholds, comma-separated (default: 0.2,...,0.5)")
-    p.add_argument("--margins", help="candidate track-birth margins above the detection threshold (default: 0,0.05,0.1,0.2)")
-    p.add_argument("--match", choices=["iou", "center"], default="iou", help="matching the scores use (default: iou)")
+    p.add_argument(
+        "archive",
+        help="labelled validation archive (videos/<id>.mp4, gt/<id>.txt); never the test set",
+    )
+    p.add_argument(
+        "--out", required=True, help="tracker YAML to write (use it with tgram track --config)"
+    )
+    p.add_argument(
+        "--weights",
+        default=str(SHIPPED_WEIGHTS),
+        help="weights file, local or s3:// (default: shipped)",
+    )
+    p.add_argument(
+        "--config",
+        default=str(CONFIGS / "track" / "default.yaml"),
+        help="tracker YAML the other settings come from",
+    )
+    p.add_argument(
+        "--det", help="candidate detection thresholds, comma-separated (default: 0.2,...,0.5)"
+    )
+    p.add_argument(
+        "--margins",
+        help="candidate track-birth margins above the detection threshold (default: 0,0.05,0.1,0.2)",
+    )
+    p.add_argument(
+        "--match",
+        choices=["iou", "center"],
+        default="iou",
+        help="matching the scores use (default: iou)",
+    )
 
     p = add("demo-video")
     p.add_argument("video", help="the video (mp4 or image-sequence folder, local or s3://)")
     p.add_argument("results", help="its MOTChallenge results file (from tgram track)")
     p.add_argument("--out", default="demo.mp4", help="output mp4 (default: %(default)s)")
     p.add_argument("--plot", help="also write a PNG of all trajectories over the first frame here")
-    p.add_argument("--trail-s", type=float, default=3.0, help="trail length in seconds (default: %(default)s)")
+    p.add_argument(
+        "--trail-s", type=float, default=3.0, help="trail length in seconds (default: %(default)s)"
+    )
 
     p = add("batch")
-    p.add_argument("input", help="archive: a video, a folder or an s3:// prefix of mp4 files / image sequences")
+    p.add_argument(
+        "input", help="archive: a video, a folder or an s3:// prefix of mp4 files / image sequences"
+    )
     p.add_argument("output", help="trajectory Parquet root, local or s3://")
-    p.add_argument("--config", default=str(CONFIGS / "batch" / "default.yaml"), help="batch YAML (default: %(default)s)")
-    p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); default: start a local Ray")
+    p.add_argument(
+        "--config",
+        default=str(CONFIGS / "batch" / "default.yaml"),
+        help="batch YAML (default: %(default)s)",
+    )
+    p.add_argument(
+        "--address", help="Ray cluster address (auto, ray://host:10001); default: start a local Ray"
+    )
     p.add_argument("--actors", type=int, help="tracker actors")
     p.add_argument("--gpus-per-actor", type=float, help="GPUs per actor (0: CPU)")
     p.add_argument("--clip-frames", type=int, help="frames per clip")
@@ -384,20 +511,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="video: one tracker per video over all clips' detections (same tracks as tgram track); "
         "clip: each clip tracked on its own, then stitched over the overlap",
     )
-    p.add_argument("--overlap", type=int, help="frames shared by consecutive clips (clip association)")
+    p.add_argument(
+        "--overlap", type=int, help="frames shared by consecutive clips (clip association)"
+    )
     p.add_argument("--weights", help="weights file, local or s3:// (default: shipped)")
-    p.add_argument("--overwrite", action="store_true", help="redo videos whose output is already complete")
+    p.add_argument(
+        "--overwrite", action="store_true", help="redo videos whose output is already complete"
+    )
 
     p = add("query")
     p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
     p.add_argument("sql", nargs="?", help="SQL over the tables trajectories, videos, failures")
     p.add_argument("--video", help="tracks of this video only")
-    p.add_argument("--class", dest="class_name", help="tracks of this class (airplane, ship, vehicle)")
+    p.add_argument(
+        "--class", dest="class_name", help="tracks of this class (airplane, ship, vehicle)"
+    )
     p.add_argument("--bbox", help="tracks seen inside lon_min,lat_min,lon_max,lat_max (WGS84)")
     p.add_argument("--start", help="tracks seen at or after this UTC time (ISO 8601)")
     p.add_argument("--end", help="tracks seen at or before this UTC time (ISO 8601)")
     p.add_argument("--min-speed", type=float, help="tracks whose mean speed exceeds this (m/s)")
-    p.add_argument("--out", help="write the result to a .csv or .parquet file instead of printing it")
+    p.add_argument(
+        "--out", help="write the result to a .csv or .parquet file instead of printing it"
+    )
 
     p = add("plot")
     p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
@@ -406,12 +541,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("submit")
     p.epilog = "The job's own arguments follow `--`: tgram submit batch --address URL -- INPUT OUTPUT [options]"
-    p.add_argument("kind", choices=["train", "batch"], help="python -m jobs.train or jobs.track on the cluster")
+    p.add_argument(
+        "kind", choices=["train", "batch"], help="python -m jobs.train or jobs.track on the cluster"
+    )
     p.add_argument("--address", required=True, help="Ray job server, e.g. http://HEAD:8265")
-    p.add_argument("--image", help="container image for the job (instead of uploading this source tree)")
+    p.add_argument(
+        "--image", help="container image for the job (instead of uploading this source tree)"
+    )
     p.add_argument("--no-upload", action="store_true", help="use the code installed on the cluster")
-    p.add_argument("--env", action="append", help="KEY=VALUE for the job's environment (repeatable)")
-    p.add_argument("--no-follow", action="store_true", help="return once submitted instead of following logs")
+    p.add_argument(
+        "--env", action="append", help="KEY=VALUE for the job's environment (repeatable)"
+    )
+    p.add_argument(
+        "--no-follow", action="store_true", help="return once submitted instead of following logs"
+    )
     p.add_argument("--timeout", type=float, help="stop the job after this many seconds")
     return parser
 
@@ -427,7 +570,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if job_args and args.command != "submit":
         parser.error(f"unrecognized arguments after --: {' '.join(job_args)}")
     args.job_args = job_args
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return args.handler(args)
     except (ConfigError, FileNotFoundError, ValueError, ConnectionError, RuntimeError) as exc:

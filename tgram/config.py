@@ -53,7 +53,9 @@ def from_dict(
     """Build dataclass `cls` from a mapping, recursing into nested dataclasses."""
     lines = lines or {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{_where(source, lines, prefix)}: expected a mapping for '{prefix or cls.__name__}', got {type(data).__name__}")
+        raise ConfigError(
+            f"{_where(source, lines, prefix)}: expected a mapping for '{prefix or cls.__name__}', got {type(data).__name__}"
+        )
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs: dict[str, Any] = {}
@@ -109,21 +111,36 @@ def _coerce(tp: Any, value: Any, source: str, lines: dict[str, int], key: str) -
     if origin is typing.Literal:
         if value not in args:
             allowed = ", ".join(repr(a) for a in args)
-            raise ConfigError(f"{_where(source, lines, key)}: key '{key}' must be one of {allowed}, got {value!r}")
+            raise ConfigError(
+                f"{_where(source, lines, key)}: key '{key}' must be one of {allowed}, got {value!r}"
+            )
         return value
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, source=source, lines=lines, prefix=f"{key}.")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{_where(source, lines, key)}: key '{key}' expected a list, got {type(value).__name__}")
-        item_types = args if origin is tuple and args and args[-1] is not Ellipsis else (args[0] if args else Any,) * len(value)
+            raise ConfigError(
+                f"{_where(source, lines, key)}: key '{key}' expected a list, got {type(value).__name__}"
+            )
+        item_types = (
+            args
+            if origin is tuple and args and args[-1] is not Ellipsis
+            else (args[0] if args else Any,) * len(value)
+        )
         if origin is tuple and args and args[-1] is not Ellipsis and len(args) != len(value):
-            raise ConfigError(f"{_where(source, lines, key)}: key '{key}' expected {len(args)} items, got {len(value)}")
-        items = [_coerce(t, v, source, lines, f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value, strict=True))]
+            raise ConfigError(
+                f"{_where(source, lines, key)}: key '{key}' expected {len(args)} items, got {len(value)}"
+            )
+        items = [
+            _coerce(t, v, source, lines, f"{key}[{i}]")
+            for i, (t, v) in enumerate(zip(item_types, value, strict=True))
+        ]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{_where(source, lines, key)}: key '{key}' expected a mapping, got {type(value).__name__}")
+            raise ConfigError(
+                f"{_where(source, lines, key)}: key '{key}' expected a mapping, got {type(value).__name__}"
+            )
         return dict(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

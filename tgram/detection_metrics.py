@@ -62,7 +62,9 @@ def detection_metrics(
     ground truth are left out of the means).
     """
     if len(detections) != len(ground_truth):
-        raise ValueError(f"{len(detections)} detection images vs {len(ground_truth)} ground-truth images")
+        raise ValueError(
+            f"{len(detections)} detection images vs {len(ground_truth)} ground-truth images"
+        )
     out: dict[str, float] = {}
     aps, recalls = [], []
     for c, name in enumerate(class_names):

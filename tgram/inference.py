@@ -47,7 +47,9 @@ class Detector:
         self.amp = amp and device.type == "cuda"
 
     @classmethod
-    def from_weights(cls, uri: str, *, device: torch.device | None = None, **kwargs: object) -> Detector:
+    def from_weights(
+        cls, uri: str, *, device: torch.device | None = None, **kwargs: object
+    ) -> Detector:
         device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         model, _ = load_weights(uri, device=device)
         return cls(model, device=device, **kwargs)
@@ -69,7 +71,9 @@ class Detector:
         x = F.pad(x, (0, -w % STRIDE, 0, -h % STRIDE))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             outputs = self.model(x[None])
-        det = decode(outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks)[0]
+        det = decode(
+            outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks
+        )[0]
         return det.clip(width=w, height=h)
 
 
@@ -117,7 +121,9 @@ class TrackRun:
         self._parts: list[tuple] = []
 
     def update(self, index: int, det: Detections) -> None:
-        tracks = self.tracker.update(det.boxes, det.scores, det.classes, det.embeddings, frame_index=index)
+        tracks = self.tracker.update(
+            det.boxes, det.scores, det.classes, det.embeddings, frame_index=index
+        )
         if len(tracks.track_ids):
             self._parts.append(
                 (
@@ -167,7 +173,9 @@ def track_video(
     fps = probe(uri).fps
     first = max(0, start - (detector.num_frames - 1))
     frames = read_frames(uri, first, end)
-    return track_frames(frames, detector, tracker_config, fps=fps, first_output_frame=start, on_frame=on_frame)
+    return track_frames(
+        frames, detector, tracker_config, fps=fps, first_output_frame=start, on_frame=on_frame
+    )
 
 
 @dataclass(frozen=True)
@@ -192,7 +200,9 @@ def track_to_results(
         raise ValueError(f"{input_uri}: no mp4 files or image sequences found")
     infos = [probe(v) for v in videos]
     done = []
-    with tqdm(total=sum(i.frames for i in infos), desc="track", unit="frame", disable=not progress) as bar:
+    with tqdm(
+        total=sum(i.frames for i in infos), desc="track", unit="frame", disable=not progress
+    ) as bar:
         for uri, info in zip(videos, infos, strict=True):
             rows = track_video(uri, detector, tracker_config, on_frame=lambda _: bar.update())
             out = storage.join(out_dir, f"{video_id(uri)}.txt")

@@ -81,7 +81,9 @@ class RayTrainHooks:
         if checkpoint is None:
             return None
         with checkpoint.as_directory() as directory:
-            return torch.load(Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+            return torch.load(
+                Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True
+            )
 
     def report(self, metrics: dict[str, float], checkpoint: dict[str, Any]) -> None:
         # Every rank must call report (it is a barrier); one copy of the weights is enough.
@@ -126,7 +128,9 @@ def train_on_ray(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if cfg.optim.batch_size % workers:
-        raise ValueError(f"optim.batch_size ({cfg.optim.batch_size}) must be divisible by workers ({workers})")
+        raise ValueError(
+            f"optim.batch_size ({cfg.optim.batch_size}) must be divisible by workers ({workers})"
+        )
     connect(address)
     root = storage_path or cfg.storage_path
     fs, path = storage.resolve(root)
@@ -146,7 +150,9 @@ def train_on_ray(
             storage_filesystem=fs,
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             checkpoint_config=ray.train.CheckpointConfig(
-                num_to_keep=CHECKPOINTS_TO_KEEP, checkpoint_score_attribute=SCORE_METRIC, checkpoint_score_order="max"
+                num_to_keep=CHECKPOINTS_TO_KEEP,
+                checkpoint_score_attribute=SCORE_METRIC,
+                checkpoint_score_order="max",
             ),
             worker_runtime_env={"env_vars": storage.s3_env()},
         ),

@@ -45,7 +45,9 @@ def s3_filesystem() -> pafs.S3FileSystem:
     """An S3 filesystem configured from the AWS environment variables."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     kwargs: dict[str, object] = {
-        "region": os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1",
+        "region": os.environ.get("AWS_DEFAULT_REGION")
+        or os.environ.get("AWS_REGION")
+        or "us-east-1",
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=5),
     }
     if endpoint:
@@ -129,7 +131,9 @@ def make_dirs(uri: str | Path) -> None:
 PERMANENT_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
-def retry(fn: Callable[[], T], *, attempts: int = 4, base_delay_s: float = 0.5, what: str = "") -> T:
+def retry(
+    fn: Callable[[], T], *, attempts: int = 4, base_delay_s: float = 0.5, what: str = ""
+) -> T:
     """Call `fn`, retrying transient OSError (network/S3 faults) with exponential backoff.
 
     Permanent errors (missing file, no permission) are raised at once, unchanged.
@@ -143,6 +147,8 @@ def retry(fn: Callable[[], T], *, attempts: int = 4, base_delay_s: float = 0.5, 
             raise
         except OSError as exc:
             if attempt == attempts - 1:
-                raise OSError(f"{what or 'storage operation'} failed after {attempts} attempts: {exc}") from exc
+                raise OSError(
+                    f"{what or 'storage operation'} failed after {attempts} attempts: {exc}"
+                ) from exc
             time.sleep(base_delay_s * 2**attempt)
     raise AssertionError("unreachable")

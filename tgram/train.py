@@ -58,7 +58,9 @@ class OptimConfig:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("optim.epochs and optim.batch_size must be >= 1")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-            raise ValueError(f"optim.steps_per_epoch must be >= 1 or null, got {self.steps_per_epoch}")
+            raise ValueError(
+                f"optim.steps_per_epoch must be >= 1 or null, got {self.steps_per_epoch}"
+            )
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"optim.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.warmup_steps < 0 or not 0 <= self.final_lr_ratio <= 1:
@@ -115,14 +117,18 @@ class LocalHooks:
         uri = storage.join(self.run_dir, "checkpoint.pt")
         if not storage.exists(uri):
             return None
-        return torch.load(io.BytesIO(storage.read_bytes(uri)), map_location="cpu", weights_only=True)
+        return torch.load(
+            io.BytesIO(storage.read_bytes(uri)), map_location="cpu", weights_only=True
+        )
 
     def report(self, metrics: dict[str, float], checkpoint: dict[str, Any]) -> None:
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         storage.write_bytes(storage.join(self.run_dir, "checkpoint.pt"), buffer.getvalue())
         history = checkpoint["history"]
-        storage.write_bytes(storage.join(self.run_dir, "metrics.json"), json.dumps(history, indent=1).encode())
+        storage.write_bytes(
+            storage.join(self.run_dir, "metrics.json"), json.dumps(history, indent=1).encode()
+        )
 
 
 @dataclass
@@ -141,7 +147,9 @@ def select_device(prefer_gpu: bool = True) -> torch.device:
 
 def build_datasets(cfg: TrainConfig) -> tuple[MultiFrameDataset, MultiFrameDataset]:
     """Train and validation datasets with one identity space (ids global over both)."""
-    sequences = load_sequences(cfg.data.source, cfg.data.path, cfg.model.classes, cfg.data.max_frames_per_video)
+    sequences = load_sequences(
+        cfg.data.source, cfg.data.path, cfg.model.classes, cfg.data.max_frames_per_video
+    )
     if cfg.data.val_path:
         val_sequences = load_sequences(
             cfg.data.source, cfg.data.val_path, cfg.model.classes, cfg.data.max_frames_per_video
@@ -160,7 +168,11 @@ def build_datasets(cfg: TrainConfig) -> tuple[MultiFrameDataset, MultiFrameDatas
     steps = cfg.optim.steps_per_epoch
     samples = steps * cfg.optim.batch_size if steps is not None else None
     train = MultiFrameDataset(
-        sequences, augment=cfg.data.augment, reid_objects=cfg.data.reid_objects, samples_per_epoch=samples, **common
+        sequences,
+        augment=cfg.data.augment,
+        reid_objects=cfg.data.reid_objects,
+        samples_per_epoch=samples,
+        **common,
     )
     val = MultiFrameDataset(val_sequences, augment=None, **common)
     return train, val
@@ -179,7 +191,9 @@ def fit(
     torch.manual_seed(cfg.seed + hooks.rank)
     train_set, val_set = datasets or build_datasets(cfg)
     model = TGraM(cfg.model, num_ids=max(train_set.num_ids, 1)).to(device)
-    optimizer = torch.optim.Adam(model.parameter_groups(cfg.optim.lr), weight_decay=cfg.optim.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameter_groups(cfg.optim.lr), weight_decay=cfg.optim.weight_decay
+    )
     ema = _ema(model, cfg.optim.ema_decay)
     start_epoch, history = 0, []
     state = hooks.restore()
@@ -220,7 +234,9 @@ def fit(
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 outputs = wrapped(batch["frames"])
-                losses = model.compute_losses(outputs, batch, progress=global_step / max(total_steps, 1))
+                losses = model.compute_losses(
+                    outputs, batch, progress=global_step / max(total_steps, 1)
+                )
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip_norm)
@@ -254,12 +270,16 @@ def fit(
 
 
 @torch.inference_mode()
-def validate(model: TGraM, val_set: MultiFrameDataset, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
+def validate(
+    model: TGraM, val_set: MultiFrameDataset, cfg: TrainConfig, device: torch.device
+) -> dict[str, float]:
     """AP@0.5 and centre recall on a fixed set of validation crops."""
     if len(val_set) == 0:
         return {}
     model.eval()
-    indices = np.linspace(0, len(val_set) - 1, min(cfg.val_images, len(val_set))).round().astype(int)
+    indices = (
+        np.linspace(0, len(val_set) - 1, min(cfg.val_images, len(val_set))).round().astype(int)
+    )
     dets, gts = [], []
     for i in indices:
         sample = val_set[int(i)]
@@ -275,7 +295,9 @@ def export_weights(result: FitResult, uri: str, *, half: bool = True) -> str:
     """Write the trained model as a weights file (same format as weights/) to `uri`."""
     from tgram.model.weights import save_weights
 
-    save_weights(uri, result.model, result.model.cfg, result.history[-1] if result.history else {}, half=half)
+    save_weights(
+        uri, result.model, result.model.cfg, result.history[-1] if result.history else {}, half=half
+    )
     return uri
 
 
@@ -317,4 +339,6 @@ def _ema(model: TGraM, decay: float) -> AveragedModel | None:
 
 
 def _fmt(metrics: dict[str, float]) -> str:
-    return " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v))
+    return " ".join(
+        f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)
+    )

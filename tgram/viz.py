@@ -27,7 +27,9 @@ def _centres(rows: np.ndarray) -> np.ndarray:
     return np.stack([rows["x"] + rows["w"] / 2, rows["y"] + rows["h"] / 2], axis=1)
 
 
-def draw_frame(frame: np.ndarray, rows: np.ndarray, frame_index: int, *, trail_frames: int) -> np.ndarray:
+def draw_frame(
+    frame: np.ndarray, rows: np.ndarray, frame_index: int, *, trail_frames: int
+) -> np.ndarray:
     """Boxes and ids of `frame_index`, trails of the previous `trail_frames` frames fading out."""
     out = frame.copy()
     trails = rows[(rows["frame"] > frame_index - trail_frames) & (rows["frame"] <= frame_index)]
@@ -67,7 +69,10 @@ def render_demo_video(
     info = probe(video_uri)
     end = info.frames if max_frames is None else min(info.frames, max_frames)
     trail_frames = max(1, round(trail_s * info.fps))
-    width, height = info.width - info.width % 2, info.height - info.height % 2  # H.264 needs even sizes
+    width, height = (
+        info.width - info.width % 2,
+        info.height - info.height % 2,
+    )  # H.264 needs even sizes
     with VideoWriter(out_uri, fps=info.fps, width=width, height=height) as writer:
         for index, frame in read_frames(video_uri, 0, end):
             writer.write(draw_frame(frame, rows, index, trail_frames=trail_frames)[:height, :width])
@@ -112,9 +117,29 @@ def plot_speed_histogram(speeds_mps: np.ndarray, out_png: str | Path, *, bins: i
     font = cv2.FONT_HERSHEY_SIMPLEX
     for k in range(0, len(edges), max(1, len(edges) // 6)):
         x = margin + int(k * bar_w)
-        cv2.putText(canvas, f"{edges[k]:.0f}", (x - 8, height - margin + 15), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(canvas, "speed (m/s)", (width // 2 - 40, height - 8), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(canvas, f"rows per bin (max {counts.max()})", (margin, margin - 12), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            f"{edges[k]:.0f}",
+            (x - 8, height - margin + 15),
+            font,
+            0.4,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
+    cv2.putText(
+        canvas, "speed (m/s)", (width // 2 - 40, height - 8), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA
+    )
+    cv2.putText(
+        canvas,
+        f"rows per bin (max {counts.max()})",
+        (margin, margin - 12),
+        font,
+        0.45,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     ok, png = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f"{out_png}: could not encode PNG")

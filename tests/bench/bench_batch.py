@@ -27,14 +27,18 @@ from tgram.track.tracker import TrackerConfig
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "archive"
-        synth = replace(load_config(CONFIGS / "synth" / "demo.yaml", SynthConfig), videos=4, frames=150)
+        synth = replace(
+            load_config(CONFIGS / "synth" / "demo.yaml", SynthConfig), videos=4, frames=150
+        )
         generate_archive(archive, synth)
         videos = str(archive / "videos")
         frames = synth.videos * synth.frames
         tracker = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
 
         t0 = time.perf_counter()
-        detector = Detector.from_weights(str(SHIPPED_WEIGHTS), score_threshold=tracker.det_threshold)
+        detector = Detector.from_weights(
+            str(SHIPPED_WEIGHTS), score_threshold=tracker.det_threshold
+        )
         track_to_results(videos, str(Path(tmp) / "single"), detector, tracker, progress=False)
         single = time.perf_counter() - t0
 
@@ -44,26 +48,69 @@ def run() -> list[dict]:
             batch = {}
             for actors in (1, 2):
                 t0 = time.perf_counter()
-                cfg = BatchConfig(actors=actors, cpus_per_actor=max(1.0, cores / actors), clip_frames=50)
+                cfg = BatchConfig(
+                    actors=actors, cpus_per_actor=max(1.0, cores / actors), clip_frames=50
+                )
                 summary = run_batch(videos, str(Path(tmp) / f"batch{actors}"), cfg)
                 batch[actors] = time.perf_counter() - t0
                 if actors == 1:
-                    decode_share = summary.decode_seconds / max(summary.decode_seconds + summary.track_seconds, 1e-9)
+                    decode_share = summary.decode_seconds / max(
+                        summary.decode_seconds + summary.track_seconds, 1e-9
+                    )
                     associate = summary.associate_seconds
         finally:
             ray.shutdown()
     return [
-        dict(name=f"batch job, 1 actor ({frames} frames, {synth.width}x{synth.height})", value=batch[1], unit="s",
-             peer="single-process tgram track", peer_value=single, ratio=batch[1] / single,
-             target="<= 1.15x", ok=batch[1] / single <= 1.15),
-        dict(name=f"batch job, 2 actors on {cores} cores", value=batch[2], unit="s", peer="1 actor",
-             peer_value=batch[1], ratio=batch[2] / batch[1], target=None, ok=None),
-        dict(name="decode share of actor time", value=decode_share, unit="", peer=None, peer_value=None,
-             ratio=None, target=None, ok=None),
-        dict(name="tracker association on the driver (video association)", value=associate, unit="s",
-             peer="1-actor job wall time", peer_value=batch[1], ratio=associate / batch[1], target=None, ok=None),
-        dict(name="batch job throughput, 1 actor", value=frames / batch[1], unit="fps", peer=None,
-             peer_value=None, ratio=None, target=None, ok=None),
+        dict(
+            name=f"batch job, 1 actor ({frames} frames, {synth.width}x{synth.height})",
+            value=batch[1],
+            unit="s",
+            peer="single-process tgram track",
+            peer_value=single,
+            ratio=batch[1] / single,
+            target="<= 1.15x",
+            ok=batch[1] / single <= 1.15,
+        ),
+        dict(
+            name=f"batch job, 2 actors on {cores} cores",
+            value=batch[2],
+            unit="s",
+            peer="1 actor",
+            peer_value=batch[1],
+            ratio=batch[2] / batch[1],
+            target=None,
+            ok=None,
+        ),
+        dict(
+            name="decode share of actor time",
+            value=decode_share,
+            unit="",
+            peer=None,
+            peer_value=None,
+            ratio=None,
+            target=None,
+            ok=None,
+        ),
+        dict(
+            name="tracker association on the driver (video association)",
+            value=associate,
+            unit="s",
+            peer="1-actor job wall time",
+            peer_value=batch[1],
+            ratio=associate / batch[1],
+            target=None,
+            ok=None,
+        ),
+        dict(
+            name="batch job throughput, 1 actor",
+            value=frames / batch[1],
+            unit="fps",
+            peer=None,
+            peer_value=None,
+            ratio=None,
+            target=None,
+            ok=None,
+        ),
     ]
 
 

@@ -171,7 +171,9 @@ def _track_tgram(
     tracked = {name: track_cached(video, tracker_config, emb_dim) for name, video in cached.items()}
     frames = sum(len(video.detections) for video in cached.values())
     fps = frames / (time.perf_counter() - start)
-    with_class = {name: _with_gt_class(rows, detector.class_names) for name, rows in tracked.items()}
+    with_class = {
+        name: _with_gt_class(rows, detector.class_names) for name, rows in tracked.items()
+    }
     scored = _scored(f"tgram ({Path(weights).name})", gt, with_class, fps)
     return scored, _full_frame_ap(cached, gt, detector.class_names)
 
@@ -325,12 +327,16 @@ def _quality_rows(eval_set: EvalSet, tgram: Scored, peer: Scored) -> list[dict]:
             target = eval_set.targets.get((match, key))
             if target is not None and eval_set.peer_margin is not None:
                 target = max(target, peer_value + eval_set.peer_margin)
-            rows.append(_row(f"{label} all classes, {where}", value, "", peer.name, peer_value, target))
+            rows.append(
+                _row(f"{label} all classes, {where}", value, "", peer.name, peer_value, target)
+            )
         for name, report in ours.classes.items():
             for key in ("mota", "idf1"):
                 value = getattr(report.overall, key)
                 peer_value = getattr(theirs.classes[name].overall, key)
-                rows.append(_row(f"{METRICS[key]} {name}, {where}", value, "", peer.name, peer_value, None))
+                rows.append(
+                    _row(f"{METRICS[key]} {name}, {where}", value, "", peer.name, peer_value, None)
+                )
     return rows
 
 
@@ -343,7 +349,14 @@ def _ap_rows(eval_set: EvalSet, ap: dict[str, float], weights: str) -> list[dict
         label = {"ap50": "AP@0.5", "centre_recall": "centre recall", "map50": "mAP@0.5"}[metric]
         target = eval_set.ap_targets.get(name) if metric == "ap50" else None
         rows.append(
-            _row(f"{label} {name or 'mean'}, {eval_set.name}, full frames", value, "", "", float("nan"), target)
+            _row(
+                f"{label} {name or 'mean'}, {eval_set.name}, full frames",
+                value,
+                "",
+                "",
+                float("nan"),
+                target,
+            )
         )
     return rows
 

@@ -30,7 +30,9 @@ SPEEDUP_TARGET = 1.0
 
 
 def _samples_per_s(cfg: TrainConfig, workers: int, storage_path: str) -> float:
-    result, _ = train_on_ray(replace(cfg, name=f"bench_{workers}w"), workers=workers, storage_path=storage_path)
+    result, _ = train_on_ray(
+        replace(cfg, name=f"bench_{workers}w"), workers=workers, storage_path=storage_path
+    )
     history = load_ray_checkpoint(result)["history"]
     return statistics.mean(h["samples_per_s"] for h in history[1:])
 
@@ -38,11 +40,18 @@ def _samples_per_s(cfg: TrainConfig, workers: int, storage_path: str) -> float:
 def run() -> list[dict]:
     started_ray = not ray.is_initialized()
     if started_ray:
-        ray.init(num_cpus=max(WORKER_COUNTS), include_dashboard=False, configure_logging=False, log_to_driver=False)
+        ray.init(
+            num_cpus=max(WORKER_COUNTS),
+            include_dashboard=False,
+            configure_logging=False,
+            log_to_driver=False,
+        )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "archive"
-            generate_archive(archive, SynthConfig(width=192, height=128, frames=6, videos=3, seed=3), workers=1)
+            generate_archive(
+                archive, SynthConfig(width=192, height=128, frames=6, videos=3, seed=3), workers=1
+            )
             base = tiny_config(archive, Path(tmp) / "runs", epochs=EPOCHS)
             cfg = replace(
                 base,

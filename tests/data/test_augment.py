@@ -15,7 +15,9 @@ from tgram.data.augment import (
 )
 
 
-def geometry(origin=(10, 20), window=(32, 48), out=(32, 48), scale=1.0, rot90=0, flip=False) -> CropGeometry:
+def geometry(
+    origin=(10, 20), window=(32, 48), out=(32, 48), scale=1.0, rot90=0, flip=False
+) -> CropGeometry:
     return CropGeometry(origin, window, out, scale, rot90, flip)
 
 
@@ -67,23 +69,39 @@ def test_cut_boxes_report_the_share_inside() -> None:
 def test_geometry_centres_on_objects_with_integer_pixels() -> None:
     cfg = replace(AugmentConfig.none(), object_centred=1.0)
     boxes = np.array([[500, 300, 504, 308]], np.float32)
-    g = draw_geometry(np.random.default_rng(0), (1080, 1920), (64, 64), boxes, np.zeros(1, np.int64), cfg)
-    assert g.origin_xy == (502 - 32, 304 - 32) and g.window_hw == (64, 64) and g.rot90 == 0 and not g.flip
+    g = draw_geometry(
+        np.random.default_rng(0), (1080, 1920), (64, 64), boxes, np.zeros(1, np.int64), cfg
+    )
+    assert (
+        g.origin_xy == (502 - 32, 304 - 32)
+        and g.window_hw == (64, 64)
+        and g.rot90 == 0
+        and not g.flip
+    )
 
 
 def test_class_balanced_centring_finds_the_rare_class() -> None:
     """One ship among 99 cars: about half of the object-centred crops centre on the ship."""
-    boxes = np.array([[10 * i, 10, 10 * i + 4, 18] for i in range(99)] + [[500, 500, 540, 510]], np.float32)
+    boxes = np.array(
+        [[10 * i, 10, 10 * i + 4, 18] for i in range(99)] + [[500, 500, 540, 510]], np.float32
+    )
     classes = np.array([2] * 99 + [1])
     rng = np.random.default_rng(0)
     cfg = replace(AugmentConfig.none(), object_centred=1.0)
     on_ship = sum(
-        draw_geometry(rng, (1080, 1920), (64, 64), boxes, classes, cfg).origin_xy == (520 - 32, 505 - 32)
+        draw_geometry(rng, (1080, 1920), (64, 64), boxes, classes, cfg).origin_xy
+        == (520 - 32, 505 - 32)
         for _ in range(400)
     )
     assert 150 < on_ship < 250
     plain = replace(cfg, class_balanced=False)
-    assert sum(draw_geometry(rng, (1080, 1920), (64, 64), boxes, classes, plain).origin_xy[0] == 488 for _ in range(400)) < 20
+    assert (
+        sum(
+            draw_geometry(rng, (1080, 1920), (64, 64), boxes, classes, plain).origin_xy[0] == 488
+            for _ in range(400)
+        )
+        < 20
+    )
 
 
 def test_style_is_shared_by_the_frames_and_changes_them() -> None:
@@ -107,7 +125,9 @@ def test_noise_is_drawn_per_frame() -> None:
 
 def test_no_augmentation_leaves_pixels_alone() -> None:
     frame = np.random.default_rng(3).integers(0, 255, (2, 16, 16, 3), dtype=np.uint8)
-    assert np.array_equal(jitter_style(frame, np.random.default_rng(0), AugmentConfig.none()), frame)
+    assert np.array_equal(
+        jitter_style(frame, np.random.default_rng(0), AugmentConfig.none()), frame
+    )
 
 
 def test_bad_ranges_are_rejected() -> None:

@@ -21,7 +21,18 @@ from tgram.heldout.objects import airplane, ship, stamp, vehicle
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = HeldoutConfig(width=256, height=160, frames=6, videos=2, seed=0)
-META_KEYS = {"video_id", "fps", "width", "height", "frames", "start_time", "crs", "geotransform", "gsd_m", "place"}
+META_KEYS = {
+    "video_id",
+    "fps",
+    "width",
+    "height",
+    "frames",
+    "start_time",
+    "crs",
+    "geotransform",
+    "gsd_m",
+    "place",
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +70,9 @@ def test_archive_layout_and_readers(archive: tuple[Path, list[str]]) -> None:
         assert (meta["width"], meta["height"], meta["frames"], meta["fps"]) == (256, 160, 6, 10.0)
 
 
-def test_written_gt_equals_rendered_gt(archive: tuple[Path, list[str]], videos: list[HeldoutVideo]) -> None:
+def test_written_gt_equals_rendered_gt(
+    archive: tuple[Path, list[str]], videos: list[HeldoutVideo]
+) -> None:
     out, ids = archive
     rows = np.concatenate([g for _, g in videos[0].frames()])
     gt = read_gt(out / "gt" / f"{ids[0]}.txt")
@@ -85,7 +98,9 @@ def test_deterministic_per_seed(videos: list[HeldoutVideo]) -> None:
         np.testing.assert_array_equal(a_gt, b_gt)
     other = HeldoutVideo(replace(TINY, seed=1), 0)
     o_gt = other.render(0)[1]
-    assert len(o_gt) != len(videos[0].render(0)[1]) or not np.array_equal(o_gt["x"], videos[0].render(0)[1]["x"])
+    assert len(o_gt) != len(videos[0].render(0)[1]) or not np.array_equal(
+        o_gt["x"], videos[0].render(0)[1]["x"]
+    )
     # each video of a seed draws its own style
     assert videos[0].style != videos[1].style
 
@@ -93,8 +108,19 @@ def test_deterministic_per_seed(videos: list[HeldoutVideo]) -> None:
 def test_stamp_box_is_the_tight_box_of_the_drawn_coverage() -> None:
     rng = np.random.default_rng(0)
     for k in range(60):
-        shape = [vehicle(rng, 1.8), ship(rng, rng.uniform(10, 60)), airplane(rng, rng.uniform(25, 60))][k % 3]
-        st = stamp(shape, rng.uniform(50, 60), rng.uniform(50, 60), rng.uniform(0, 2 * np.pi), (0.6, 0.4, 0.5), wake=1.0)
+        shape = [
+            vehicle(rng, 1.8),
+            ship(rng, rng.uniform(10, 60)),
+            airplane(rng, rng.uniform(25, 60)),
+        ][k % 3]
+        st = stamp(
+            shape,
+            rng.uniform(50, 60),
+            rng.uniform(50, 60),
+            rng.uniform(0, 2 * np.pi),
+            (0.6, 0.4, 0.5),
+            wake=1.0,
+        )
         ys, xs = np.nonzero(st.body > 0.02)
         x1, y1, x2, y2 = st.box
         # the covered pixels are exactly those the box overlaps: [floor(x1), ceil(x2))
@@ -142,12 +168,22 @@ def test_gt_boxes_are_the_drawn_footprints(videos: list[HeldoutVideo], index: in
             others = _box_mask(np.delete(gt, k), diff.shape, 2)
             x0, y0 = int(np.floor(r["x"])) - 1, int(np.floor(r["y"])) - 1
             x1, y1 = int(np.ceil(r["x"] + r["w"])) + 1, int(np.ceil(r["y"] + r["h"])) + 1
-            if x0 < 0 or y0 < 0 or x1 > diff.shape[1] or y1 > diff.shape[0] or others[y0:y1, x0:x1].any():
+            if (
+                x0 < 0
+                or y0 < 0
+                or x1 > diff.shape[1]
+                or y1 > diff.shape[0]
+                or others[y0:y1, x0:x1].any()
+            ):
                 continue
             ys, xs = np.nonzero(diff[y0:y1, x0:x1] > 2)
             assert len(xs), f"nothing drawn in box {r}"
-            assert abs(x0 + xs.min() - r["x"]) <= 2 and abs(x0 + xs.max() + 1 - (r["x"] + r["w"])) <= 2
-            assert abs(y0 + ys.min() - r["y"]) <= 2 and abs(y0 + ys.max() + 1 - (r["y"] + r["h"])) <= 2
+            assert (
+                abs(x0 + xs.min() - r["x"]) <= 2 and abs(x0 + xs.max() + 1 - (r["x"] + r["w"])) <= 2
+            )
+            assert (
+                abs(y0 + ys.min() - r["y"]) <= 2 and abs(y0 + ys.max() + 1 - (r["y"] + r["h"])) <= 2
+            )
             checked += 1
         assert checked >= 5
 
@@ -173,7 +209,13 @@ def test_platform_motion_moves_gt_with_the_frame() -> None:
     static = set(range(1, len(v.scene.static) + 1))
     common = 0
     for r in a:
-        if r["id"] not in static or r["x"] < 4 or r["y"] < 4 or r["x"] + r["w"] > 252 or r["y"] + r["h"] > 156:
+        if (
+            r["id"] not in static
+            or r["x"] < 4
+            or r["y"] < 4
+            or r["x"] + r["w"] > 252
+            or r["y"] + r["h"] > 156
+        ):
             continue
         (s,) = b[b["id"] == r["id"]]
         assert s["x"] - r["x"] == pytest.approx(-shift[0], abs=1e-3)
@@ -201,7 +243,9 @@ def test_sizes_match_the_brief() -> None:
 
 
 def test_config_validation_and_yaml_defaults(tmp_path: Path) -> None:
-    assert load_config(ROOT / "configs" / "heldout" / "default.yaml", HeldoutConfig) == HeldoutConfig()
+    assert (
+        load_config(ROOT / "configs" / "heldout" / "default.yaml", HeldoutConfig) == HeldoutConfig()
+    )
     with pytest.raises(ValueError, match="even width and height"):
         HeldoutConfig(width=255)
     with pytest.raises(ValueError, match="crf must be in"):
@@ -218,16 +262,37 @@ def test_config_validation_and_yaml_defaults(tmp_path: Path) -> None:
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o"
-    args = ["synth-heldout", str(out), "--videos", "1", "--frames", "2", "--width", "192", "--height", "128", "--seed", "4"]
+    args = [
+        "synth-heldout",
+        str(out),
+        "--videos",
+        "1",
+        "--frames",
+        "2",
+        "--width",
+        "192",
+        "--height",
+        "128",
+        "--seed",
+        "4",
+    ]
     assert main(args) == 0
     assert "wrote 1 held-out videos" in capsys.readouterr().out
-    assert (out / "videos" / "heldout_0000.mp4").is_file() and (out / "gt" / "heldout_0000.txt").is_file()
+    assert (out / "videos" / "heldout_0000.mp4").is_file() and (
+        out / "gt" / "heldout_0000.txt"
+    ).is_file()
     assert main(["synth-heldout", str(out), "--width", "100"]) == 2
     assert "width and height must be" in capsys.readouterr().err
 
 
 def test_shares_no_code_with_the_training_renderer() -> None:
-    allowed = {"tgram.data.formats", "tgram.data.video", "tgram.data.classes", "tgram.storage", "tgram.config"}
+    allowed = {
+        "tgram.data.formats",
+        "tgram.data.video",
+        "tgram.data.classes",
+        "tgram.storage",
+        "tgram.config",
+    }
     for path in (ROOT / "tgram" / "heldout").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []

@@ -35,7 +35,9 @@ def test_reid_loss_uses_scaled_normalised_embeddings() -> None:
     emb = torch.tensor([[[10.0, 0.0], [0.0, 1.0], [5.0, 5.0]]])
     value = loss(emb, torch.tensor([[0, 1, -1]]), torch.tensor([[1.0, 1.0, 1.0]]))
     s = math.sqrt(2) * math.log(2)
-    expected = -math.log(math.exp(s) / (math.exp(s) + 2))  # each: logit s for its id, 0 for the others
+    expected = -math.log(
+        math.exp(s) / (math.exp(s) + 2)
+    )  # each: logit s for its id, 0 for the others
     assert value.item() == pytest.approx(expected, rel=1e-5)
 
 

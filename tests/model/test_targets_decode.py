@@ -12,7 +12,11 @@ def perfect_outputs(targets: dict[str, np.ndarray], emb_dim: int = 8) -> dict[st
     """Head maps that a perfect network would produce for these targets."""
     c, h, w = targets["hm"].shape
     hm = torch.from_numpy(targets["hm"]).clamp(1e-6, 1 - 1e-6)
-    out = {"hm": torch.log(hm / (1 - hm))[None], "ltrb": torch.zeros(1, 4, h, w), "offset": torch.zeros(1, 2, h, w)}
+    out = {
+        "hm": torch.log(hm / (1 - hm))[None],
+        "ltrb": torch.zeros(1, 4, h, w),
+        "offset": torch.zeros(1, 2, h, w),
+    }
     emb = torch.zeros(1, emb_dim, h, w)
     for k in np.flatnonzero(targets["mask"]):
         iy, ix = divmod(int(targets["index"][k]), w)
@@ -36,7 +40,14 @@ def test_targets_round_trip_through_decode() -> None:
 
 
 def test_tiny_vehicle_gets_a_peak_and_radius_floor() -> None:
-    t = build_targets(np.array([[9, 9, 13, 17]], np.float32), np.array([0]), np.array([1]), image_hw=(64, 64), num_classes=1, max_objects=4)
+    t = build_targets(
+        np.array([[9, 9, 13, 17]], np.float32),
+        np.array([0]),
+        np.array([1]),
+        image_hw=(64, 64),
+        num_classes=1,
+        max_objects=4,
+    )
     assert gaussian_radius(2, 1) < 1 <= MIN_RADIUS
     assert t["hm"].max() == 1.0 and (t["hm"] > 0).sum() == 9  # 3x3 neighbourhood from the floor
     assert t["ids"][0] == 1 and t["ids"][1] == -1
@@ -44,7 +55,9 @@ def test_tiny_vehicle_gets_a_peak_and_radius_floor() -> None:
 
 def test_max_objects_keeps_the_largest() -> None:
     boxes = np.array([[0, 0, 4, 4], [10, 10, 30, 30], [40, 40, 44, 48]], np.float32)
-    t = build_targets(boxes, np.zeros(3, int), np.arange(3), image_hw=(64, 64), num_classes=1, max_objects=2)
+    t = build_targets(
+        boxes, np.zeros(3, int), np.arange(3), image_hw=(64, 64), num_classes=1, max_objects=2
+    )
     assert t["mask"].sum() == 2 and set(t["ids"].tolist()) == {1, 2}
 
 
@@ -56,7 +69,14 @@ def test_heatmap_peaks_suppresses_neighbours() -> None:
 
 @pytest.mark.parametrize("threshold", [0.3, 0.95])
 def test_score_threshold(threshold: float) -> None:
-    t = build_targets(np.array([[8, 8, 24, 24]], np.float32), np.array([0]), np.array([0]), image_hw=(32, 32), num_classes=1, max_objects=2)
+    t = build_targets(
+        np.array([[8, 8, 24, 24]], np.float32),
+        np.array([0]),
+        np.array([0]),
+        image_hw=(32, 32),
+        num_classes=1,
+        max_objects=2,
+    )
     out = perfect_outputs(t)
     out["hm"] = out["hm"].clamp(max=torch.logit(torch.tensor(0.9)))
     assert len(decode(out, score_threshold=threshold)[0]) == (1 if threshold < 0.9 else 0)
@@ -72,7 +92,12 @@ def test_box_peaks_keep_cars_in_adjacent_cells_and_drop_duplicates() -> None:
     ltrb[0, :, 5, 5] = ltrb[0, :, 5, 6] = torch.tensor([0.375, 0.75, 0.375, 0.75])
     hm[0, 0, 10, 10], hm[0, 0, 10, 11] = 3.0, 1.0  # an airplane and its spill-over cell
     ltrb[0, :, 10, 10] = ltrb[0, :, 10, 11] = 4.0
-    outputs = {"hm": hm, "ltrb": ltrb, "offset": torch.zeros((1, 2, h, w)), "emb": torch.ones((1, 4, h, w))}
+    outputs = {
+        "hm": hm,
+        "ltrb": ltrb,
+        "offset": torch.zeros((1, 2, h, w)),
+        "emb": torch.ones((1, 4, h, w)),
+    }
     maxpool = decode(outputs, score_threshold=0.5, peaks="maxpool")[0]
     box = decode(outputs, score_threshold=0.5, peaks="box")[0]
     assert sorted(maxpool.classes.tolist()) == [0, 2]
@@ -83,8 +108,15 @@ def test_box_peaks_keep_cars_in_adjacent_cells_and_drop_duplicates() -> None:
 
 def test_ignored_objects_are_neither_positives_nor_negatives() -> None:
     boxes = np.array([[8, 8, 16, 12], [40, 40, 48, 44]], np.float32)
-    t = build_targets(boxes, np.array([2, 2]), np.array([0, 1]), ignore=np.array([False, True]),
-                      image_hw=(64, 64), num_classes=3, max_objects=4)
+    t = build_targets(
+        boxes,
+        np.array([2, 2]),
+        np.array([0, 1]),
+        ignore=np.array([False, True]),
+        image_hw=(64, 64),
+        num_classes=3,
+        max_objects=4,
+    )
     assert t["mask"].tolist() == [1, 0, 0, 0] and t["ids"].tolist() == [0, -1, -1, -1]
     assert (t["hm"] == 1).sum() == 1  # one positive peak
     ignored_centre = t["hm"][2, 10, 11]

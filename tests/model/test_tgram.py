@@ -20,7 +20,16 @@ def batch(b: int = 2, t: int = 3, seed: int = 0) -> tuple[torch.Tensor, dict[str
     for _ in range(b):
         xy = rng.uniform(0, [W - 16, H - 16], (4, 2))
         boxes = np.concatenate([xy, xy + rng.uniform(4, 16, (4, 2))], 1).astype(np.float32)
-        targets.append(build_targets(boxes, rng.integers(0, 3, 4), rng.integers(0, 10, 4), image_hw=(H, W), num_classes=3, max_objects=8))
+        targets.append(
+            build_targets(
+                boxes,
+                rng.integers(0, 3, 4),
+                rng.integers(0, 10, 4),
+                image_hw=(H, W),
+                num_classes=3,
+                max_objects=8,
+            )
+        )
     return frames, {k: torch.from_numpy(np.stack([t[k] for t in targets])) for k in targets[0]}
 
 
@@ -44,7 +53,12 @@ def test_output_shapes(backbone: str, deform: bool) -> None:
     with torch.no_grad():
         out = model(batch(b=1)[0])
     assert out["hm"].shape == (1, 3, H // 4, W // 4)
-    assert out["ltrb"].shape == (1, 4, H // 4, W // 4) and out["offset"].shape == (1, 2, H // 4, W // 4)
+    assert out["ltrb"].shape == (1, 4, H // 4, W // 4) and out["offset"].shape == (
+        1,
+        2,
+        H // 4,
+        W // 4,
+    )
     assert out["emb"].shape == (1, 16, H // 4, W // 4)
 
 
@@ -88,21 +102,40 @@ def test_losses_and_gradients_reach_every_part() -> None:
     assert {"hm", "ltrb", "offset", "det", "id", "adv", "adv_acc", "total"} <= losses.keys()
     assert all(torch.isfinite(v) for v in losses.values())
     losses["total"].backward()
-    for name in ("backbone.stem.0.weight", "graph.out.weight", "heads.emb.2.weight", "discriminator.net.0.weight", "weighting.s_id"):
+    for name in (
+        "backbone.stem.0.weight",
+        "graph.out.weight",
+        "heads.emb.2.weight",
+        "discriminator.net.0.weight",
+        "weighting.s_id",
+    ):
         assert dict(model.named_parameters())[name].grad.abs().sum() > 0, name
 
 
 def test_parameter_groups_split_the_discriminator() -> None:
     model = TGraM(ModelConfig(discriminator_lr_scale=3.0), num_ids=4)
     groups = model.parameter_groups(0.01)
-    assert [g["name"] for g in groups] == ["network", "discriminator"] and groups[1]["lr"] == pytest.approx(0.03)
+    assert [g["name"] for g in groups] == ["network", "discriminator"] and groups[1][
+        "lr"
+    ] == pytest.approx(0.03)
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
 def _train_adversarially(strength: float, steps: int) -> list[float]:
     """Train only on the adversarial loss at a fixed reversal strength; discriminator losses."""
     torch.manual_seed(0)
-    model = TGraM(ModelConfig(frames=1, graph=False, emb_dim=8, decoder_channels=16, head_channels=16, adversarial_weight=1.0, adversarial_max_lambda=strength), num_ids=10)
+    model = TGraM(
+        ModelConfig(
+            frames=1,
+            graph=False,
+            emb_dim=8,
+            decoder_channels=16,
+            head_channels=16,
+            adversarial_weight=1.0,
+            adversarial_max_lambda=strength,
+        ),
+        num_ids=10,
+    )
     frames, targets = batch(b=2, t=1)
     opt = torch.optim.Adam(model.parameter_groups(1e-3))
     disc_losses = []

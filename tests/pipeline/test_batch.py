@@ -39,7 +39,9 @@ STITCHED = dict(association="clip", clip_frames=20, overlap=10)
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("archive")
-    generate_archive(out, SynthConfig(videos=3, frames=40, width=320, height=224, seed=11), workers=1)
+    generate_archive(
+        out, SynthConfig(videos=3, frames=40, width=320, height=224, seed=11), workers=1
+    )
     return out
 
 
@@ -48,7 +50,10 @@ def whole_video_tracks(archive: Path) -> dict[str, np.ndarray]:
     """`tgram track` on each whole video: the reference the batch job must reproduce."""
     tracker = TrackerConfig()
     detector = Detector.from_weights(str(SHIPPED_WEIGHTS), score_threshold=tracker.det_threshold)
-    return {video_id(u): rows_to_results(track_video(u, detector, tracker)) for u in list_videos(archive / "videos")}
+    return {
+        video_id(u): rows_to_results(track_video(u, detector, tracker))
+        for u in list_videos(archive / "videos")
+    }
 
 
 def _results_of(out_root: str, vid: str) -> np.ndarray:
@@ -82,7 +87,9 @@ def test_batch_on_s3_matches_tracking_whole_videos(
     assert (summary.ok, summary.failed) == (3, 0)
     for vid, reference in whole_video_tracks.items():
         batch = _results_of(out, vid)
-        assert len(np.unique(batch[["id", "frame"]])) == len(batch), "a (track, frame) row is duplicated"
+        assert len(np.unique(batch[["id", "frame"]])) == len(batch), (
+            "a (track, frame) row is duplicated"
+        )
         _assert_same_tracks(batch, reference)
     # Re-run: everything is complete, nothing is redone or duplicated.
     rows_before = read_trajectories(out).num_rows
@@ -99,7 +106,9 @@ def test_clip_association_stitches_clips_tracked_on_their_own(
     assert (summary.ok, summary.failed) == (3, 0)
     batch = {vid: _results_of(out, vid) for vid in whole_video_tracks}
     for rows in batch.values():
-        assert len(np.unique(rows[["id", "frame"]])) == len(rows), "a (track, frame) row is duplicated"
+        assert len(np.unique(rows[["id", "frame"]])) == len(rows), (
+            "a (track, frame) row is duplicated"
+        )
     # Each clip's tracker starts cold, so its decisions near the score thresholds differ from
     # those of one tracker through the whole video. Measured with the shipped weights on
     # these videos: IDF1 0.85-0.96, MOTA 0.89-0.98 against it.
@@ -138,9 +147,24 @@ def _table(out_root: str, name: str):
 
 def test_killed_job_resumes_without_redoing_finished_videos(tmp_path: Path, archive: Path) -> None:
     out = tmp_path / "out"
-    argv = [sys.executable, "-m", "jobs.track", str(archive / "videos"), str(out), "--clip-frames", "8"]
+    argv = [
+        sys.executable,
+        "-m",
+        "jobs.track",
+        str(archive / "videos"),
+        str(out),
+        "--clip-frames",
+        "8",
+    ]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    job = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     records = out / "_videos"
     try:
         deadline = time.monotonic() + 240
@@ -155,12 +179,16 @@ def test_killed_job_resumes_without_redoing_finished_videos(tmp_path: Path, arch
     assert 1 <= len(finished) < 3
     rerun = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert {p.name: p.stat().st_mtime_ns for p in records.iterdir() if p.name in finished} == finished
+    assert {
+        p.name: p.stat().st_mtime_ns for p in records.iterdir() if p.name in finished
+    } == finished
     assert len(list(records.iterdir())) == 3
     assert f"{len(finished)} already done" in rerun.stdout
 
 
-def test_actor_killed_mid_job_gives_identical_output(ray_local: None, tmp_path: Path, archive: Path) -> None:
+def test_actor_killed_mid_job_gives_identical_output(
+    ray_local: None, tmp_path: Path, archive: Path
+) -> None:
     clean, faulty = str(tmp_path / "clean"), str(tmp_path / "faulty")
     run_batch(str(archive / "videos"), clean, BatchConfig(**CLIP))
     killed: list[int] = []

@@ -12,7 +12,9 @@ from tgram.pipeline.clips import Clip
 def _detections(rng: np.random.Generator, n: int, emb_dim: int) -> Detections:
     boxes = rng.uniform(0, 100, (n, 4)).astype(np.float32)
     embeddings = rng.normal(size=(n, emb_dim)).astype(np.float32)
-    return Detections(boxes, rng.uniform(0, 1, n).astype(np.float32), rng.integers(0, 3, n), embeddings)
+    return Detections(
+        boxes, rng.uniform(0, 1, n).astype(np.float32), rng.integers(0, 3, n), embeddings
+    )
 
 
 def test_detections_round_trip_every_frame_of_the_clip_including_empty_ones() -> None:

@@ -57,13 +57,17 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         if not self.scales or any(not 0.25 <= s <= 4 for s in self.scales):
-            raise ValueError(f"augment.scales must be a non-empty list of factors in [0.25, 4], got {self.scales}")
+            raise ValueError(
+                f"augment.scales must be a non-empty list of factors in [0.25, 4], got {self.scales}"
+            )
         if not 0 <= self.object_centred <= 1:
             raise ValueError(f"augment.object_centred must be in [0, 1], got {self.object_centred}")
         for name in ("gamma", "saturation", "blur_sigma", "noise_sigma", "jpeg_quality"):
             lo, hi = getattr(self, name)
             if not 0 <= lo <= hi:
-                raise ValueError(f"augment.{name} must be [low, high] with 0 <= low <= high, got {[lo, hi]}")
+                raise ValueError(
+                    f"augment.{name} must be [low, high] with 0 <= low <= high, got {[lo, hi]}"
+                )
 
     @staticmethod
     def none() -> AugmentConfig:
@@ -215,7 +219,9 @@ def jitter_style(frames: np.ndarray, rng: np.random.Generator, cfg: AugmentConfi
 
 
 def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])  # OpenCV is BGR
+    ok, data = cv2.imencode(
+        ".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )  # OpenCV is BGR
     if not ok:
         raise RuntimeError("JPEG encoding of an augmented crop failed")
     return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])

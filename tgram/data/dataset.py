@@ -48,7 +48,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if any(s <= 0 or s % 32 for s in self.input_size):
-            raise ValueError(f"data.input_size must be positive multiples of 32, got {self.input_size}")
+            raise ValueError(
+                f"data.input_size must be positive multiples of 32, got {self.input_size}"
+            )
         if self.frame_stride < 1:
             raise ValueError(f"data.frame_stride must be >= 1, got {self.frame_stride}")
         if self.reid_objects < 1:
@@ -69,11 +71,22 @@ class FrameAnnotations:
     """[n] float32, visible share of each object (1 where the source does not say)."""
 
     @staticmethod
-    def of(boxes: np.ndarray, classes: np.ndarray, ids: np.ndarray, visibility: np.ndarray | None = None) -> FrameAnnotations:
+    def of(
+        boxes: np.ndarray,
+        classes: np.ndarray,
+        ids: np.ndarray,
+        visibility: np.ndarray | None = None,
+    ) -> FrameAnnotations:
         """Annotations from arrays; no `visibility` means fully visible."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        vis = np.ones(len(boxes), np.float32) if visibility is None else np.asarray(visibility, np.float32)
-        return FrameAnnotations(boxes, np.asarray(classes, np.int64), np.asarray(ids, np.int64), vis)
+        vis = (
+            np.ones(len(boxes), np.float32)
+            if visibility is None
+            else np.asarray(visibility, np.float32)
+        )
+        return FrameAnnotations(
+            boxes, np.asarray(classes, np.int64), np.asarray(ids, np.int64), vis
+        )
 
     @staticmethod
     def empty() -> FrameAnnotations:
@@ -134,7 +147,9 @@ class MultiFrameDataset(Dataset):
         self.samples_per_epoch = samples_per_epoch
         self.seed = seed
         self.epoch = 0
-        self._index = [(s, t) for s, seq in enumerate(self.sequences) for t in range(seq.num_frames)]
+        self._index = [
+            (s, t) for s, seq in enumerate(self.sequences) for t in range(seq.num_frames)
+        ]
         ids = [a.ids for seq in self.sequences for a in seq.annotations]
         self.num_ids = int(max((i.max() for i in ids if len(i)), default=-1)) + 1
 
@@ -171,7 +186,9 @@ class MultiFrameDataset(Dataset):
         scored = visible >= self.min_visibility
         return ImageGroundTruth(boxes[scored], classes[scored])
 
-    def _crop(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _crop(
+        self, index: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Crops [T, H, W, 3] and the current frame's boxes, classes, ids and visible shares."""
         seq_idx, t = self._index[index % len(self._index)]
         seq = self.sequences[seq_idx]
@@ -179,7 +196,9 @@ class MultiFrameDataset(Dataset):
         frame_ids = [max(t - k * self.frame_stride, 0) for k in range(self.num_frames)]
         frames = [seq.load_frame(i) for i in frame_ids]
         ann = seq.annotations[t]
-        geometry = draw_geometry(rng, frames[0].shape[:2], self.input_size, ann.boxes, ann.classes, self.augment)
+        geometry = draw_geometry(
+            rng, frames[0].shape[:2], self.input_size, ann.boxes, ann.classes, self.augment
+        )
         crops = crop_frames(frames, geometry)
         if self.photometric:
             crops = jitter_style(crops, rng, self.augment)

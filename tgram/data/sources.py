@@ -37,7 +37,9 @@ def load_sequences(
     return _densify_ids(sequences)
 
 
-def split_validation(sequences: list[Sequence], fraction: float = 0.2) -> tuple[list[Sequence], list[Sequence]]:
+def split_validation(
+    sequences: list[Sequence], fraction: float = 0.2
+) -> tuple[list[Sequence], list[Sequence]]:
     """Hold out the last sequences (whole videos, so no identity leaks into validation)."""
     if len(sequences) < 2:
         raise ValueError("need at least 2 sequences to split off validation; set data.val_path")
@@ -49,18 +51,26 @@ def load_archive(root: str, classes: Seq[str], max_frames: int | None = None) ->
     """A `tgram synth` archive (videos/<id>.mp4 + gt/<id>.txt), frames decoded into memory."""
     videos_dir = storage.join(root, "videos")
     fs, path = storage.resolve(videos_dir)
-    names = sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(path)) if i.base_name.endswith(".mp4"))
+    names = sorted(
+        i.base_name
+        for i in fs.get_file_info(pafs.FileSelector(path))
+        if i.base_name.endswith(".mp4")
+    )
     out = []
     for offset, name in enumerate(names):
         video_id = name[: -len(".mp4")]
         gt = read_gt(storage.join(root, "gt", f"{video_id}.txt"))
-        frames = np.stack([f for _, f in read_frames(storage.join(videos_dir, name), 0, max_frames)])
+        frames = np.stack(
+            [f for _, f in read_frames(storage.join(videos_dir, name), 0, max_frames)]
+        )
         annotations = _gt_annotations(gt, len(frames), classes, id_offset=offset << 32)
         out.append(Sequence(video_id, frames.__getitem__, annotations))
     return out
 
 
-def load_dataset_json_sequences(json_uri: str, classes: Seq[str], split: str = "train") -> list[Sequence]:
+def load_dataset_json_sequences(
+    json_uri: str, classes: Seq[str], split: str = "train"
+) -> list[Sequence]:
     """Sequences of a dataset JSON's split: images grouped by their sequence folder, in list order."""
     spec = load_dataset_json(json_uri)
     class_map = _class_map(spec.classes, classes)
@@ -71,18 +81,26 @@ def load_dataset_json_sequences(json_uri: str, classes: Seq[str], split: str = "
             groups.setdefault(_sequence_key(p), []).append(p)
         for seq_key, images in groups.items():
             height, width = _read_image(images[0]).shape[:2]
-            annotations = [_label_annotations(spec.label_path(p), width, height, class_map) for p in images]
+            annotations = [
+                _label_annotations(spec.label_path(p), width, height, class_map) for p in images
+            ]
             name = f"{list_name}/{posixpath.basename(seq_key)}"
             out.append(Sequence(name, lambda i, imgs=images: _read_image(imgs[i]), annotations))
     return out
 
 
-def _gt_annotations(gt: np.ndarray, num_frames: int, classes: Seq[str], id_offset: int) -> list[FrameAnnotations]:
+def _gt_annotations(
+    gt: np.ndarray, num_frames: int, classes: Seq[str], id_offset: int
+) -> list[FrameAnnotations]:
     names = {name: i for i, name in enumerate(classes)}
     class_idx = np.array([names.get(_safe_class_name(c), -1) for c in gt["cls"]], np.int64)
-    keep = (gt["mark"] != 0) & (gt["visibility"] > 0) & (class_idx >= 0) & (gt["frame"] < num_frames)
+    keep = (
+        (gt["mark"] != 0) & (gt["visibility"] > 0) & (class_idx >= 0) & (gt["frame"] < num_frames)
+    )
     gt, class_idx = gt[keep], class_idx[keep]
-    boxes = np.stack([gt["x"], gt["y"], gt["x"] + gt["w"], gt["y"] + gt["h"]], axis=1).astype(np.float32)
+    boxes = np.stack([gt["x"], gt["y"], gt["x"] + gt["w"], gt["y"] + gt["h"]], axis=1).astype(
+        np.float32
+    )
     ids = gt["id"].astype(np.int64) + id_offset
     out = []
     for f in range(num_frames):
@@ -91,7 +109,9 @@ def _gt_annotations(gt: np.ndarray, num_frames: int, classes: Seq[str], id_offse
     return out
 
 
-def _label_annotations(uri: str, width: int, height: int, class_map: np.ndarray) -> FrameAnnotations:
+def _label_annotations(
+    uri: str, width: int, height: int, class_map: np.ndarray
+) -> FrameAnnotations:
     if not storage.exists(uri):
         return FrameAnnotations.empty()
     rows = read_labels(uri)
@@ -105,11 +125,14 @@ def _label_annotations(uri: str, width: int, height: int, class_map: np.ndarray)
 
 def _densify_ids(sequences: list[Sequence]) -> list[Sequence]:
     """Relabel identities to 0..N-1 over all sequences, keeping -1 (unlabelled)."""
-    all_ids = np.concatenate([a.ids for s in sequences for a in s.annotations] or [np.zeros(0, np.int64)])
+    all_ids = np.concatenate(
+        [a.ids for s in sequences for a in s.annotations] or [np.zeros(0, np.int64)]
+    )
     unique = np.unique(all_ids[all_ids >= 0])
     for seq in sequences:
         seq.annotations = [
-            a.with_ids(np.where(a.ids >= 0, np.searchsorted(unique, a.ids), -1)) for a in seq.annotations
+            a.with_ids(np.where(a.ids >= 0, np.searchsorted(unique, a.ids), -1))
+            for a in seq.annotations
         ]
     return sequences
 
@@ -118,7 +141,11 @@ def _class_map(dataset_classes: Seq[str], model_classes: Seq[str]) -> np.ndarray
     """Dataset class index -> model class index (-1: class not trained)."""
     missing = [c for c in model_classes if c not in dataset_classes]
     if missing:
-        log.warning("model classes %s do not occur in the dataset classes %s", missing, list(dataset_classes))
+        log.warning(
+            "model classes %s do not occur in the dataset classes %s",
+            missing,
+            list(dataset_classes),
+        )
     names = {name: i for i, name in enumerate(model_classes)}
     return np.array([names.get(c, -1) for c in dataset_classes], np.int64)
 
@@ -141,4 +168,3 @@ def _read_image(uri: str) -> np.ndarray:
     if image is None:
         raise ValueError(f"{uri}: not a readable image")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-

@@ -85,7 +85,13 @@ def build_targets(
     for i in np.flatnonzero(ignored):
         x1, y1, x2, y2 = boxes[i]
         if x2 > x1 and y2 > y1:
-            draw_gaussian(hm[int(classes[i])], int((x1 + x2) / 2), int((y1 + y2) / 2), _radius(boxes[i]), IGNORED_PEAK)
+            draw_gaussian(
+                hm[int(classes[i])],
+                int((x1 + x2) / 2),
+                int((y1 + y2) / 2),
+                _radius(boxes[i]),
+                IGNORED_PEAK,
+            )
     kept = np.flatnonzero(~ignored)
     order = kept[np.argsort(-area[kept], kind="stable")][:max_objects]
     for k, i in enumerate(order):

@@ -48,7 +48,11 @@ def psf_kernel(radius: float, sigmas: tuple[float, float], angle: float) -> np.n
     n = (2 * half + 1) * fine
     c = (np.arange(n) + 0.5) / fine - (half + 0.5)
     x, y = np.meshgrid(c, c)
-    disk = (x * x + y * y <= radius * radius).astype(np.float32) if radius > 0 else np.zeros_like(x, np.float32)
+    disk = (
+        (x * x + y * y <= radius * radius).astype(np.float32)
+        if radius > 0
+        else np.zeros_like(x, np.float32)
+    )
     if radius <= 0 or disk.sum() == 0:
         disk[n // 2, n // 2] = 1.0
     ca, sa = math.cos(angle), math.sin(angle)
@@ -83,10 +87,14 @@ class Sensor:
         self.psf = psf_kernel(style.psf_radius, style.psf_sigma, style.psf_angle)
         self.lut = tone_lut(style)
         h, w = cfg.height, cfg.width
-        self.std_lut = np.sqrt(style.read_noise**2 + style.shot_gain * np.arange(256)).astype(np.float32)
+        self.std_lut = np.sqrt(style.read_noise**2 + style.shot_gain * np.arange(256)).astype(
+            np.float32
+        )
         segments = np.repeat(rng.normal(0, style.col_band, w // 64 + 2), 64)
         start = int(rng.integers(0, 64))
-        self.col_fixed = (rng.normal(0, style.col_band * 0.6, w) + segments[start : start + w]).astype(np.float32)
+        self.col_fixed = (
+            rng.normal(0, style.col_band * 0.6, w) + segments[start : start + w]
+        ).astype(np.float32)
         self.row_fixed = rng.normal(0, style.row_band, h).astype(np.float32)
         self.row_flicker = style.row_band * 0.5
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -96,12 +104,16 @@ class Sensor:
         if style.haze > 0:
             vx, vy = style.haze_velocity
             self.haze_pad = int(min(160, math.ceil(max(abs(vx), abs(vy)) * cfg.frames))) + 1
-            field = fbm(rng, h + 2 * self.haze_pad, w + 2 * self.haze_pad, cell=max(h, w) / 2.5, octaves=4)
+            field = fbm(
+                rng, h + 2 * self.haze_pad, w + 2 * self.haze_pad, cell=max(h, w) / 2.5, octaves=4
+            )
             alpha = np.clip((field - 0.3) / 0.5, 0, 1)
             alpha = alpha * alpha * (3 - 2 * alpha) * style.haze
             self.haze = alpha.astype(np.float32)
             self.haze_velocity = (vx, vy)
-            self.haze_rgb = np.array([232, 236, 242], np.float32) * np.array(style.wb, np.float32) ** -0.5
+            self.haze_rgb = (
+                np.array([232, 236, 242], np.float32) * np.array(style.wb, np.float32) ** -0.5
+            )
 
     def _haze_alpha(self, t: int) -> np.ndarray:
         assert self.haze is not None
@@ -118,8 +130,11 @@ class Sensor:
         ox, oy = self.offsets[t]
         m = np.array([[1, 0, ox], [0, 1, oy]], np.float64)
         return cv2.warpAffine(
-            canvas, m, (self.width, self.height),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT,
+            canvas,
+            m,
+            (self.width, self.height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REFLECT,
         )
 
     def develop(self, canvas: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
@@ -129,7 +144,9 @@ class Sensor:
         noise = rng.standard_normal((self.height, self.width), dtype=np.float32)
         noise *= np.take(self.std_lut, grey)
         noise += self.col_fixed[None, :]
-        noise += (self.row_fixed + rng.normal(0, self.row_flicker, self.height).astype(np.float32))[:, None]
+        noise += (self.row_fixed + rng.normal(0, self.row_flicker, self.height).astype(np.float32))[
+            :, None
+        ]
         noise += 0.5  # rounding of the cast below
         f = frame.astype(np.float32)
         if self.haze is not None:

@@ -46,7 +46,9 @@ class HeldoutConfig:
 
     def __post_init__(self) -> None:
         if self.width < 128 or self.height < 96:
-            raise ValueError(f"width and height must be >= 128x96 px, got {self.width}x{self.height}")
+            raise ValueError(
+                f"width and height must be >= 128x96 px, got {self.width}x{self.height}"
+            )
         if self.width % 2 or self.height % 2:
             raise ValueError(f"H.264 needs even width and height, got {self.width}x{self.height}")
         for name in ("frames", "videos"):

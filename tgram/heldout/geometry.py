@@ -29,7 +29,9 @@ class Path:
         s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))])
         n = max(2, int(math.ceil(s[-1] / step)) + 1)
         grid = np.linspace(0.0, s[-1], n)
-        self.points = np.stack([np.interp(grid, s, points[:, 0]), np.interp(grid, s, points[:, 1])], 1)
+        self.points = np.stack(
+            [np.interp(grid, s, points[:, 0]), np.interp(grid, s, points[:, 1])], 1
+        )
         self.s = grid
         self.length = float(grid[-1])
         tangent = np.gradient(self.points, axis=0)
@@ -94,11 +96,15 @@ def crossing_path(
     return Path(pts[idx[0] : idx[-1] + 1])
 
 
-def wiggle(path: Path, rng: np.random.Generator, amplitude: float, wavelengths: tuple[float, ...]) -> Path:
+def wiggle(
+    path: Path, rng: np.random.Generator, amplitude: float, wavelengths: tuple[float, ...]
+) -> Path:
     """The path displaced sideways by a sum of sines (a natural shoreline or channel)."""
     profile = np.zeros(len(path.s))
     for wl in wavelengths:
-        profile += rng.uniform(0.4, 1.0) * np.sin(2 * math.pi * path.s / wl + rng.uniform(0, 2 * math.pi))
+        profile += rng.uniform(0.4, 1.0) * np.sin(
+            2 * math.pi * path.s / wl + rng.uniform(0, 2 * math.pi)
+        )
     profile *= amplitude / max(1e-9, np.abs(profile).max())
     normal = np.stack([-path.tangent[:, 1], path.tangent[:, 0]], 1)
     return Path(path.points + profile[:, None] * normal)
@@ -136,7 +142,9 @@ def fine_points(polys: list[np.ndarray], origin: tuple[float, float]) -> list[np
     return out
 
 
-def fill(img: np.ndarray, polys: list[np.ndarray], origin: tuple[float, float], value: object) -> None:
+def fill(
+    img: np.ndarray, polys: list[np.ndarray], origin: tuple[float, float], value: object
+) -> None:
     """Fill world polygons into a supersampled image whose (0, 0) is world point `origin`."""
     cv2.fillPoly(img, fine_points(polys, origin), value, lineType=cv2.LINE_8, shift=_FIX)
 

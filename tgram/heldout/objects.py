@@ -63,7 +63,12 @@ def stamp(
     """
     polys = [place(p, x, y, heading) for p, _ in shape.parts]
     pts = np.concatenate(polys)
-    box = (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
+    box = (
+        float(pts[:, 0].min()),
+        float(pts[:, 1].min()),
+        float(pts[:, 0].max()),
+        float(pts[:, 1].max()),
+    )
     sdx, sdy, dark = shadow
     offset = np.array([sdx, sdy]) * shape.height
     wake_parts = _wake(shape, wake, x, y, heading) if wake > 0 else []
@@ -93,7 +98,9 @@ def stamp(
         if wake_mask is not None:
             under *= window(wake_mask, x0, y0, w, h)[..., None]
         small += under * (1.0 - small[..., 3:4])  # the ship, its shadow, then its wake below
-    cover = cv2.resize(body, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0)
+    cover = cv2.resize(body, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * (
+        1.0 / 255.0
+    )
     return Stamp(x0, y0, small, cover, box)
 
 
@@ -101,7 +108,9 @@ KELVIN = math.tan(math.radians(19.5))
 """Half-angle of a ship's wake (the Kelvin wedge)."""
 
 
-def _wake(shape: Shape, strength: float, x: float, y: float, heading: float) -> list[tuple[np.ndarray, float]]:
+def _wake(
+    shape: Shape, strength: float, x: float, y: float, heading: float
+) -> list[tuple[np.ndarray, float]]:
     """(world polygon, opacity) of a V wake: two thin arms along the Kelvin wedge and a
     turbulent strip behind the stern, each fading in steps with distance."""
     hl, hw = shape.length / 2, shape.width / 2
@@ -115,9 +124,21 @@ def _wake(shape: Shape, strength: float, x: float, y: float, heading: float) -> 
             xa, xb = -hl * 0.6 - t0 * arm, -hl * 0.6 - t1 * arm
             ya, yb = side * (hw * 0.8 + t0 * arm * KELVIN), side * (hw * 0.8 + t1 * arm * KELVIN)
             wa, wb = 0.5 + 1.2 * t0, 0.5 + 1.2 * t1
-            quad = np.array([(xa, ya - side * wa / 2), (xb, yb - side * wb / 2), (xb, yb + side * wb / 2), (xa, ya + side * wa / 2)])
+            quad = np.array(
+                [
+                    (xa, ya - side * wa / 2),
+                    (xb, yb - side * wb / 2),
+                    (xb, yb + side * wb / 2),
+                    (xa, ya + side * wa / 2),
+                ]
+            )
             parts.append((place(quad, x, y, heading), 0.32 * fade))
-        strip = rect(-hl - t1 * arm * 0.6, -hl + 0.5 - t0 * arm * 0.6, -hw * (0.55 + 0.3 * t0), hw * (0.55 + 0.3 * t0))
+        strip = rect(
+            -hl - t1 * arm * 0.6,
+            -hl + 0.5 - t0 * arm * 0.6,
+            -hw * (0.55 + 0.3 * t0),
+            hw * (0.55 + 0.3 * t0),
+        )
         parts.append((place(strip, x, y, heading), 0.22 * fade))
     return parts
 
@@ -186,13 +207,21 @@ def _mix(a: RGB, b: RGB, t: float) -> RGB:
 def _chamfered(hl: float, hw: float, front: float, rear: float) -> np.ndarray:
     return np.array(
         [
-            (hl, -hw + front), (hl, hw - front), (hl - front, hw), (-hl + rear, hw),
-            (-hl, hw - rear), (-hl, -hw + rear), (-hl + rear, -hw), (hl - front, -hw),
+            (hl, -hw + front),
+            (hl, hw - front),
+            (hl - front, hw),
+            (-hl + rear, hw),
+            (-hl, hw - rear),
+            (-hl, -hw + rear),
+            (-hl + rear, -hw),
+            (hl - front, -hw),
         ]
     )
 
 
-def vehicle(rng: np.random.Generator, px_per_m: float, kind: str | None = None, saturate=None) -> Shape:
+def vehicle(
+    rng: np.random.Generator, px_per_m: float, kind: str | None = None, saturate=None
+) -> Shape:
     """A car, van, truck or bus; `px_per_m` turns its size in metres into pixels."""
     if kind is None:
         kind = str(rng.choice(["car", "van", "truck", "bus"], p=[0.82, 0.1, 0.06, 0.02]))
@@ -205,7 +234,17 @@ def vehicle(rng: np.random.Generator, px_per_m: float, kind: str | None = None, 
         glass = sat(_mix(_GLASS, paint, 0.15))
         parts = [
             (_chamfered(hl, hw, min(0.26 * width, 0.13 * length), 0.16 * width), paint),
-            (np.array([(0.22 * hl, -0.8 * hw), (0.52 * hl, -0.66 * hw), (0.52 * hl, 0.66 * hw), (0.22 * hl, 0.8 * hw)]), glass),
+            (
+                np.array(
+                    [
+                        (0.22 * hl, -0.8 * hw),
+                        (0.52 * hl, -0.66 * hw),
+                        (0.52 * hl, 0.66 * hw),
+                        (0.22 * hl, 0.8 * hw),
+                    ]
+                ),
+                glass,
+            ),
             (rect(-0.46 * hl, 0.22 * hl, -0.76 * hw, 0.76 * hw), roof),
             (rect(-0.7 * hl, -0.46 * hl, -0.7 * hw, 0.7 * hw), glass),
         ]
@@ -216,13 +255,25 @@ def vehicle(rng: np.random.Generator, px_per_m: float, kind: str | None = None, 
         hl, hw = length / 2, width / 2
         parts = [
             (_chamfered(hl, hw, 0.2 * width, 0.08 * width), paint),
-            (np.array([(0.6 * hl, -0.82 * hw), (0.78 * hl, -0.7 * hw), (0.78 * hl, 0.7 * hw), (0.6 * hl, 0.82 * hw)]), sat(_GLASS)),
+            (
+                np.array(
+                    [
+                        (0.6 * hl, -0.82 * hw),
+                        (0.78 * hl, -0.7 * hw),
+                        (0.78 * hl, 0.7 * hw),
+                        (0.6 * hl, 0.82 * hw),
+                    ]
+                ),
+                sat(_GLASS),
+            ),
             (rect(-0.9 * hl, 0.58 * hl, -0.82 * hw, 0.82 * hw), _scale(paint, 1.05)),
         ]
         return Shape("vehicle", tuple(parts), length, width, 2.2 * px_per_m)
     if kind == "bus":
         length, width = rng.uniform(10.5, 13.0) * px_per_m, 2.5 * px_per_m
-        paint = sat(_pick(rng, (((238, 238, 234), 0.6), ((214, 180, 40), 0.2), ((170, 40, 36), 0.2))))
+        paint = sat(
+            _pick(rng, (((238, 238, 234), 0.6), ((214, 180, 40), 0.2), ((170, 40, 36), 0.2)))
+        )
         hl, hw = length / 2, width / 2
         parts = [
             (_chamfered(hl, hw, 0.12 * width, 0.08 * width), paint),
@@ -237,7 +288,16 @@ def vehicle(rng: np.random.Generator, px_per_m: float, kind: str | None = None, 
     cab_len = min(2.4 * px_per_m, 0.3 * length)
     cab = sat(_pick(rng, _CAR_COLOURS))
     cargo = sat(
-        _pick(rng, (((226, 226, 222), 0.4), ((150, 64, 44), 0.15), ((44, 88, 140), 0.15), ((70, 118, 74), 0.1), ((190, 170, 120), 0.2)))
+        _pick(
+            rng,
+            (
+                ((226, 226, 222), 0.4),
+                ((150, 64, 44), 0.15),
+                ((44, 88, 140), 0.15),
+                ((70, 118, 74), 0.1),
+                ((190, 170, 120), 0.2),
+            ),
+        )
     )
     gap = 0.35 * px_per_m
     cw = hw * 0.94
@@ -288,7 +348,17 @@ def ship(rng: np.random.Generator, length: float, kind: str | None = None, satur
         return Shape("ship", tuple(parts), length, 2 * hb, 1.5)
     if kind == "fishing":
         hb = length * rng.uniform(0.17, 0.22)
-        paint = sat(_pick(rng, (((40, 70, 140), 0.3), ((160, 40, 36), 0.3), ((40, 110, 80), 0.2), ((220, 220, 214), 0.2))))
+        paint = sat(
+            _pick(
+                rng,
+                (
+                    ((40, 70, 140), 0.3),
+                    ((160, 40, 36), 0.3),
+                    ((40, 110, 80), 0.2),
+                    ((220, 220, 214), 0.2),
+                ),
+            )
+        )
         hull = _hull(hl, hb, length * 0.3, hb * 0.35)
         parts = [
             (hull, paint),
@@ -311,7 +381,10 @@ def ship(rng: np.random.Generator, length: float, kind: str | None = None, satur
         rust = sat(_pick(rng, (((92, 62, 46), 0.5), ((70, 70, 74), 0.5))))
         parts = [
             (hull, rust),
-            (rect(-0.88 * hl, 0.8 * hl, -0.7 * hb, 0.7 * hb), sat(_pick(rng, (((176, 150, 110), 0.5), ((60, 56, 52), 0.5))))),
+            (
+                rect(-0.88 * hl, 0.8 * hl, -0.7 * hb, 0.7 * hb),
+                sat(_pick(rng, (((176, 150, 110), 0.5), ((60, 56, 52), 0.5)))),
+            ),
         ]
         return Shape("ship", tuple(parts), length, 2 * hb, 1.5)
     if kind == "tanker":
@@ -328,12 +401,26 @@ def ship(rng: np.random.Generator, length: float, kind: str | None = None, satur
     # container/general cargo
     hb = length * rng.uniform(0.12, 0.15)
     hull = _hull(hl, hb, length * 0.2, hb * 0.3)
-    parts = [(hull, sat(_pick(rng, (((30, 32, 40), 0.4), ((110, 34, 34), 0.3), ((34, 58, 100), 0.3)))))]
+    parts = [
+        (hull, sat(_pick(rng, (((30, 32, 40), 0.4), ((110, 34, 34), 0.3), ((34, 58, 100), 0.3)))))
+    ]
     x = -0.66 * hl
     bay = max(1.6, length * 0.06)
     while x + bay < 0.62 * hl:
         if rng.random() < 0.85:
-            c = sat(_pick(rng, (((170, 60, 44), 1), ((60, 100, 150), 1), ((210, 210, 204), 1), ((70, 120, 70), 1), ((200, 150, 50), 1), ((110, 110, 116), 1))))
+            c = sat(
+                _pick(
+                    rng,
+                    (
+                        ((170, 60, 44), 1),
+                        ((60, 100, 150), 1),
+                        ((210, 210, 204), 1),
+                        ((70, 120, 70), 1),
+                        ((200, 150, 50), 1),
+                        ((110, 110, 116), 1),
+                    ),
+                )
+            )
             parts.append((rect(x, x + bay - 0.3, -0.78 * hb, 0.78 * hb), c))
         x += bay
     parts.append((rect(-0.94 * hl, -0.72 * hl, -0.8 * hb, 0.8 * hb), white))
@@ -353,9 +440,32 @@ def airplane(rng: np.random.Generator, length: float, saturate=None) -> Shape:
     sweep = math.radians(rng.uniform(22, 32))
     body = sat(_pick(rng, (((240, 240, 238), 0.7), ((214, 216, 220), 0.2), ((200, 206, 214), 0.1))))
     wing = sat(_scale((196, 198, 202), rng.uniform(0.92, 1.04)))
-    livery = sat(_pick(rng, (((170, 30, 36), 1), ((30, 60, 140), 1), ((30, 110, 90), 1), ((220, 120, 30), 1), ((90, 40, 110), 1), ((230, 230, 228), 0.7))))
+    livery = sat(
+        _pick(
+            rng,
+            (
+                ((170, 30, 36), 1),
+                ((30, 60, 140), 1),
+                ((30, 110, 90), 1),
+                ((220, 120, 30), 1),
+                ((90, 40, 110), 1),
+                ((230, 230, 228), 0.7),
+            ),
+        )
+    )
     # fuselage: a rounded nose, a parallel body, a tapering tail cone
-    xs = np.array([hl, hl - 0.25 * fw, hl - 0.8 * fw, hl - 1.8 * fw, hl - 3.2 * fw, -0.2 * hl, -0.72 * hl, -hl])
+    xs = np.array(
+        [
+            hl,
+            hl - 0.25 * fw,
+            hl - 0.8 * fw,
+            hl - 1.8 * fw,
+            hl - 3.2 * fw,
+            -0.2 * hl,
+            -0.72 * hl,
+            -hl,
+        ]
+    )
     ws = np.array([0.0, 0.45, 0.78, 0.95, 1.0, 1.0, 0.62, 0.22]) * fw
     fuselage = np.concatenate([np.stack([xs, -ws], 1), np.stack([xs[::-1], ws[::-1]], 1)])
     root_le = 0.16 * length
@@ -363,13 +473,27 @@ def airplane(rng: np.random.Generator, length: float, saturate=None) -> Shape:
     tip_c = 0.06 * length
     tip_le = root_le - (hs - fw) * math.tan(sweep)
     wings = [
-        np.array([(root_le, side * fw), (tip_le, side * hs), (tip_le - tip_c, side * hs), (root_le - root_c, side * fw)])
+        np.array(
+            [
+                (root_le, side * fw),
+                (tip_le, side * hs),
+                (tip_le - tip_c, side * hs),
+                (root_le - root_c, side * fw),
+            ]
+        )
         for side in (-1, 1)
     ]
     ths = 0.18 * length
     t_le = -0.62 * hl
     tails = [
-        np.array([(t_le, side * fw * 0.7), (t_le - ths * math.tan(sweep) * 1.1, side * ths), (t_le - ths * math.tan(sweep) * 1.1 - 0.045 * length, side * ths), (t_le - 0.12 * length, side * fw * 0.5)])
+        np.array(
+            [
+                (t_le, side * fw * 0.7),
+                (t_le - ths * math.tan(sweep) * 1.1, side * ths),
+                (t_le - ths * math.tan(sweep) * 1.1 - 0.045 * length, side * ths),
+                (t_le - 0.12 * length, side * fw * 0.5),
+            ]
+        )
         for side in (-1, 1)
     ]
     engines = []

@@ -143,13 +143,17 @@ class HeldoutVideo:
                     if row is not None:
                         rows.append(row)
         if sensor:
-            image = self.sensor.develop(canvas, t, np.random.default_rng([self.cfg.seed, self.index, _SALT, 1, t]))
+            image = self.sensor.develop(
+                canvas, t, np.random.default_rng([self.cfg.seed, self.index, _SALT, 1, t])
+            )
         else:
             image = self.sensor.view(canvas, t)
         gt = np.array(sorted(rows, key=lambda r: r[1]), GT_DTYPE) if rows else np.zeros(0, GT_DTYPE)
         return image, gt
 
-    def _row(self, t: int, gid: int, cls: str, st: Stamp, level: int | None, ox: float, oy: float) -> tuple[object, ...] | None:
+    def _row(
+        self, t: int, gid: int, cls: str, st: Stamp, level: int | None, ox: float, oy: float
+    ) -> tuple[object, ...] | None:
         width, height = self.cfg.width, self.cfg.height
         x1, y1, x2, y2 = st.box
         fx1, fy1, fx2, fy2 = x1 - ox, y1 - oy, x2 - ox, y2 - oy
@@ -171,8 +175,18 @@ class HeldoutVideo:
             if under is not None:
                 weight *= 1.0 - under
             if not inside:
-                wx = np.clip(np.minimum(np.arange(pw) + st.x0 + 1, ox + width) - np.maximum(np.arange(pw) + st.x0, ox), 0, 1)
-                wy = np.clip(np.minimum(np.arange(ph) + st.y0 + 1, oy + height) - np.maximum(np.arange(ph) + st.y0, oy), 0, 1)
+                wx = np.clip(
+                    np.minimum(np.arange(pw) + st.x0 + 1, ox + width)
+                    - np.maximum(np.arange(pw) + st.x0, ox),
+                    0,
+                    1,
+                )
+                wy = np.clip(
+                    np.minimum(np.arange(ph) + st.y0 + 1, oy + height)
+                    - np.maximum(np.arange(ph) + st.y0, oy),
+                    0,
+                    1,
+                )
                 weight *= wy[:, None] * wx[None, :]
             vis = float(weight.sum() / max(st.body.sum(), 1e-9))
         if vis <= 1e-3:
@@ -220,7 +234,9 @@ def _step(lane: Lane) -> None:
             m.v = m.v_des
 
 
-def heldout_meta(cfg: HeldoutConfig, video_id: str, style: Style, rng: np.random.Generator) -> dict[str, object]:
+def heldout_meta(
+    cfg: HeldoutConfig, video_id: str, style: Style, rng: np.random.Generator
+) -> dict[str, object]:
     """Timing and a north-up geotransform at the video's GSD in a fixed fake UTM zone."""
     x0 = round(float(rng.uniform(300_000, 700_000)), 2)
     y0 = round(float(rng.uniform(4_000_000, 5_000_000)), 2)
@@ -241,7 +257,9 @@ def heldout_meta(cfg: HeldoutConfig, video_id: str, style: Style, rng: np.random
     }
 
 
-def generate_heldout_archive(out: str | FilePath, cfg: HeldoutConfig, progress: Progress | None = None) -> list[str]:
+def generate_heldout_archive(
+    out: str | FilePath, cfg: HeldoutConfig, progress: Progress | None = None
+) -> list[str]:
     """Write `cfg.videos` held-out videos under `out` (local or s3://); returns their ids.
 
     Layout as `tgram synth`: videos/<id>.mp4, gt/<id>.txt (MOTChallenge), meta/<id>.json.
@@ -254,7 +272,13 @@ def generate_heldout_archive(out: str | FilePath, cfg: HeldoutConfig, progress: 
         rows = []
         uri = storage.join(out, "videos", f"{video.video_id}.mp4")
         with VideoWriter(
-            uri, fps=cfg.fps, width=cfg.width, height=cfg.height, crf=cfg.crf, preset=cfg.preset, threads=ENCODER_THREADS
+            uri,
+            fps=cfg.fps,
+            width=cfg.width,
+            height=cfg.height,
+            crf=cfg.crf,
+            preset=cfg.preset,
+            threads=ENCODER_THREADS,
         ) as writer:
             for image, gt in video.frames():
                 writer.write(image)

@@ -163,7 +163,12 @@ class _Builder:
         return fx0 + inset <= x <= fx1 - inset and fy0 + inset <= y <= fy1 - inset
 
     def inside_world(self, poly: np.ndarray) -> bool:
-        return bool((poly[:, 0] >= 0).all() and (poly[:, 0] <= self.w).all() and (poly[:, 1] >= 0).all() and (poly[:, 1] <= self.h).all())
+        return bool(
+            (poly[:, 0] >= 0).all()
+            and (poly[:, 0] <= self.w).all()
+            and (poly[:, 1] >= 0).all()
+            and (poly[:, 1] <= self.h).all()
+        )
 
     def random_point(self, inset: float = 0.0) -> tuple[float, float]:
         fx0, fy0, fx1, fy1 = self.frame
@@ -189,7 +194,9 @@ class _Builder:
             mid = base.tangent[len(base.s) // 2]
             sign = 1.0 if float(np.dot((-mid[1], mid[0]), n_w)) > 0 else -1.0
             big = 2.0 * max(w, h)
-            poly = np.concatenate([shore.points, [shore.points[-1] + n_w * big, shore.points[0] + n_w * big]])
+            poly = np.concatenate(
+                [shore.points, [shore.points[-1] + n_w * big, shore.points[0] + n_w * big]]
+            )
             self.water_polys.append(poly)
             self.shore_polys.append(shore.band(0, -sign * rng.uniform(3, 7)))
             self.coast = (base, sign, depth, amp)
@@ -197,7 +204,9 @@ class _Builder:
             for k in range(n_lanes):
                 d = depth * (0.5 + 0.4 * (k + 0.5) / n_lanes)
                 lane = base.offset(sign * d)
-                self.water_lanes.append((lane if k % 2 == 0 else lane.reversed(), min(60.0, 0.9 * depth)))
+                self.water_lanes.append(
+                    (lane if k % 2 == 0 else lane.reversed(), min(60.0, 0.9 * depth))
+                )
         else:
             width = float(np.clip(rng.uniform(0.12, 0.18) * self.small, 30, 110))
             angle = rng.uniform(0, math.pi)
@@ -225,10 +234,14 @@ class _Builder:
             angle = rng.uniform(math.radians(18), math.radians(72))
             if rng.random() < 0.5:
                 angle = math.pi - angle
-            if hasattr(self, "river") and _angle_gap(angle, self.river[0].mean_angle()) < math.radians(30):
+            if hasattr(self, "river") and _angle_gap(
+                angle, self.river[0].mean_angle()
+            ) < math.radians(30):
                 continue
             cx, cy = self.random_point(0.25 * self.small)
-            path = crossing_path((cx, cy), angle, rng.uniform(-0.08, 0.08), (self.w, self.h), EXTEND)
+            path = crossing_path(
+                (cx, cy), angle, rng.uniform(-0.08, 0.08), (self.w, self.h), EXTEND
+            )
             wet = self.wet(path) if hasattr(self, "coast") else 0.0
             if best is None or wet < best[0]:
                 best = (wet, path)
@@ -276,9 +289,18 @@ class _Builder:
                     continue
                 self.take([poly])
                 self.apron = dict(
-                    centre=(cx, cy), angle=angle, lu=lu, depth=depth, terminal=terminal,
-                    stands=stands, taxi=taxi, pitch=pitch, lmax=lmax, taxi_band=taxi_band,
-                    speed=speed, poly=_rot_rect(cx, cy, lu, depth, angle),
+                    centre=(cx, cy),
+                    angle=angle,
+                    lu=lu,
+                    depth=depth,
+                    terminal=terminal,
+                    stands=stands,
+                    taxi=taxi,
+                    pitch=pitch,
+                    lmax=lmax,
+                    taxi_band=taxi_band,
+                    speed=speed,
+                    poly=_rot_rect(cx, cy, lu, depth, angle),
                 )
                 return
 
@@ -300,7 +322,9 @@ class _Builder:
                 else:
                     angle = first_angle + rng.uniform(-0.15, 0.15)
                 cx, cy = self.random_point(0.1 * self.small)
-                path = crossing_path((cx, cy), angle, rng.uniform(-0.15, 0.15), (self.w, self.h), EXTEND)
+                path = crossing_path(
+                    (cx, cy), angle, rng.uniform(-0.15, 0.15), (self.w, self.h), EXTEND
+                )
                 if hasattr(self, "coast") and self.wet(path) > 0.15:
                     continue
                 band = path.band(-half - 6, half + 6)
@@ -332,7 +356,9 @@ class _Builder:
             if lu > 0.9 * self.cfg.width or lv > 0.9 * self.cfg.height:
                 continue
             if self.road_angles and rng.random() < 0.65:
-                angle = self.road_angles[int(rng.integers(len(self.road_angles)))] + (math.pi / 2 if rng.random() < 0.3 else 0)
+                angle = self.road_angles[int(rng.integers(len(self.road_angles)))] + (
+                    math.pi / 2 if rng.random() < 0.3 else 0
+                )
             else:
                 angle = rng.uniform(0, math.pi)
             cx, cy = self.random_point(min(lu, lv) / 3)
@@ -340,7 +366,16 @@ class _Builder:
             if not self.inside_world(outer) or not self.free([outer]):
                 continue
             self.take([outer])
-            lot = dict(centre=(cx, cy), angle=angle, lu=lu, lv=lv, pitch=pitch, row=row, aisle=aisle, rows=[])
+            lot = dict(
+                centre=(cx, cy),
+                angle=angle,
+                lu=lu,
+                lv=lv,
+                pitch=pitch,
+                row=row,
+                aisle=aisle,
+                rows=[],
+            )
             fill = rng.uniform(0.65, 0.95)
             for k in range(n_double):
                 v0 = -lv / 2 + aisle + k * (2 * row + aisle)
@@ -351,7 +386,9 @@ class _Builder:
                         if rng.random() > fill:
                             continue
                         u = -lu / 2 + 2 + pitch * (j + 0.5) + rng.uniform(-0.35, 0.35)
-                        shape = vehicle(rng, self.ppm, "van" if rng.random() < 0.1 else "car", self.sat)
+                        shape = vehicle(
+                            rng, self.ppm, "van" if rng.random() < 0.1 else "car", self.sat
+                        )
                         nose = facing if rng.random() < 0.8 else -facing
                         heading = angle + nose * math.pi / 2 + rng.normal(0, 0.035)
                         c, s = math.cos(angle), math.sin(angle)
@@ -396,8 +433,15 @@ class _Builder:
                         continue
                     c, s = math.cos(angle), math.sin(angle)
                     poly = _rot_rect(cx + u * c - v * s, cy + u * s + v * c, fw, fh, angle)
-                    colour = self.sat(self.style.palette.roofs[int(rng.integers(len(self.style.palette.roofs)))])
-                    kind = kinds[int(rng.random() < (0.6 if self.style.palette.name in ("steppe", "winter") else 0.15))]
+                    colour = self.sat(
+                        self.style.palette.roofs[int(rng.integers(len(self.style.palette.roofs)))]
+                    )
+                    kind = kinds[
+                        int(
+                            rng.random()
+                            < (0.6 if self.style.palette.name in ("steppe", "winter") else 0.15)
+                        )
+                    ]
                     self.buildings.append((poly, float(rng.uniform(*heights)), kind, colour))
                     covered += fw * fh
 
@@ -410,7 +454,9 @@ class _Builder:
             path, _, half = self.highway
             decks.append(path.band(-half - 5, half + 5))
             sdx, sdy, _ = self.shadow
-            decks.append(path.band(-half - 2, half + 2) + (sdx * self.highway_deck, sdy * self.highway_deck))
+            decks.append(
+                path.band(-half - 2, half + 2) + (sdx * self.highway_deck, sdy * self.highway_deck)
+            )
         blocked = np.zeros(self.shape, bool)
         for d in decks:
             self.take([d], blocked)
@@ -444,7 +490,9 @@ class _Builder:
                 start = np.array([x, y]) - nrm * (amp + 4)  # from a little inland
                 end = start + nrm * (pier_len + amp + 4)
                 along = np.array([-nrm[1], nrm[0]])  # across the pier
-                pier = np.array([start + along * 1.3, end + along * 1.3, end - along * 1.3, start - along * 1.3])
+                pier = np.array(
+                    [start + along * 1.3, end + along * 1.3, end - along * 1.3, start - along * 1.3]
+                )
                 if not self.free([pier], blocked):
                     continue
                 self.piers.append(pier)
@@ -484,7 +532,16 @@ class _Builder:
 
     # --- lanes -----------------------------------------------------------------------------------
 
-    def add_lane(self, path: Path, level: int, spawn: Callable[[], tuple[Shape, float]], spacing: float, min_gap: float, accel: float, wake: float = 0.0) -> None:
+    def add_lane(
+        self,
+        path: Path,
+        level: int,
+        spawn: Callable[[], tuple[Shape, float]],
+        spacing: float,
+        min_gap: float,
+        accel: float,
+        wake: float = 0.0,
+    ) -> None:
         rng = self.rng
         loop = path.length * 1.3 + 60
         lane = Lane(path, level, loop, spawn, min_gap, accel, wake)
@@ -510,7 +567,9 @@ class _Builder:
             base = rng.uniform(lo, hi)
 
             def spawn() -> tuple[Shape, float]:
-                return vehicle(rng, ppm, None, sat), float(np.clip(base * rng.uniform(0.85, 1.12), 0.5, 2.0))
+                return vehicle(rng, ppm, None, sat), float(
+                    np.clip(base * rng.uniform(0.85, 1.12), 0.5, 2.0)
+                )
 
             return spawn
 
@@ -537,7 +596,10 @@ class _Builder:
             ang, lu, depth, band = a["angle"], a["lu"], a["depth"], a["taxi_band"]  # type: ignore[misc]
             v = depth / 2 - 4 - band / 2  # type: ignore[operator]
             c, s = math.cos(ang), math.sin(ang)  # type: ignore[arg-type]
-            ends = [np.array([cx + u * c - v * s, cy + u * s + v * c]) for u in (-lu / 2 + 4, lu / 2 - 4)]  # type: ignore[operator]
+            ends = [
+                np.array([cx + u * c - v * s, cy + u * s + v * c])
+                for u in (-lu / 2 + 4, lu / 2 - 4)
+            ]  # type: ignore[operator]
             if rng.random() < 0.5:
                 ends = ends[::-1]
             taxi: list[Shape] = a["taxi"]  # type: ignore[assignment]
@@ -549,7 +611,9 @@ class _Builder:
             for k, p in enumerate(taxi):
                 if k:
                     pos -= taxi[k - 1].length / 2 + 14 + p.length / 2
-                lane.movers.append(Mover(next(self.uids), p, pos, float(a["speed"]), float(a["speed"])))  # type: ignore[arg-type]
+                lane.movers.append(
+                    Mover(next(self.uids), p, pos, float(a["speed"]), float(a["speed"]))
+                )  # type: ignore[arg-type]
             self.lanes.append(lane)
 
     def add_static(self, shape: Shape, x: float, y: float, heading: float) -> None:
@@ -581,10 +645,9 @@ class _Builder:
         self.paint_vegetation(img)
         # water: colour varies with a soft depth/turbidity field and faint wind streaks
         tint = fbm(rng, self.h, self.w, cell=160, octaves=3)
-        water_rgb = (
-            np.array(self.sat(pal.water), np.float32) * (1 - tint[..., None] * 0.5)
-            + np.array(self.sat(pal.deep), np.float32) * (tint[..., None] * 0.5)
-        )
+        water_rgb = np.array(self.sat(pal.water), np.float32) * (
+            1 - tint[..., None] * 0.5
+        ) + np.array(self.sat(pal.deep), np.float32) * (tint[..., None] * 0.5)
         streak = fbm(rng, self.h, self.w, cell=12, octaves=2)
         water_rgb *= (0.97 + 0.05 * streak)[..., None]
         blend(img, self.water, water_rgb)
@@ -634,7 +697,11 @@ class _Builder:
             blend_box(img, mb * 0.7, boxb, self.sat((178, 176, 170)))
             lines: list[tuple[float, float | None]] = []
             for sign in (-1, 1):
-                lines += [(sign * (median / 2 + 0.5), None), (sign * (median / 2 + self.lw), 9.0), (sign * (median / 2 + 2 * self.lw + 0.4), None)]
+                lines += [
+                    (sign * (median / 2 + 0.5), None),
+                    (sign * (median / 2 + self.lw), 9.0),
+                    (sign * (median / 2 + 2 * self.lw + 0.4), None),
+                ]
             self.paint_lines(img, path, lines, 0.4)
             parapet, boxp = self._cov([path.band(-half, -half + 0.8), path.band(half - 0.8, half)])
             blend_box(img, parapet * 0.8, boxp, self.sat((196, 194, 188)))
@@ -642,7 +709,9 @@ class _Builder:
         ground = np.clip(img + 0.5, 0, 255).astype(np.uint8)
         return ground, above
 
-    def paint_lines(self, img: np.ndarray, path: Path, lines: list[tuple[float, float | None]], alpha: float) -> None:
+    def paint_lines(
+        self, img: np.ndarray, path: Path, lines: list[tuple[float, float | None]], alpha: float
+    ) -> None:
         """Thin markings at signed offsets; a number as second item makes them dashed."""
         polys = []
         for off, dash in lines:
@@ -695,7 +764,12 @@ class _Builder:
         apron_rgb = np.array(self.sat(self.style.palette.apron), np.float32)
         x0, y0, x1, y1 = box
         slabs = fbm(self.rng, y1 - y0, x1 - x0, cell=14, octaves=2)
-        blend_box(img, m, box, np.broadcast_to(apron_rgb, (y1 - y0, x1 - x0, 3)) * (0.95 + 0.08 * slabs)[..., None])
+        blend_box(
+            img,
+            m,
+            box,
+            np.broadcast_to(apron_rgb, (y1 - y0, x1 - x0, 3)) * (0.95 + 0.08 * slabs)[..., None],
+        )
         yellow = self.sat((214, 176, 52))
         marks = []
         band = a["taxi_band"]
@@ -717,7 +791,10 @@ class _Builder:
             img[y0:y1, x0:x1] *= 1 - (m * dark * 0.8)[..., None]
         m, box = self._cov([term])
         blend_box(img, m, box, self.sat((196, 198, 202)))
-        lights = [world(rect(u - 1, u + 1, -depth / 2 + 2, -depth / 2 + terminal - 2)) for u in np.arange(-0.42 * lu, 0.42 * lu, 7)]  # type: ignore[operator]
+        lights = [
+            world(rect(u - 1, u + 1, -depth / 2 + 2, -depth / 2 + terminal - 2))
+            for u in np.arange(-0.42 * lu, 0.42 * lu, 7)
+        ]  # type: ignore[operator]
         if lights:
             m, box = self._cov(lights)
             blend_box(img, m * 0.5, box, (120, 132, 146))
@@ -730,7 +807,11 @@ class _Builder:
         for poly, height, _, _ in self.buildings:
             # the cast shadow: the footprint swept along the sun direction
             off = np.array([sdx, sdy]) * height
-            shadows.append(cv2.convexHull(np.concatenate([poly, poly + off]).astype(np.float32)).reshape(-1, 2).astype(np.float64))
+            shadows.append(
+                cv2.convexHull(np.concatenate([poly, poly + off]).astype(np.float32))
+                .reshape(-1, 2)
+                .astype(np.float64)
+            )
         m, box = self._cov(shadows)
         x0, y0, x1, y1 = box
         img[y0:y1, x0:x1] *= 1 - (m * dark)[..., None]
@@ -747,10 +828,22 @@ class _Builder:
                 half = np.array([p for p in poly if np.dot(p - centre, n) >= -1e-6])
                 if len(half) >= 2:
                     ridge = [centre - long_axis / 2, centre + long_axis / 2]
-                    quad = cv2.convexHull(np.concatenate([half, ridge]).astype(np.float32)).reshape(-1, 2).astype(np.float64)
+                    quad = (
+                        cv2.convexHull(np.concatenate([half, ridge]).astype(np.float32))
+                        .reshape(-1, 2)
+                        .astype(np.float64)
+                    )
                     m2, box2 = self._cov([quad])
                     blend_box(img, m2, box2, tuple(min(255.0, c * lit) for c in colour))
-                    other = cv2.convexHull(np.concatenate([[p for p in poly if np.dot(p - centre, n) <= 1e-6], ridge]).astype(np.float32)).reshape(-1, 2).astype(np.float64)
+                    other = (
+                        cv2.convexHull(
+                            np.concatenate(
+                                [[p for p in poly if np.dot(p - centre, n) <= 1e-6], ridge]
+                            ).astype(np.float32)
+                        )
+                        .reshape(-1, 2)
+                        .astype(np.float64)
+                    )
                     m3, box3 = self._cov([other])
                     blend_box(img, m3, box3, tuple(min(255.0, c * (2 - lit)) for c in colour))
             else:
@@ -763,7 +856,9 @@ class _Builder:
                     size = rng.uniform(1.2, 2.8)
                     unit = rect(-size / 2, size / 2, -size / 2, size / 2) + p
                     m3, box3 = self._cov([unit])
-                    blend_box(img, m3, box3, (232, 232, 230) if rng.random() < 0.5 else (70, 72, 76))
+                    blend_box(
+                        img, m3, box3, (232, 232, 230) if rng.random() < 0.5 else (70, 72, 76)
+                    )
 
     def paint_vegetation(self, img: np.ndarray) -> None:
         rng, st = self.rng, self.style
@@ -776,7 +871,9 @@ class _Builder:
         else:
             k = max(1, n // 40)
             centres = np.stack([rng.uniform(0, self.w, k), rng.uniform(0, self.h, k)], 1)
-            pts = centres[rng.integers(0, k, n)] + rng.normal(0, 1, (n, 2)) * rng.uniform(5, 22, (n, 1))
+            pts = centres[rng.integers(0, k, n)] + rng.normal(0, 1, (n, 2)) * rng.uniform(
+                5, 22, (n, 1)
+            )
             radii = rng.uniform(0.9, 2.3, n)
         keep = (pts[:, 0] >= 0) & (pts[:, 0] < self.w) & (pts[:, 1] >= 0) & (pts[:, 1] < self.h)
         pts, radii = pts[keep], radii[keep]
@@ -788,7 +885,15 @@ class _Builder:
         sdx, sdy, dark = self.shadow
         for (x, y), r in zip(pts, radii, strict=True):
             hgt = r * 1.6
-            cv2.circle(shade, (int((x + sdx * hgt) * 16), int((y + sdy * hgt) * 16)), int(r * 16), 255, -1, cv2.LINE_AA, 4)
+            cv2.circle(
+                shade,
+                (int((x + sdx * hgt) * 16), int((y + sdy * hgt) * 16)),
+                int(r * 16),
+                255,
+                -1,
+                cv2.LINE_AA,
+                4,
+            )
             cv2.circle(crown, (int(x * 16), int(y * 16)), int(r * 16), 255, -1, cv2.LINE_AA, 4)
         # no vegetation may reach into the land uses planned so far (lots, apron, roads)
         crown[self.occ] = 0
@@ -814,7 +919,9 @@ def build_scene(cfg: HeldoutConfig, style: Style, rng: np.random.Generator) -> S
     base = ground.copy()
     for p in b.static:
         composite(base, p.stamp)
-    moored = [place(p.shape.parts[0][0], p.x, p.y, p.heading) for p in b.static if p.shape.cls == "ship"]
+    moored = [
+        place(p.shape.parts[0][0], p.x, p.y, p.heading) for p in b.static if p.shape.cls == "ship"
+    ]
     boats = cv2.dilate(world_coverage(moored, b.shape), np.ones((3, 3), np.uint8))
     wake_mask = b.water * (1.0 - boats)
     return Scene(ground, base, b.static, b.lanes, above, b.shadow, b.water, wake_mask)

@@ -13,7 +13,9 @@ from tgram.heldout.geometry import crossing_path, wiggle, world_coverage
 from tgram.heldout.style import Style
 
 
-def fbm(rng: np.random.Generator, h: int, w: int, cell: float, octaves: int, persistence: float = 0.5) -> np.ndarray:
+def fbm(
+    rng: np.random.Generator, h: int, w: int, cell: float, octaves: int, persistence: float = 0.5
+) -> np.ndarray:
     """Fractal value noise in [0, 1]: random lattices upsampled bicubically, summed by octave."""
     out = np.zeros((h, w), np.float32)
     amp = 1.0
@@ -33,7 +35,9 @@ def fbm(rng: np.random.Generator, h: int, w: int, cell: float, octaves: int, per
 def ramp(values: np.ndarray, stops: tuple[tuple[float, float, float], ...]) -> np.ndarray:
     """Map values in [0, 1] to RGB by linear interpolation between equally spaced colour stops."""
     xs = np.linspace(0, 1, len(stops))
-    lut = np.stack([np.interp(np.linspace(0, 1, 256), xs, [c[k] for c in stops]) for k in range(3)], 1)
+    lut = np.stack(
+        [np.interp(np.linspace(0, 1, 256), xs, [c[k] for c in stops]) for k in range(3)], 1
+    )
     idx = np.clip(values * 255 + 0.5, 0, 255).astype(np.uint8)
     return lut.astype(np.float32)[idx]
 
@@ -75,7 +79,13 @@ def _ripples(img: np.ndarray, rng: np.random.Generator, h: int, w: int, amp: flo
 
 
 def _wadi(img: np.ndarray, style: Style, rng: np.random.Generator, h: int, w: int) -> None:
-    path = crossing_path((rng.uniform(0, w), rng.uniform(0, h)), rng.uniform(0, math.pi), rng.uniform(-0.2, 0.2), (w, h), 20)
+    path = crossing_path(
+        (rng.uniform(0, w), rng.uniform(0, h)),
+        rng.uniform(0, math.pi),
+        rng.uniform(-0.2, 0.2),
+        (w, h),
+        20,
+    )
     path = wiggle(path, rng, rng.uniform(8, 25), (260, 110, 47))
     cov = world_coverage([path.band(-rng.uniform(3, 8), rng.uniform(3, 8))], (h, w))
     cov = cv2.GaussianBlur(cov, (0, 0), 2.0) * 0.6
@@ -99,13 +109,20 @@ def _field(img: np.ndarray, style: Style, rng: np.random.Generator, h: int, w: i
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     period = rng.uniform(3, 7)
     stripes = 0.5 + 0.5 * np.sin((xx * c + yy * s) * 2 * math.pi / period)
-    tone = np.array(style.saturate(((136, 108, 76), (150, 140, 96), (110, 96, 70), (120, 124, 80))[int(rng.integers(4))]), np.float32)
+    tone = np.array(
+        style.saturate(
+            ((136, 108, 76), (150, 140, 96), (110, 96, 70), (120, 124, 80))[int(rng.integers(4))]
+        ),
+        np.float32,
+    )
     colour = tone * (0.9 + 0.16 * stripes)[..., None]
     m = cov[y0:y1, x0:x1, None] * 0.85
     img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - m) + colour * m
 
 
-def blend(img: np.ndarray, cov: np.ndarray, colour: np.ndarray | tuple[float, float, float]) -> None:
+def blend(
+    img: np.ndarray, cov: np.ndarray, colour: np.ndarray | tuple[float, float, float]
+) -> None:
     """img = img * (1 - cov) + colour * cov, in place (colour: RGB or an image like img)."""
     if cov.size == 0:
         return
@@ -114,7 +131,9 @@ def blend(img: np.ndarray, cov: np.ndarray, colour: np.ndarray | tuple[float, fl
     img += m * np.asarray(colour, np.float32)
 
 
-def blend_box(img: np.ndarray, cov: np.ndarray, box: tuple[int, int, int, int], colour: object) -> None:
+def blend_box(
+    img: np.ndarray, cov: np.ndarray, box: tuple[int, int, int, int], colour: object
+) -> None:
     """blend() limited to a world box (cov is the box's mask)."""
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
@@ -123,4 +142,3 @@ def blend_box(img: np.ndarray, cov: np.ndarray, box: tuple[int, int, int, int], 
     if isinstance(colour, np.ndarray) and colour.ndim == 3 and colour.shape[:2] == img.shape[:2]:
         colour = colour[y0:y1, x0:x1]
     blend(sub, cov, colour)
-

@@ -43,8 +43,10 @@ class GradientDiscriminator(nn.Module):
     def __init__(self, channels: int, hidden: int = 32) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(channels, hidden, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(channels, hidden, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(hidden, hidden, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(hidden, 1, 1),
         )
 
@@ -58,7 +60,9 @@ def task_gradients(losses: tuple[torch.Tensor, ...], features: torch.Tensor) -> 
     for loss in losses:
         (g,) = torch.autograd.grad(loss, features, create_graph=True, retain_graph=True)
         norm = g.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, 1, 1, 1)
-        out.append(g / norm * math.sqrt(g[0].numel()))  # unit RMS keeps the discriminator's input scale fixed
+        out.append(
+            g / norm * math.sqrt(g[0].numel())
+        )  # unit RMS keeps the discriminator's input scale fixed
     return out
 
 

@@ -13,9 +13,18 @@ from torch import nn
 from tgram.model.deform import DeformConv2d
 
 
-def conv_bn_act(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+def conv_bn_act(
+    cin: int,
+    cout: int,
+    k: int = 3,
+    stride: int = 1,
+    groups: int = 1,
+    act: type[nn.Module] = nn.ReLU,
+) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), act(inplace=True)
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+        act(inplace=True),
     )
 
 
@@ -24,8 +33,11 @@ class SqueezeExcite(nn.Module):
         super().__init__()
         hidden = max(8, channels // reduction)
         self.fc = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, channels, 1), nn.Hardsigmoid(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1),
+            nn.Hardsigmoid(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -33,7 +45,9 @@ class SqueezeExcite(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    def __init__(self, cin: int, k: int, exp: int, cout: int, se: bool, act: type[nn.Module], stride: int) -> None:
+    def __init__(
+        self, cin: int, k: int, exp: int, cout: int, se: bool, act: type[nn.Module], stride: int
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         if exp != cin:
@@ -119,8 +133,16 @@ class Root(nn.Module):
 class Tree(nn.Module):
     """Hierarchical deep aggregation tree (Yu et al. 2018), as in DLA-34."""
 
-    def __init__(self, levels: int, cin: int, cout: int, stride: int = 1, level_root: bool = False,
-                 root_dim: int = 0, residual_root: bool = False) -> None:
+    def __init__(
+        self,
+        levels: int,
+        cin: int,
+        cout: int,
+        stride: int = 1,
+        level_root: bool = False,
+        root_dim: int = 0,
+        residual_root: bool = False,
+    ) -> None:
         super().__init__()
         root_dim = root_dim or 2 * cout
         if level_root:
@@ -130,16 +152,27 @@ class Tree(nn.Module):
             self.tree2: nn.Module = BasicBlock(cout, cout, 1)
             self.root: Root | None = Root(root_dim, cout, residual_root)
         else:
-            self.tree1 = Tree(levels - 1, cin, cout, stride, root_dim=0, residual_root=residual_root)
-            self.tree2 = Tree(levels - 1, cout, cout, 1, root_dim=root_dim + cout, residual_root=residual_root)
+            self.tree1 = Tree(
+                levels - 1, cin, cout, stride, root_dim=0, residual_root=residual_root
+            )
+            self.tree2 = Tree(
+                levels - 1, cout, cout, 1, root_dim=root_dim + cout, residual_root=residual_root
+            )
             self.root = None
         self.levels, self.level_root = levels, level_root
         self.downsample = nn.MaxPool2d(stride, stride) if stride > 1 else nn.Identity()
         self.project = (
-            nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)) if cin != cout else nn.Identity()
+            nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+            if cin != cout
+            else nn.Identity()
         )
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None, children: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        residual: torch.Tensor | None = None,
+        children: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         children = [] if children is None else children
         bottom = self.downsample(x)
         residual = self.project(bottom)
@@ -181,7 +214,17 @@ class IDAUp(nn.Module):
     def __init__(self, in_channels: list[int], out_channels: int, deform: bool = False) -> None:
         super().__init__()
         self.project = nn.ModuleList(conv_bn_act(c, out_channels, 1) for c in in_channels)
-        fuse = (lambda: nn.Sequential(DeformConv2d(out_channels, out_channels), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))) if deform else (lambda: conv_bn_act(out_channels, out_channels, 3))
+        fuse = (
+            (
+                lambda: nn.Sequential(
+                    DeformConv2d(out_channels, out_channels),
+                    nn.BatchNorm2d(out_channels),
+                    nn.ReLU(inplace=True),
+                )
+            )
+            if deform
+            else (lambda: conv_bn_act(out_channels, out_channels, 3))
+        )
         self.fuse = nn.ModuleList(fuse() for _ in in_channels[:-1])
 
     def forward(self, levels: list[torch.Tensor]) -> torch.Tensor:

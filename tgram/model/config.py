@@ -48,7 +48,13 @@ class ModelConfig:
             raise ValueError(f"frames must be >= 1, got {self.frames}")
         if not self.classes or len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes must be non-empty and distinct, got {list(self.classes)}")
-        for name in ("emb_dim", "decoder_channels", "head_channels", "graph_channels", "max_objects"):
+        for name in (
+            "emb_dim",
+            "decoder_channels",
+            "head_channels",
+            "graph_channels",
+            "max_objects",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 

@@ -47,7 +47,9 @@ def heatmap_peaks(heat: torch.Tensor, kernel: int = 3) -> torch.Tensor:
     return heat * (peaks == heat)
 
 
-def box_nms_keep(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, iou: float) -> torch.Tensor:
+def box_nms_keep(
+    boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, iou: float
+) -> torch.Tensor:
     """Fast NMS (YOLACT) per class: keep a box unless a higher-scoring box of its class overlaps it
     by more than `iou`. `scores` must be sorted in descending order; returns a bool mask."""
     x1, y1, x2, y2 = boxes.unbind(-1)
@@ -94,12 +96,19 @@ def decode(
     ltrb, offset = gather("ltrb").clamp(min=0), gather("offset")
     emb = F.normalize(gather("emb"), dim=2)
     cx, cy = xs + offset[..., 0], ys + offset[..., 1]
-    boxes = torch.stack([cx - ltrb[..., 0], cy - ltrb[..., 1], cx + ltrb[..., 2], cy + ltrb[..., 3]], dim=2) * down_ratio
+    boxes = (
+        torch.stack(
+            [cx - ltrb[..., 0], cy - ltrb[..., 1], cx + ltrb[..., 2], cy + ltrb[..., 3]], dim=2
+        )
+        * down_ratio
+    )
     out = []
     for i in range(b):
         keep = scores[i] >= score_threshold
         if peaks == "box":
-            keep[keep.clone()] = box_nms_keep(boxes[i][keep], scores[i][keep], classes[i][keep], BOX_NMS_IOU)
+            keep[keep.clone()] = box_nms_keep(
+                boxes[i][keep], scores[i][keep], classes[i][keep], BOX_NMS_IOU
+            )
         out.append(
             Detections(
                 boxes[i][keep].cpu().numpy().astype(np.float32),

@@ -27,17 +27,25 @@ def deform_conv2d(
     out_c, _, kh, kw = weight.shape
     k = kh * kw
     ys, xs = torch.meshgrid(
-        torch.arange(h, device=x.device, dtype=x.dtype), torch.arange(w, device=x.device, dtype=x.dtype), indexing="ij"
+        torch.arange(h, device=x.device, dtype=x.dtype),
+        torch.arange(w, device=x.device, dtype=x.dtype),
+        indexing="ij",
     )
     ky, kx = torch.meshgrid(
-        torch.arange(kh, device=x.device, dtype=x.dtype), torch.arange(kw, device=x.device, dtype=x.dtype), indexing="ij"
+        torch.arange(kh, device=x.device, dtype=x.dtype),
+        torch.arange(kw, device=x.device, dtype=x.dtype),
+        indexing="ij",
     )
     ky, kx = ky.reshape(k, 1, 1) - padding, kx.reshape(k, 1, 1) - padding
     off = offset.view(b, k, 2, h, w)
     py = ys[None, None] + ky[None] + off[:, :, 0]  # [B, K, H, W]
     px = xs[None, None] + kx[None] + off[:, :, 1]
-    grid = torch.stack([2 * px / max(w - 1, 1) - 1, 2 * py / max(h - 1, 1) - 1], dim=-1)  # [B,K,H,W,2]
-    sampled = F.grid_sample(x, grid.view(b, k * h, w, 2), mode="bilinear", padding_mode="zeros", align_corners=True)
+    grid = torch.stack(
+        [2 * px / max(w - 1, 1) - 1, 2 * py / max(h - 1, 1) - 1], dim=-1
+    )  # [B,K,H,W,2]
+    sampled = F.grid_sample(
+        x, grid.view(b, k * h, w, 2), mode="bilinear", padding_mode="zeros", align_corners=True
+    )
     sampled = sampled.view(b, c, k, h, w) * mask[:, None]
     out = torch.einsum("bckhw,ock->bohw", sampled, weight.view(out_c, c, k))
     return out if bias is None else out + bias.view(1, -1, 1, 1)

@@ -21,7 +21,11 @@ class SpatioTemporalGraph(nn.Module):
         self.query = nn.Conv2d(channels, embed_channels, 1)
         self.key = nn.Conv2d(channels, embed_channels, 1)
         self.value = nn.Conv2d(channels, channels, 1)
-        self.gcn = nn.Sequential(nn.Conv2d(2 * channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.gcn = nn.Sequential(
+            nn.Conv2d(2 * channels, channels, 1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+        )
         self.spatial_gate = nn.Sequential(nn.Conv2d(2 * channels, 1, 3, padding=1), nn.Sigmoid())
         self.update_gate = nn.Conv2d(2 * channels, channels, 1)
         self.out = nn.Conv2d(channels, channels, 1)
@@ -47,5 +51,7 @@ class SpatioTemporalGraph(nn.Module):
         messages = messages / max(past.shape[1], 1)
         both = torch.cat([current, messages], 1)
         node = self.gcn(both)  # GCN: self-loop + aggregated neighbours, shared linear map
-        gate = self.spatial_gate(both) * torch.sigmoid(self.update_gate(torch.cat([current, node], 1)))
+        gate = self.spatial_gate(both) * torch.sigmoid(
+            self.update_gate(torch.cat([current, node], 1))
+        )
         return current + gate * self.out(node)

@@ -12,7 +12,9 @@ HEATMAP_PRIOR = 0.1
 
 
 def _head(cin: int, hidden: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, cout, 1))
+    return nn.Sequential(
+        nn.Conv2d(cin, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, cout, 1)
+    )
 
 
 class TrackingHeads(nn.Module):

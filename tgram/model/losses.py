@@ -27,7 +27,9 @@ def batch_count(local: torch.Tensor) -> torch.Tensor:
     return count.clamp(min=1)
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0
+) -> torch.Tensor:
     """CornerNet's penalty-reduced focal loss, normalised by the number of peaks (target == 1)."""
     p = torch.sigmoid(logits.float()).clamp(PROB_EPS, 1 - PROB_EPS)
     pos = target.eq(1).float()
@@ -70,7 +72,9 @@ def centre_giou_loss(
     p, t = corners(pred_ltrb, pred_offset), corners(target_ltrb, target_offset)
     area_p = (p[..., 2] - p[..., 0]) * (p[..., 3] - p[..., 1])
     area_t = (t[..., 2] - t[..., 0]) * (t[..., 3] - t[..., 1])
-    inter_wh = (torch.minimum(p[..., 2:], t[..., 2:]) - torch.maximum(p[..., :2], t[..., :2])).clamp(min=0)
+    inter_wh = (
+        torch.minimum(p[..., 2:], t[..., 2:]) - torch.maximum(p[..., :2], t[..., :2])
+    ).clamp(min=0)
     inter = inter_wh[..., 0] * inter_wh[..., 1]
     union = area_p + area_t - inter
     hull_wh = torch.maximum(p[..., 2:], t[..., 2:]) - torch.minimum(p[..., :2], t[..., :2])
@@ -106,4 +110,6 @@ class UncertaintyWeighting(nn.Module):
         self.s_id = nn.Parameter(torch.tensor(-1.05))
 
     def forward(self, det: torch.Tensor, reid: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (torch.exp(-self.s_det) * det + torch.exp(-self.s_id) * reid + self.s_det + self.s_id)
+        return 0.5 * (
+            torch.exp(-self.s_det) * det + torch.exp(-self.s_id) * reid + self.s_det + self.s_id
+        )

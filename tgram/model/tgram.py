@@ -33,12 +33,20 @@ class TGraM(nn.Module):
         self.num_ids = num_ids
         self.backbone = build_backbone(cfg.backbone)
         channels = self.backbone.channels
-        self.graph = SpatioTemporalGraph(channels[-1], cfg.graph_channels) if cfg.graph and cfg.frames > 1 else None
+        self.graph = (
+            SpatioTemporalGraph(channels[-1], cfg.graph_channels)
+            if cfg.graph and cfg.frames > 1
+            else None
+        )
         self.decoder = IDAUp(channels, cfg.decoder_channels, deform=cfg.deform_conv)
-        self.heads = TrackingHeads(cfg.decoder_channels, cfg.head_channels, cfg.num_classes, cfg.emb_dim)
+        self.heads = TrackingHeads(
+            cfg.decoder_channels, cfg.head_channels, cfg.num_classes, cfg.emb_dim
+        )
         self.reid_loss = ReIDLoss(cfg.emb_dim, num_ids)
         self.weighting = UncertaintyWeighting()
-        self.discriminator = GradientDiscriminator(cfg.decoder_channels) if cfg.adversarial else None
+        self.discriminator = (
+            GradientDiscriminator(cfg.decoder_channels) if cfg.adversarial else None
+        )
         mean, std = torch.tensor([0.408, 0.447, 0.470]), torch.tensor([0.289, 0.274, 0.278])
         self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
@@ -47,7 +55,9 @@ class TGraM(nn.Module):
         b, t = frames.shape[:2]
         if t != self.cfg.frames:
             raise ValueError(f"expected {self.cfg.frames} frames per sample, got {t}")
-        used = frames if self.graph is not None else frames[:, :1]  # without the graph, past frames are unused
+        used = (
+            frames if self.graph is not None else frames[:, :1]
+        )  # without the graph, past frames are unused
         x = (used.flatten(0, 1) - self.mean) / self.std
         levels = self.backbone(x)
         current = [level.unflatten(0, (b, used.shape[1]))[:, 0] for level in levels]
@@ -60,12 +70,18 @@ class TGraM(nn.Module):
         return outputs
 
     def compute_losses(
-        self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], progress: float = 0.0
+        self,
+        outputs: dict[str, torch.Tensor],
+        targets: dict[str, torch.Tensor],
+        progress: float = 0.0,
     ) -> dict[str, torch.Tensor]:
         """Loss parts and "total"; `progress` in [0, 1] ramps the gradient reversal."""
         cfg, mask, index = self.cfg, targets["mask"], targets["index"]
         hm = focal_loss(outputs["hm"], targets["hm"])
-        pred_ltrb, pred_offset = gather_at(outputs["ltrb"], index), gather_at(outputs["offset"], index)
+        pred_ltrb, pred_offset = (
+            gather_at(outputs["ltrb"], index),
+            gather_at(outputs["offset"], index),
+        )
         ltrb = masked_l1(pred_ltrb, targets["ltrb"], mask)
         offset = masked_l1(pred_offset, targets["offset"], mask)
         giou = centre_giou_loss(pred_ltrb, pred_offset, targets["ltrb"], targets["offset"], mask)
@@ -75,7 +91,9 @@ class TGraM(nn.Module):
         losses = {"hm": hm, "ltrb": ltrb, "offset": offset, "giou": giou, "det": det, "id": reid}
         if self.discriminator is not None and self.training and torch.is_grad_enabled():
             strength = reversal_strength(progress, cfg.adversarial_max_lambda)
-            adv, acc = adversarial_loss(self.discriminator, det, reid, outputs["features"], strength)
+            adv, acc = adversarial_loss(
+                self.discriminator, det, reid, outputs["features"], strength
+            )
             total = total + cfg.adversarial_weight * adv
             losses.update(adv=adv, adv_acc=acc)
         losses["total"] = total
@@ -83,10 +101,24 @@ class TGraM(nn.Module):
 
     def parameter_groups(self, lr: float) -> list[dict]:
         """The network, and the discriminator at its own learning rate."""
-        disc = set(map(id, self.discriminator.parameters())) if self.discriminator is not None else set()
-        groups = [{"params": [p for p in self.parameters() if id(p) not in disc], "lr": lr, "name": "network"}]
+        disc = (
+            set(map(id, self.discriminator.parameters()))
+            if self.discriminator is not None
+            else set()
+        )
+        groups = [
+            {
+                "params": [p for p in self.parameters() if id(p) not in disc],
+                "lr": lr,
+                "name": "network",
+            }
+        ]
         if disc:
             groups.append(
-                {"params": list(self.discriminator.parameters()), "lr": lr * self.cfg.discriminator_lr_scale, "name": "discriminator"}
+                {
+                    "params": list(self.discriminator.parameters()),
+                    "lr": lr * self.cfg.discriminator_lr_scale,
+                    "name": "discriminator",
+                }
             )
         return groups

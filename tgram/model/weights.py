@@ -24,7 +24,12 @@ TRAINING_ONLY = ("reid_loss.",)
 
 
 def checkpoint_dict(
-    model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, half: bool = False, inference: bool = False
+    model: TGraM,
+    cfg: ModelConfig,
+    metrics: dict[str, Any],
+    *,
+    half: bool = False,
+    inference: bool = False,
 ) -> dict[str, Any]:
     state = {
         k: (v.half() if half and v.is_floating_point() else v).detach().cpu()
@@ -41,7 +46,9 @@ def checkpoint_dict(
     }
 
 
-def save_weights(uri: str, model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, half: bool = True) -> None:
+def save_weights(
+    uri: str, model: TGraM, cfg: ModelConfig, metrics: dict[str, Any], *, half: bool = True
+) -> None:
     buffer = io.BytesIO()
     torch.save(checkpoint_dict(model, cfg, metrics, half=half, inference=True), buffer)
     storage.write_bytes(uri, buffer.getvalue())
@@ -55,7 +62,9 @@ def read_checkpoint(uri: str) -> dict[str, Any]:
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt or foreign file
-        raise ValueError(f"{uri}: not a tgram weights file ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise ValueError(
+            f"{uri}: not a tgram weights file ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None
 
 
 def model_from_checkpoint(state: dict[str, Any], *, source: str) -> TGraM:

@@ -90,7 +90,9 @@ class BatchConfig:
         if self.association not in ("video", "clip"):
             raise ValueError(f"association: expected 'video' or 'clip', got {self.association!r}")
         if self.association == "clip" and not 0 <= self.overlap < self.clip_frames:
-            raise ValueError(f"overlap: expected 0 <= overlap < clip_frames={self.clip_frames}, got {self.overlap}")
+            raise ValueError(
+                f"overlap: expected 0 <= overlap < clip_frames={self.clip_frames}, got {self.overlap}"
+            )
 
 
 @dataclass
@@ -125,7 +127,9 @@ class BatchSummary:
 # -- planning -------------------------------------------------------------------------------
 
 
-def plan_video(item: dict[str, Any], *, clip_frames: int, overlap: int, context: int) -> list[dict[str, Any]]:
+def plan_video(
+    item: dict[str, Any], *, clip_frames: int, overlap: int, context: int
+) -> list[dict[str, Any]]:
     """One row per clip of a video, or one failure row if the video cannot be probed."""
     uri, vid = str(item["uri"]), str(item["video_id"])
     try:
@@ -133,13 +137,26 @@ def plan_video(item: dict[str, Any], *, clip_frames: int, overlap: int, context:
     except Exception as exc:  # noqa: BLE001 - any unreadable video becomes a failure row
         return [_failure_row(vid, uri, "probe", exc)]
     clips = plan_clips(vid, uri, info.frames, clip_frames, overlap, context=context)
-    video = dict(fps=info.fps, frames=info.frames, width=info.width, height=info.height, n_clips=len(clips))
+    video = dict(
+        fps=info.fps, frames=info.frames, width=info.width, height=info.height, n_clips=len(clips)
+    )
     return [{**clip.to_row(), **video, "stage": "", "error": ""} for clip in clips]
 
 
-def _failure_row(vid: str, uri: str, stage: str, exc: BaseException, clip: Clip | None = None) -> dict[str, Any]:
+def _failure_row(
+    vid: str, uri: str, stage: str, exc: BaseException, clip: Clip | None = None
+) -> dict[str, Any]:
     row = clip.to_row() if clip else Clip(vid, uri, 0, 0, 0, 0, 0).to_row()
-    return {**row, "fps": 0.0, "frames": 0, "width": 0, "height": 0, "n_clips": 1, "stage": stage, "error": _one_line(exc)}
+    return {
+        **row,
+        "fps": 0.0,
+        "frames": 0,
+        "width": 0,
+        "height": 0,
+        "n_clips": 1,
+        "stage": stage,
+        "error": _one_line(exc),
+    }
 
 
 def _one_line(exc: BaseException) -> str:
@@ -154,7 +171,9 @@ class ClipTracker:
     """A Ray actor: loads the model once, then runs it over one clip per call, returning the
     clip's detections (video association) or its tracklets (clip association)."""
 
-    def __init__(self, weights: str, tracker: TrackerConfig, threads: int, track_clips: bool) -> None:
+    def __init__(
+        self, weights: str, tracker: TrackerConfig, threads: int, track_clips: bool
+    ) -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
@@ -163,8 +182,13 @@ class ClipTracker:
         self.track_clips = track_clips
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        results = [self.track_clip({k: v[i] for k, v in batch.items()}) for i in range(len(batch["uri"]))]
-        return {k: np.array([r[k] for r in results], dtype=object if k in _OBJECT_COLUMNS else None) for k in results[0]}
+        results = [
+            self.track_clip({k: v[i] for k, v in batch.items()}) for i in range(len(batch["uri"]))
+        ]
+        return {
+            k: np.array([r[k] for r in results], dtype=object if k in _OBJECT_COLUMNS else None)
+            for k in results[0]
+        }
 
     def track_clip(self, row: dict[str, Any]) -> dict[str, Any]:
         out = {**row, "payload": b"", "decode_s": 0.0, "track_s": 0.0}
@@ -180,7 +204,9 @@ class ClipTracker:
                     f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {row['frames']}"
                 )
             if self.track_clips:
-                run = TrackRun(self.tracker, fps=float(row["fps"]), emb_dim=self.detector.model.cfg.emb_dim)
+                run = TrackRun(
+                    self.tracker, fps=float(row["fps"]), emb_dim=self.detector.model.cfg.emb_dim
+                )
                 for index, det in detections:
                     run.update(index, det)
                 payload = _tracklets_to_ipc(run.rows(), clip, self.detector.class_names)
@@ -189,7 +215,12 @@ class ClipTracker:
         except Exception as exc:  # noqa: BLE001 - a bad clip fails its video, never the job
             return {**out, "stage": "track", "error": _one_line(exc)}
         seconds = time.perf_counter() - t0
-        return {**out, "payload": payload, "decode_s": timer.seconds, "track_s": seconds - timer.seconds}
+        return {
+            **out,
+            "payload": payload,
+            "decode_s": timer.seconds,
+            "track_s": seconds - timer.seconds,
+        }
 
 
 _OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload"}
@@ -214,9 +245,15 @@ class _DecodeTimer:
 def _detections_to_ipc(detections: list[tuple[int, Detections]], emb_dim: int) -> bytes:
     """A clip's detections, one row each, as Arrow IPC bytes. Embeddings stay float32: the
     driver's tracker must see exactly what `tgram track` sees."""
-    frame = np.concatenate([np.full(len(det), index, np.int32) for index, det in detections] + [np.zeros(0, np.int32)])
+    frame = np.concatenate(
+        [np.full(len(det), index, np.int32) for index, det in detections] + [np.zeros(0, np.int32)]
+    )
+
     def stacked(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        return np.concatenate([getattr(det, name) for _, det in detections] + [np.zeros(shape, dtype)]).astype(dtype)
+        return np.concatenate(
+            [getattr(det, name) for _, det in detections] + [np.zeros(shape, dtype)]
+        ).astype(dtype)
+
     boxes = stacked("boxes", (0, 4), np.float32)
     embedding = stacked("embeddings", (0, emb_dim), np.float32)
     table = pa.table(
@@ -251,7 +288,9 @@ def _detections_from_ipc(payload: bytes, clip: Clip) -> Iterator[tuple[int, Dete
 def _to_ipc(table: pa.Table) -> bytes:
     """Arrow IPC, zstd: how clips travel from actors to the driver (no pickle)."""
     sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
+    with pa.ipc.new_stream(
+        sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")
+    ) as writer:
         writer.write_table(table)
     return sink.getvalue()
 
@@ -268,7 +307,12 @@ def _tracklets_to_ipc(rows: TrackRows, clip: Clip, class_names: tuple[str, ...])
     in_overlap = (rows.frame < clip.start + clip.overlap) | (rows.frame >= clip.end - clip.overlap)
     embedding = np.where(in_overlap[:, None], rows.embedding, 0).astype(np.float16)
     table = _rows_table(rows, class_names, id_column="local_track_id")
-    return _to_ipc(table.append_column("embedding", pa.FixedSizeListArray.from_arrays(embedding.reshape(-1), embedding.shape[1])))
+    return _to_ipc(
+        table.append_column(
+            "embedding",
+            pa.FixedSizeListArray.from_arrays(embedding.reshape(-1), embedding.shape[1]),
+        )
+    )
 
 
 def _rows_table(rows: TrackRows, class_names: tuple[str, ...], *, id_column: str) -> pa.Table:
@@ -276,7 +320,10 @@ def _rows_table(rows: TrackRows, class_names: tuple[str, ...], *, id_column: str
         {
             "frame": rows.frame,
             id_column: rows.track_id,
-            "class": pa.array(np.asarray(class_names, dtype=object)[rows.class_id] if len(rows) else [], pa.string()),
+            "class": pa.array(
+                np.asarray(class_names, dtype=object)[rows.class_id] if len(rows) else [],
+                pa.string(),
+            ),
             "x1": rows.boxes[:, 0],
             "y1": rows.boxes[:, 1],
             "x2": rows.boxes[:, 2],
@@ -338,11 +385,17 @@ def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str
     parts = []
     for r in results:
         part = _from_ipc(r["payload"])
-        parts.append(part.append_column("clip_index", pa.array(np.full(part.num_rows, int(r["index"]), np.int32))))
+        parts.append(
+            part.append_column(
+                "clip_index", pa.array(np.full(part.num_rows, int(r["index"]), np.int32))
+            )
+        )
     return stitch_table(pa.concat_tables(parts), [Clip.from_row(r) for r in results], stitch)
 
 
-def finalize_video(out_root: str, clip_results: list[dict[str, Any]], tracks: pa.Table | None) -> VideoRecord:
+def finalize_video(
+    out_root: str, clip_results: list[dict[str, Any]], tracks: pa.Table | None
+) -> VideoRecord:
     """Georeference and write a video's tracks (None when a clip failed: the failures are
     written instead), then its `_videos` record.
 
@@ -353,8 +406,15 @@ def finalize_video(out_root: str, clip_results: list[dict[str, Any]], tracks: pa
     vid, uri = str(first["video_id"]), str(first["uri"])
     failures = [r for r in clip_results if r["error"]]
     clear_failures(out_root, vid)
-    base = dict(video_id=vid, uri=uri, frames=int(first["frames"]), fps=float(first["fps"]),
-                width=int(first["width"]), height=int(first["height"]), seconds=_clip_seconds(clip_results))
+    base = dict(
+        video_id=vid,
+        uri=uri,
+        frames=int(first["frames"]),
+        fps=float(first["fps"]),
+        width=int(first["width"]),
+        height=int(first["height"]),
+        seconds=_clip_seconds(clip_results),
+    )
     if tracks is None:
         stale = trajectory_uri(out_root, vid)  # rows of an earlier successful run
         if storage.exists(stale):
@@ -362,8 +422,18 @@ def finalize_video(out_root: str, clip_results: list[dict[str, Any]], tracks: pa
             fs.delete_file(path)
         for r in failures:
             clip = Clip.from_row(r)
-            write_failure(out_root, vid, uri, start=clip.start, end=clip.end, stage=str(r["stage"]), error=str(r["error"]))
-        record = VideoRecord(**base, status="failed", n_tracks=0, n_rows=0, error=str(failures[0]["error"]))
+            write_failure(
+                out_root,
+                vid,
+                uri,
+                start=clip.start,
+                end=clip.end,
+                stage=str(r["stage"]),
+                error=str(r["error"]),
+            )
+        record = VideoRecord(
+            **base, status="failed", n_tracks=0, n_rows=0, error=str(failures[0]["error"])
+        )
         write_video_record(out_root, record)
         return record
     table = georeference(_trajectory_table(vid, tracks), load_meta(meta_uri_for(uri, vid)))
@@ -432,7 +502,11 @@ def run_batch(
         ray.data.from_items(todo, override_num_blocks=len(todo))
         .flat_map(
             plan_video,
-            fn_kwargs=dict(clip_frames=cfg.clip_frames, overlap=cfg.overlap if by_clip else 0, context=model.frames - 1),
+            fn_kwargs=dict(
+                clip_frames=cfg.clip_frames,
+                overlap=cfg.overlap if by_clip else 0,
+                context=model.frames - 1,
+            ),
             # Probing reads a container header: I/O, not CPU. Reserving a CPU would deadlock
             # the job when the tracker actors hold every CPU of the cluster.
             num_cpus=0,
@@ -443,7 +517,10 @@ def run_batch(
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=cfg.actors),
             fn_constructor_kwargs=dict(
-                weights=weights, tracker=cfg.tracker, threads=int(cfg.cpus_per_actor), track_clips=by_clip
+                weights=weights,
+                tracker=cfg.tracker,
+                threads=int(cfg.cpus_per_actor),
+                track_clips=by_clip,
             ),
             num_cpus=cfg.cpus_per_actor,
             num_gpus=cfg.gpus_per_actor or None,
@@ -456,7 +533,11 @@ def run_batch(
     for row in ds.iter_rows():
         vid = str(row["video_id"])
         if vid not in pending:
-            run = None if by_clip or row["error"] else TrackRun(cfg.tracker, fps=float(row["fps"]), emb_dim=model.emb_dim)
+            run = (
+                None
+                if by_clip or row["error"]
+                else TrackRun(cfg.tracker, fps=float(row["fps"]), emb_dim=model.emb_dim)
+            )
             pending[vid] = VideoClips(int(row["n_clips"]), run)
         video = pending[vid]
         video.add(row)
@@ -484,4 +565,3 @@ def _count(summary: BatchSummary, record: VideoRecord, video: VideoClips) -> Non
     summary.decode_seconds += sum(float(r["decode_s"]) for r in clips)
     summary.track_seconds += sum(float(r["track_s"]) for r in clips)
     summary.associate_seconds += video.associate_seconds
-
