@@ -21,6 +21,7 @@ import logging
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -552,3 +553,33 @@ def _frame_size(seq: _SequenceDir, first_image_uri: str) -> tuple[int, int]:
     if image is None:
         raise FormatError(f"{first_image_uri}: not a decodable image")
     return image.shape[1], image.shape[0]
+
+
+def video_meta_record(
+    video_id: str,
+    *,
+    fps: float,
+    width: int,
+    height: int,
+    frames: int,
+    start: datetime,
+    crs: str,
+    origin_xy: tuple[float, float],
+    gsd_m: float,
+    place: str,
+) -> dict[str, object]:
+    """The meta JSON of a video (`meta/<id>.json`): timing and a north-up GDAL geotransform
+    with its top-left corner at `origin_xy` (metres in `crs`)."""
+    x0, y0 = origin_xy
+    return {
+        "video_id": video_id,
+        "fps": fps,
+        "width": width,
+        "height": height,
+        "frames": frames,
+        "start_time": start.isoformat().replace("+00:00", "Z"),
+        "crs": crs,
+        "geotransform": [x0, gsd_m, 0.0, y0, 0.0, -gsd_m],
+        "gsd_m": gsd_m,
+        "place": place,
+    }

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from pyproj import Transformer
 
+from tgram.data.formats import video_meta_record
 from tgram.data.synth_config import SynthConfig
 
 CITIES = (
@@ -40,15 +41,15 @@ def video_meta(
     local_solar = timedelta(hours=10.5 + rng.uniform(-0.5, 0.5) - lon / 15)
     day = datetime(2023, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 365)))
     start = (day + local_solar).replace(microsecond=0)
-    return {
-        "video_id": video_id,
-        "fps": cfg.fps,
-        "width": cfg.width,
-        "height": cfg.height,
-        "frames": cfg.frames,
-        "start_time": start.isoformat().replace("+00:00", "Z"),
-        "crs": f"EPSG:{epsg}",
-        "geotransform": [x0, gsd, 0.0, y0, 0.0, -gsd],
-        "gsd_m": gsd,
-        "place": city,
-    }
+    return video_meta_record(
+        video_id,
+        fps=cfg.fps,
+        width=cfg.width,
+        height=cfg.height,
+        frames=cfg.frames,
+        start=start,
+        crs=f"EPSG:{epsg}",
+        origin_xy=(x0, y0),
+        gsd_m=gsd,
+        place=city,
+    )

@@ -25,7 +25,7 @@ import numpy as np
 
 from tgram import storage
 from tgram.data.classes import gt_class_id
-from tgram.data.formats import GT_DTYPE, write_gt
+from tgram.data.formats import GT_DTYPE, video_meta_record, write_gt
 from tgram.data.video import VideoWriter
 from tgram.heldout.camera import Sensor
 from tgram.heldout.config import HeldoutConfig
@@ -242,19 +242,19 @@ def heldout_meta(
     y0 = round(float(rng.uniform(4_000_000, 5_000_000)), 2)
     day = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 366)))
     start = (day + timedelta(hours=float(rng.uniform(8.5, 11.0)))).replace(microsecond=0)
-    return {
-        "video_id": video_id,
-        "fps": cfg.fps,
-        "width": cfg.width,
-        "height": cfg.height,
-        "frames": cfg.frames,
-        "start_time": start.isoformat().replace("+00:00", "Z"),
-        "crs": CRS,
-        "geotransform": [x0, style.gsd_m, 0.0, y0, 0.0, -style.gsd_m],
-        "gsd_m": style.gsd_m,
-        "place": style.palette.place,
-        "style": style.meta,
-    }
+    meta = video_meta_record(
+        video_id,
+        fps=cfg.fps,
+        width=cfg.width,
+        height=cfg.height,
+        frames=cfg.frames,
+        start=start,
+        crs=CRS,
+        origin_xy=(x0, y0),
+        gsd_m=style.gsd_m,
+        place=style.palette.place,
+    )
+    return {**meta, "style": style.meta}
 
 
 def generate_heldout_archive(
