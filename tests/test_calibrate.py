@@ -9,6 +9,7 @@ from tgram.calibrate import CachedVideo, sweep
 from tgram.cli import main
 from tgram.config import load_config
 from tgram.data.synth import SynthConfig, generate_archive
+from tgram.inference import FrameDetections
 from tgram.model.decode import Detections
 from tgram.track.tracker import TrackerConfig
 
@@ -25,7 +26,8 @@ def cached_from_gt(gt: np.ndarray, rng: np.random.Generator) -> CachedVideo:
         scores = np.r_[np.full(len(boxes), 0.9), np.full(len(fp), 0.3)].astype(np.float32)
         emb = rng.normal(size=(len(all_boxes), 8)).astype(np.float32)
         emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-        frames.append((f, Detections(all_boxes, scores, np.full(len(all_boxes), 2), emb)))
+        det = Detections(all_boxes, scores, np.full(len(all_boxes), 2), emb)
+        frames.append(FrameDetections(f, det, np.zeros(2)))
     return CachedVideo(10.0, frames)
 
 

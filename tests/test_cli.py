@@ -92,6 +92,8 @@ def test_plot_writes_trajectory_and_speed_pngs(
             "score": np.ones(n, np.float32),
             "vx": np.full(n, 2.5, np.float32),
             "vy": np.zeros(n, np.float32),
+            "x_stab": np.linspace(2, 50, n, dtype=np.float32),
+            "y_stab": np.full(n, 20, np.float32),
         }
     )
     meta = VideoMeta(

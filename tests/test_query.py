@@ -66,6 +66,8 @@ def _video(video_id: str, rng: np.random.Generator, meta: VideoMeta | None) -> p
             "score": np.full(n, 0.8, np.float32),
             "vx": vx.astype(np.float32),
             "vy": vy.astype(np.float32),
+            "x_stab": (40.0 * track + vx * frame).astype(np.float32),
+            "y_stab": (50.0 + 30 * track + vy * frame).astype(np.float32),
         },
         meta,
     )

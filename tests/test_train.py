@@ -143,3 +143,23 @@ def test_reid_labels_are_capped_per_crop(archive: Path, tmp_path: Path) -> None:
     counts = [int((train[i]["ids"] >= 0).sum()) for i in range(len(train))]
     boxes = [int(train[i]["mask"].sum()) for i in range(len(train))]
     assert max(counts) == 1 and max(boxes) > 1  # every object still a detection target
+
+
+def test_init_weights_starts_a_run_from_other_weights(archive: Path, tmp_path: Path) -> None:
+    base = fit(tiny_config(archive, tmp_path / "a"), device=torch.device("cpu"))
+    weights = export_weights(base, str(tmp_path / "base.pt"))
+    cfg = tiny_config(archive, tmp_path / "b")
+    cfg = replace(cfg, init_weights=weights, optim=replace(cfg.optim, lr=1e-12, ema_decay=0.0))
+    tuned = fit(cfg, device=torch.device("cpu"))
+    start = load_weights(weights)[0].state_dict()
+    for name, value in tuned.model.state_dict().items():
+        if name.startswith("reid_loss."):
+            continue  # the identity classifier belongs to the data: it starts afresh
+        if value.is_floating_point() and "running" not in name:  # BatchNorm statistics move
+            torch.testing.assert_close(value, start[name], atol=2e-3, rtol=0, msg=name)
+
+    narrower = replace(
+        cfg, model=replace(cfg.model, head_channels=8), storage_path=str(tmp_path / "c")
+    )
+    with pytest.raises(ValueError, match=r"base\.pt: weights do not match the config"):
+        fit(narrower, device=torch.device("cpu"))

@@ -20,8 +20,15 @@ import numpy as np
 from tgram.data.formats import read_gt
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.eval import MatchKind, evaluate
-from tgram.inference import Detector, TrackRows, TrackRun, detect_frames, rows_to_results
-from tgram.model.decode import Detections
+from tgram.inference import (
+    Detector,
+    FrameDetections,
+    TrackRows,
+    TrackRun,
+    detect_frames,
+    rows_to_results,
+)
+from tgram.track.registration import RegistrationConfig
 from tgram.track.tracker import TrackerConfig
 
 DET_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
@@ -34,7 +41,7 @@ class CachedVideo:
     """One video's detections at the lowest candidate threshold, frame by frame."""
 
     fps: float
-    detections: list[tuple[int, Detections]]
+    detections: list[FrameDetections]
 
 
 @dataclass(frozen=True)
@@ -52,14 +59,19 @@ class Candidate:
 
 
 def cache_detections(
-    videos: Sequence[str], detector: Detector, on_frame: Callable[[], object] | None = None
+    videos: Sequence[str],
+    detector: Detector,
+    on_frame: Callable[[], object] | None = None,
+    registration: RegistrationConfig | None = None,
 ) -> dict[str, CachedVideo]:
-    """Run the model once over each video (the costly part of a sweep)."""
+    """Run the model (and the platform registration) once over each video: the costly part
+    of a sweep. Trackers with registration disabled ignore the cached shifts."""
     cached = {}
+    registration = registration or RegistrationConfig()
     for uri in videos:
         detections = []
-        for index, det in detect_frames(read_frames(uri), detector):
-            detections.append((index, det))
+        for frame in detect_frames(read_frames(uri), detector, registration=registration):
+            detections.append(frame)
             if on_frame is not None:
                 on_frame()
         cached[video_id(uri)] = CachedVideo(probe(uri).fps, detections)
@@ -70,8 +82,8 @@ def track_cached(cached: CachedVideo, config: TrackerConfig, emb_dim: int) -> Tr
     """One tracker run over cached detections (the tracker drops those below its
     det_threshold itself), as `tgram track` would have tracked the video."""
     run = TrackRun(config, fps=cached.fps, emb_dim=emb_dim)
-    for index, det in cached.detections:
-        run.update(index, det)
+    for frame in cached.detections:
+        run.update(frame)
     return run.rows()
 
 
@@ -116,7 +128,7 @@ def calibrate(
         raise ValueError(f"{archive}/videos: no videos to calibrate on")
     gt = {video_id(uri): read_gt(f"{archive.rstrip('/')}/gt/{video_id(uri)}.txt") for uri in videos}
     detector = Detector.from_weights(detector_weights, score_threshold=min(det_thresholds))
-    cached = cache_detections(videos, detector, on_frame)
+    cached = cache_detections(videos, detector, on_frame, base.registration)
     table = sweep(
         cached,
         gt,

@@ -75,18 +75,23 @@ def cmd_gen_labels(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tgram.eval import evaluate_files
 
+    if not args.res and not args.speeds:
+        raise SystemExit("tgram eval: give --res (tracking metrics), --speeds, or both")
     thresholds = {"iou_threshold": args.iou, "center_threshold_px": args.center_px}
-    report = evaluate_files(
-        args.gt,
-        args.res,
-        match=args.match,
-        per_class=args.per_class,
-        **{k: v for k, v in thresholds.items() if v is not None},
-    )
-    print(report.to_text())
-    if args.json:
-        Path(args.json).write_text(report.to_json())
-        print(f"metrics written to {args.json}")
+    thresholds = {k: v for k, v in thresholds.items() if v is not None}
+    if args.res:
+        report = evaluate_files(
+            args.gt, args.res, match=args.match, per_class=args.per_class, **thresholds
+        )
+        print(report.to_text())
+        if args.json:
+            Path(args.json).write_text(report.to_json())
+            print(f"metrics written to {args.json}")
+    if args.speeds:
+        from tgram.eval import Matching
+        from tgram.speed_eval import evaluate_speeds
+
+        print(evaluate_speeds(args.gt, args.speeds, Matching(args.match, **thresholds)).to_text())
     return 0
 
 
@@ -385,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("synth-heldout")
     p.epilog = "An independent renderer (tgram.heldout) for measuring generalisation: never train or tune on its output."
-    p.add_argument("out", help="output directory (videos/, gt/, meta/), local or s3://")
+    p.add_argument("out", help="output directory (videos/, gt/, meta/, speeds/), local or s3://")
     p.add_argument(
         "--config",
         default=str(CONFIGS / "heldout" / "default.yaml"),
@@ -410,7 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gt", required=True, help="gt dir (<id>.txt or <seq>/gt/gt.txt) or one gt file"
     )
-    p.add_argument("--res", required=True, help="results dir of <id>.txt, or one results file")
+    p.add_argument("--res", help="results dir of <id>.txt, or one results file")
+    p.add_argument(
+        "--speeds",
+        metavar="OUT",
+        help="also score the speeds of a trajectory output (tgram batch) against the speed "
+        "truth that tgram synth writes beside the gt (speeds/<id>.csv)",
+    )
     p.add_argument(
         "--match", choices=["iou", "center"], default="iou", help="box matching rule (default: iou)"
     )

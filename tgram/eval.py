@@ -268,7 +268,7 @@ def evaluate_files(
     counts as all misses; results files without gt are ignored. `per_class` also scores each
     of CLASS_NAMES by the gt class column (results files carry no class).
     """
-    gt_uris = _gt_files(gt)
+    gt_uris = gt_files(gt)
     single_pair = len(gt_uris) == 1 and not storage.is_dir(res)
     res_uris = {
         name: str(res) if single_pair else storage.join(res, f"{name}.txt") for name in gt_uris
@@ -513,7 +513,7 @@ def _concat(arrays: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if len(arrays) else np.zeros(0, np.int64)
 
 
-def _gt_files(gt: str | Path | Sequence[str | Path]) -> dict[str, str]:
+def gt_files(gt: str | Path | Sequence[str | Path]) -> dict[str, str]:
     """Video id -> gt file: `<id>.txt` at the top of a folder, `<id>/gt/gt.txt` anywhere."""
     if not isinstance(gt, (str, Path)):
         files = [_gt_file_id(str(uri)) for uri in gt]

@@ -18,9 +18,11 @@ from tqdm import tqdm
 from tgram import storage
 from tgram.data.formats import RESULT_DTYPE, write_results
 from tgram.data.video import list_videos, probe, read_frames, video_id
-from tgram.model.decode import DEFAULT_PEAKS, TOP_K, Detections, PeakRule, decode
+from tgram.model.config import PeakRule
+from tgram.model.decode import TOP_K, Detections, decode
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
+from tgram.track.registration import PlatformMotion, RegistrationConfig
 from tgram.track.tracker import OnlineTracker, TrackerConfig
 
 STRIDE = 32
@@ -36,14 +38,15 @@ class Detector:
         device: torch.device,
         top_k: int = TOP_K,
         score_threshold: float = 0.1,
-        peaks: PeakRule = DEFAULT_PEAKS,
+        peaks: PeakRule | None = None,
         amp: bool = True,
     ) -> None:
         self.model = model.eval().to(device)
         self.device = device
         self.top_k = top_k
         self.score_threshold = score_threshold
-        self.peaks = peaks
+        self.peaks = peaks or model.cfg.peaks
+        """The model's own rule (`ModelConfig.peaks`) unless given."""
         self.amp = amp and device.type == "cuda"
 
     @classmethod
@@ -94,22 +97,40 @@ class TrackRows:
 
 
 def detect_frames(
-    frames: Iterable[tuple[int, np.ndarray]], detector: Detector, *, first_output_frame: int = 0
-) -> Iterator[tuple[int, Detections]]:
-    """(index, detections) for each frame from `first_output_frame` on, in order.
+    frames: Iterable[tuple[int, np.ndarray]],
+    detector: Detector,
+    *,
+    first_output_frame: int = 0,
+    registration: RegistrationConfig | None = None,
+) -> Iterator[FrameDetections]:
+    """Each frame's detections and platform shift from `first_output_frame` on, in order.
 
-    Earlier frames only fill the model's history (clip warm-up context). Before any history
-    exists the first frame is repeated, as in training. A frame's detections depend only on
-    it and its T-1 predecessors, so any cut of a video into clips gives the same detections.
+    Earlier frames only fill the model's history (clip warm-up context) and the registration's
+    previous frame. Before any history exists the first frame is repeated, as in training. A
+    frame's output depends only on it and its T-1 predecessors, so any cut of a video into
+    clips gives the same detections and shifts. `registration` None: no platform motion.
     """
     history: deque[np.ndarray] = deque(maxlen=detector.num_frames)
+    motion = PlatformMotion(registration or RegistrationConfig(enabled=False))
     for index, frame in frames:
         if not history:
             history.extend([frame] * detector.num_frames)
         else:
             history.append(frame)
+        shift = motion.shift(frame)
         if index >= first_output_frame:
-            yield index, detector(list(reversed(history)))
+            yield FrameDetections(index, detector(list(reversed(history))), shift)
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """What the tracker needs of one frame."""
+
+    index: int
+    """0-based frame of the video."""
+    detections: Detections
+    shift: np.ndarray
+    """[2] float64: image motion of static ground since the previous frame (platform)."""
 
 
 class TrackRun:
@@ -117,12 +138,19 @@ class TrackRun:
 
     def __init__(self, tracker_config: TrackerConfig, *, fps: float, emb_dim: int) -> None:
         self.tracker = OnlineTracker(tracker_config, fps=fps)
+        self.compensate = tracker_config.registration.enabled
         self.emb_dim = emb_dim
         self._parts: list[tuple] = []
 
-    def update(self, index: int, det: Detections) -> None:
+    def update(self, frame: FrameDetections) -> None:
+        det, index = frame.detections, frame.index
         tracks = self.tracker.update(
-            det.boxes, det.scores, det.classes, det.embeddings, frame_index=index
+            det.boxes,
+            det.scores,
+            det.classes,
+            det.embeddings,
+            frame_index=index,
+            shift=frame.shift if self.compensate else None,
         )
         if len(tracks.track_ids):
             self._parts.append(
@@ -153,10 +181,15 @@ def track_frames(
     """Run detector + a fresh tracker over (index, frame) pairs in order; the tracker starts
     at `first_output_frame` (see `detect_frames`)."""
     run = TrackRun(tracker_config, fps=fps, emb_dim=detector.model.cfg.emb_dim)
-    for index, det in detect_frames(frames, detector, first_output_frame=first_output_frame):
-        run.update(index, det)
+    for frame in detect_frames(
+        frames,
+        detector,
+        first_output_frame=first_output_frame,
+        registration=tracker_config.registration,
+    ):
+        run.update(frame)
         if on_frame is not None:
-            on_frame(index)
+            on_frame(frame.index)
     return run.rows()
 
 

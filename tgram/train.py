@@ -30,7 +30,13 @@ from tgram.detection_metrics import ImageDetections, detection_metrics
 from tgram.model.config import ModelConfig
 from tgram.model.decode import decode
 from tgram.model.tgram import TGraM
-from tgram.model.weights import checkpoint_dict, model_from_checkpoint
+from tgram.model.weights import (
+    TRAINING_ONLY,
+    checkpoint_dict,
+    load_tensors,
+    model_from_checkpoint,
+    read_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +87,10 @@ class TrainConfig:
     """Validation crops scored per epoch (AP@0.5, centre recall)."""
     storage_path: str = "runs"
     """Local dir or s3:// prefix; a run writes under <storage_path>/<name>/."""
+    init_weights: str | None = None
+    """Weights file or checkpoint (local or s3://) a new run starts from: fine-tuning, e.g. the
+    shipped weights on a custom dataset. The architecture must match `model`; the identity
+    classifier is dataset-specific and starts afresh. A resumed run ignores it."""
 
 
 class TrainHooks(Protocol):
@@ -191,12 +201,14 @@ def fit(
     torch.manual_seed(cfg.seed + hooks.rank)
     train_set, val_set = datasets or build_datasets(cfg)
     model = TGraM(cfg.model, num_ids=max(train_set.num_ids, 1)).to(device)
+    state = hooks.restore()
+    if state is None and cfg.init_weights is not None:
+        initialise(model, cfg.init_weights)
     optimizer = torch.optim.Adam(
         model.parameter_groups(cfg.optim.lr), weight_decay=cfg.optim.weight_decay
     )
     ema = _ema(model, cfg.optim.ema_decay)
     start_epoch, history = 0, []
-    state = hooks.restore()
     if state is not None:
         model.load_state_dict(state["train_state_dict"])
         optimizer.load_state_dict(state["optimizer"])
@@ -284,7 +296,9 @@ def validate(
     for i in indices:
         sample = val_set[int(i)]
         outputs = model(sample["frames"][None].to(device))
-        det = decode(outputs, top_k=cfg.model.max_objects, score_threshold=0.05)[0]
+        det = decode(
+            outputs, top_k=cfg.model.max_objects, score_threshold=0.05, peaks=cfg.model.peaks
+        )[0]
         dets.append(ImageDetections(det.boxes, det.scores, det.classes))
         gts.append(val_set.ground_truth(int(i)))
     model.train()
@@ -323,6 +337,21 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     base = optimizer.param_groups[0]["initial_lr"]
     for group in optimizer.param_groups:
         group["lr"] = lr * group["initial_lr"] / base
+
+
+def initialise(model: TGraM, uri: str) -> None:
+    """Load the weights of `uri` into `model`, all but the identity classifier (its size is
+    the number of identities of the data it was trained on)."""
+    source = model_from_checkpoint(read_checkpoint(uri), source=uri)
+    tensors = {k: v for k, v in source.state_dict().items() if not k.startswith(TRAINING_ONLY)}
+    missing, unexpected = load_tensors(model, tensors, source=uri, strict=False)
+    missing = [k for k in missing if not k.startswith(TRAINING_ONLY)]
+    if missing or unexpected:
+        raise ValueError(
+            f"{uri}: init_weights do not fit the model config"
+            f" (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    log.info("initialised %d tensors from %s", len(tensors), uri)
 
 
 def _ema(model: TGraM, decay: float) -> AveragedModel | None:

@@ -17,7 +17,7 @@ the per-class scores each result carries its tracker's class (the peer calls eve
 vehicle), so a result only counts against gt of its class. The targets are those of the issue
 "A model that tracks on imagery it was not trained on".
 
-    python -m tests.bench.bench_tracking [--weights W] [--ablation-dir D] [--only synth|heldout]
+    python -m tests.bench.bench_tracking [--weights W] [--tracker T] [--ablation-dir D] [--only synth|heldout]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import importlib.metadata
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -125,33 +125,42 @@ def run(
     weights: str | Path = SHIPPED_WEIGHTS,
     ablation_dir: str | Path = DEFAULT_ABLATION_DIR,
     only: str | None = None,
+    tracker: str | Path = CONFIGS / "track" / "default.yaml",
 ) -> list[dict]:
-    tracker_config = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
+    tracker_config = load_config(tracker, TrackerConfig)
     rows = []
-    for eval_set in SETS:
+    for eval_set, archive, (width, height) in written(SETS, only):
+        gt = {path.stem: read_gt(path) for path in sorted((archive / "gt").glob("*.txt"))}
+        frames = sum(int(g["frame"].max()) + 1 for g in gt.values())
+        _log(f"{eval_set.name}: {len(gt)} videos, {frames} frames, {width}x{height}")
+        tgram, ap = _track_tgram(str(weights), archive, gt, tracker_config)
+        peer = _track_classical(archive, gt, tracker_config)
+        rows += _quality_rows(eval_set, tgram, peer)
+        rows += _ap_rows(eval_set, ap, str(weights))
+        rows.append(_fps_row(eval_set, tgram, peer, width, height))
+        if eval_set.key != "synth":
+            continue
+        for name in ABLATIONS:
+            ablation_weights = Path(ablation_dir) / name / "weights.pt"
+            if not ablation_weights.is_file():
+                _log(f"ablation {name}: weights missing ({ablation_weights}), row skipped")
+                continue
+            scored, _ = _track_tgram(str(ablation_weights), archive, gt, tracker_config)
+            rows += _ablation_rows(eval_set, name, scored, tgram)
+    return rows
+
+
+def written(
+    sets: Iterable[EvalSet], only: str | None = None
+) -> Iterator[tuple[EvalSet, Path, tuple[int, int]]]:
+    """Each chosen set (all, or the one keyed `only`) written to a temporary archive, which
+    is removed when the caller moves on: (set, archive, (width, height))."""
+    for eval_set in sets:
         if only and eval_set.key != only:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "archive"
-            width, height = eval_set.write(archive)
-            gt = {path.stem: read_gt(path) for path in sorted((archive / "gt").glob("*.txt"))}
-            frames = sum(int(g["frame"].max()) + 1 for g in gt.values())
-            _log(f"{eval_set.name}: {len(gt)} videos, {frames} frames, {width}x{height}")
-            tgram, ap = _track_tgram(str(weights), archive, gt, tracker_config)
-            peer = _track_classical(archive, gt, tracker_config)
-            rows += _quality_rows(eval_set, tgram, peer)
-            rows += _ap_rows(eval_set, ap, str(weights))
-            rows.append(_fps_row(eval_set, tgram, peer, width, height))
-            if eval_set.key != "synth":
-                continue
-            for name in ABLATIONS:
-                ablation_weights = Path(ablation_dir) / name / "weights.pt"
-                if not ablation_weights.is_file():
-                    _log(f"ablation {name}: weights missing ({ablation_weights}), row skipped")
-                    continue
-                scored, _ = _track_tgram(str(ablation_weights), archive, gt, tracker_config)
-                rows += _ablation_rows(eval_set, name, scored, tgram)
-    return rows
+            yield eval_set, archive, eval_set.write(archive)
 
 
 # --- tracking ---------------------------------------------------------------------------------
@@ -184,9 +193,10 @@ def _full_frame_ap(
     """AP@0.5 and centre recall per class over whole frames, every gt box counted."""
     dets, gts = [], []
     for name, video in cached.items():
-        for frame, det in video.detections:
+        for frame in video.detections:
+            det = frame.detections
             dets.append(ImageDetections(det.boxes, det.scores, det.classes))
-            gts.append(gt_frame(gt[name], frame, class_names))
+            gts.append(gt_frame(gt[name], frame.index, class_names))
     return detection_metrics(dets, gts, class_names)
 
 
@@ -427,8 +437,13 @@ def main(argv: list[str] | None = None) -> int:
         help="holds <config>/weights.pt (default: %(default)s)",
     )
     parser.add_argument("--only", choices=[e.key for e in SETS], help="score one set only")
+    parser.add_argument(
+        "--tracker",
+        default=str(CONFIGS / "track" / "default.yaml"),
+        help="tracker YAML, e.g. from tgram calibrate (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    rows = run(args.weights, args.ablation_dir, args.only)
+    rows = run(args.weights, args.ablation_dir, args.only, args.tracker)
     print(to_table(rows))
     return 0
 

@@ -135,3 +135,46 @@ def test_bad_ranges_are_rejected() -> None:
         AugmentConfig(scales=())
     with pytest.raises(ValueError, match="augment.gamma"):
         AugmentConfig(gamma=(1.4, 0.7))
+
+
+@pytest.mark.parametrize("angle", [30.0, 45.0, 77.0])
+@pytest.mark.parametrize("rot90", [0, 1])
+def test_turned_crops_keep_objects_inside_their_boxes(angle: float, rot90: int) -> None:
+    """A bright 4x8 px object turned by `angle`: the crop is full (no black corners), the
+    object stays inside its box, and the box is the turned box's axis-aligned extent."""
+    frame = np.full((300, 300, 3), 40, np.uint8)
+    frame[140:148, 150:154] = 255
+    g0 = CropGeometry((0, 0), (0, 0), (64, 96), 1.0, rot90, False, angle)
+    window = g0.resized_hw
+    g = CropGeometry(
+        (152 - window[1] // 2, 144 - window[0] // 2), window, (64, 96), 1.0, rot90, False, angle
+    )
+    crop = crop_frames([frame], g)[0, :, :, 0]
+    assert crop.shape == (64, 96) and crop.min() >= 39  # corners come from the frame, not padding
+    boxes, share = crop_boxes(np.array([[150, 140, 154, 148]], np.float32), g)
+    x1, y1, x2, y2 = boxes[0]
+    c, s = abs(np.cos(np.radians(angle))), abs(np.sin(np.radians(angle)))
+    long, short = (
+        (4, 8) if rot90 % 2 else (8, 4)
+    )  # the object's (height, width) after quarter turns
+    assert x2 - x1 == pytest.approx(short * c + long * s, abs=1e-4)
+    assert y2 - y1 == pytest.approx(long * c + short * s, abs=1e-4)
+    ys, xs = np.nonzero(crop > 150)
+    assert xs.min() >= np.floor(x1) and xs.max() < np.ceil(x2)
+    assert ys.min() >= np.floor(y1) and ys.max() < np.ceil(y2)
+    assert share.tolist() == [1.0]
+
+
+def test_rotate_share_draws_angles() -> None:
+    rng = np.random.default_rng(0)
+    cfg = AugmentConfig(rotate=0.5)
+    boxes, classes = np.array([[100, 100, 104, 108]], np.float32), np.array([0])
+    angles = [
+        draw_geometry(rng, (400, 400), (64, 64), boxes, classes, cfg).angle for _ in range(200)
+    ]
+    turned = [a for a in angles if a]
+    assert 70 < len(turned) < 130 and all(0 < a < 90 for a in turned)
+    assert all(
+        draw_geometry(rng, (400, 400), (64, 64), boxes, classes, AugmentConfig()).angle == 0
+        for _ in range(20)
+    )

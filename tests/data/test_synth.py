@@ -85,6 +85,9 @@ def test_same_seed_same_archive_for_any_number_of_workers(tmp_path: Path) -> Non
             assert (first / "meta" / f"{video}.json").read_bytes() == (
                 other / "meta" / f"{video}.json"
             ).read_bytes()
+            assert (first / "speeds" / f"{video}.csv").read_bytes() == (
+                other / "speeds" / f"{video}.csv"
+            ).read_bytes()
             a, _ = decode(first / "videos" / f"{video}.mp4")
             b, _ = decode(other / "videos" / f"{video}.mp4")
             assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from tgram.data.targets import MIN_RADIUS, build_targets, gaussian_radius
+from tgram.inference import Detector
+from tgram.model.config import ModelConfig
 from tgram.model.decode import decode, heatmap_peaks
+from tgram.model.tgram import TGraM
+from tgram.model.weights import save_weights
 
 
 def perfect_outputs(targets: dict[str, np.ndarray], emb_dim: int = 8) -> dict[str, torch.Tensor]:
@@ -121,3 +127,25 @@ def test_ignored_objects_are_neither_positives_nor_negatives() -> None:
     assert (t["hm"] == 1).sum() == 1  # one positive peak
     ignored_centre = t["hm"][2, 10, 11]
     assert 0.99 < ignored_centre < 1  # (1 - target)^4 ~ 0: no penalty for firing there
+
+
+def test_weights_carry_their_peak_rule(tmp_path: Path) -> None:
+    """The Detector reads detections off the heatmap the way the weights say (old weights
+    without the key: max-pool), unless told otherwise."""
+    cfg = ModelConfig(decoder_channels=8, head_channels=8, emb_dim=8, peaks="box")
+    model = TGraM(cfg, num_ids=1)
+    uri = str(tmp_path / "w.pt")
+    save_weights(uri, model, cfg, {})
+    assert Detector.from_weights(uri, device=torch.device("cpu")).peaks == "box"
+    assert (
+        Detector.from_weights(uri, device=torch.device("cpu"), peaks="maxpool").peaks == "maxpool"
+    )
+    state = torch.load(uri, weights_only=True)
+    del state["config"]["peaks"]
+    torch.save(state, tmp_path / "old.pt")
+    assert (
+        Detector.from_weights(str(tmp_path / "old.pt"), device=torch.device("cpu")).peaks
+        == "maxpool"
+    )
+    with pytest.raises(ValueError, match="peaks must be 'maxpool' or 'box'"):
+        ModelConfig(peaks="nms")  # type: ignore[arg-type]

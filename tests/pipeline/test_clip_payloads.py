@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgram.inference import FrameDetections
 from tgram.model.decode import Detections
-from tgram.pipeline.batch import _detections_from_ipc, _detections_to_ipc
+from tgram.pipeline.batch import _detections_from_ipc, _detections_to_ipc, _shifts_to_bytes
 from tgram.pipeline.clips import Clip
 
 
@@ -21,17 +22,29 @@ def test_detections_round_trip_every_frame_of_the_clip_including_empty_ones() ->
     rng = np.random.default_rng(0)
     clip = Clip("v", "v.mp4", index=1, start=10, end=16, overlap=0, context_start=8)
     counts = [3, 0, 5, 0, 0, 1]  # frames 10..15; empty frames still step the tracker
-    sent = [(10 + i, _detections(rng, n, emb_dim=16)) for i, n in enumerate(counts)]
-    received = list(_detections_from_ipc(_detections_to_ipc(sent, emb_dim=16), clip))
-    assert [index for index, _ in received] == list(range(10, 16))
-    for (_, a), (_, b) in zip(sent, received, strict=True):
+    sent = [
+        FrameDetections(10 + i, _detections(rng, n, emb_dim=16), rng.normal(size=2))
+        for i, n in enumerate(counts)
+    ]
+    payload, shifts = _detections_to_ipc(sent, emb_dim=16), _shifts_to_bytes(sent)
+    received = list(_detections_from_ipc(payload, shifts, clip))
+    assert [f.index for f in received] == list(range(10, 16))
+    for a, b in zip(sent, received, strict=True):
+        np.testing.assert_array_equal(b.shift, a.shift)  # platform shifts of empty frames too
         for field in ("boxes", "scores", "classes", "embeddings"):
-            np.testing.assert_array_equal(getattr(b, field), getattr(a, field))  # bit-exact float32
+            # bit-exact float32
+            np.testing.assert_array_equal(
+                getattr(b.detections, field), getattr(a.detections, field)
+            )
 
 
 def test_a_clip_without_detections_still_yields_all_its_frames() -> None:
     clip = Clip("v", "v.mp4", index=0, start=0, end=3, overlap=0, context_start=0)
-    sent = [(i, _detections(np.random.default_rng(i), 0, emb_dim=8)) for i in range(3)]
-    received = list(_detections_from_ipc(_detections_to_ipc(sent, emb_dim=8), clip))
-    assert [index for index, _ in received] == [0, 1, 2]
-    assert all(len(det) == 0 and det.embeddings.shape == (0, 8) for _, det in received)
+    sent = [
+        FrameDetections(i, _detections(np.random.default_rng(i), 0, emb_dim=8), np.zeros(2))
+        for i in range(3)
+    ]
+    payload, shifts = _detections_to_ipc(sent, emb_dim=8), _shifts_to_bytes(sent)
+    received = list(_detections_from_ipc(payload, shifts, clip))
+    assert [f.index for f in received] == [0, 1, 2]
+    assert all(len(f.detections) == 0 and f.detections.embeddings.shape == (0, 8) for f in received)

@@ -54,6 +54,8 @@ def _rows(video_id: str = "v1", n: int = 4) -> dict[str, np.ndarray | list]:
         "score": np.full(n, 0.9, np.float32),
         "vx": np.full(n, 3, np.float32),
         "vy": np.full(n, 4, np.float32),
+        "x_stab": (100 + 3 * frame).astype(np.float32),  # a platform that does not move
+        "y_stab": (200 + 4 * frame).astype(np.float32),
     }
 
 
@@ -165,6 +167,16 @@ def test_write_read_back_schema_and_version(out_root: str) -> None:
     assert back["frame"].to_pylist() == [0, 1, 2, 3]  # sorted on write
     assert back["x"].to_pylist() == written["x"].to_pylist()
     assert back["class"].to_pylist() == ["vehicle"] * 4
+
+
+def test_schema_2_files_read_with_null_stabilised_columns(tmp_path: Path) -> None:
+    """Outputs written before x_stab, y_stab existed stay readable beside new ones."""
+    old = georeference(_rows("v1"), None).drop_columns(["video_id", "x_stab", "y_stab"])
+    (tmp_path / "video_id=v1").mkdir()
+    pq.write_table(old, tmp_path / "video_id=v1" / "part-0.parquet")
+    write_video_trajectories(str(tmp_path), "v2", georeference(_rows("v2"), None))
+    back = read_trajectories(str(tmp_path))
+    assert back["x_stab"].null_count == 4 and back["x_stab"].to_pylist()[4:] == [100, 103, 106, 109]
 
 
 def test_rewrite_replaces_rows_never_duplicates(out_root: str) -> None:

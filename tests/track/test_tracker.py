@@ -269,3 +269,41 @@ def test_5000_object_frames_keep_every_id() -> None:
 def test_id_counter_cannot_start_at_the_tentative_marker() -> None:
     with pytest.raises(ValueError, match="start must be >= 1"):
         IdCounter(start=0)
+
+
+def test_platform_shift_keeps_velocities_in_ground_terms() -> None:
+    """A parked and a moving car (1 px/frame east) seen from a platform drifting 1.5 px/frame
+    north-west with jitter: given the shifts, the tracker reports the ground velocities."""
+    rng = np.random.default_rng(0)
+    shifts = np.array([-1.5, -1.5]) + rng.uniform(-1.0, 1.0, (12, 2))
+    shifts[0] = 0.0
+    offset = np.cumsum(shifts, axis=0)  # where frame 0's ground is in frame t
+    compensated, raw = OnlineTracker(CONFIG, fps=10), OnlineTracker(CONFIG, fps=10)
+    for t in range(12):
+        centres = np.array([[50.0, 50.0], [80.0 + t, 50.0]]) + offset[t]
+        moved = compensated.update(
+            boxes_at(centres),
+            np.full(2, 0.9, np.float32),
+            np.zeros(2, np.int64),
+            EMBEDDINGS[[0, 1]],
+            frame_index=t,
+            shift=shifts[t],
+        )
+        drifted = step(raw, t, centres, [0, 1])
+    assert moved.track_ids.tolist() == [1, 2]
+    np.testing.assert_allclose(moved.velocities, [[0.0, 0.0], [1.0, 0.0]], atol=0.15)
+    assert np.abs(drifted.velocities[0]).max() > 0.5  # without: the platform's motion
+
+
+def test_shift_must_be_two_finite_numbers() -> None:
+    tracker = OnlineTracker(CONFIG, fps=10)
+    step(tracker, 0, [[10.0, 10.0]], [0])
+    with pytest.raises(ValueError, match="shift must be 2 finite numbers"):
+        tracker.update(
+            boxes_at([[10.0, 10.0]]),
+            np.full(1, 0.9, np.float32),
+            np.zeros(1, np.int64),
+            EMBEDDINGS[[0]],
+            frame_index=1,
+            shift=np.array([np.nan, 0.0]),
+        )

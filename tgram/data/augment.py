@@ -1,11 +1,16 @@
 """Augmentation applied identically to all T frames of a sample, exact for tiny objects.
 
-Vehicles are 4x8 px: a continuous rotation or a sub-pixel bilinear warp resamples them
-into blurred blobs and teaches headings that axis-aligned roads never have. So geometry is
-exact: an integer-pixel crop, a multiple of 90 degrees, a flip, and zoom only in discrete
-steps, downscaling with area averaging (what a coarser sensor sees). The style of the
-imagery (brightness, contrast, gamma, white balance, saturation, blur, noise, compression)
-varies instead: that is where one renderer differs from another, and from real sensors.
+Vehicles are 4x8 px: a sub-pixel bilinear warp resamples them into blurred blobs. So
+geometry is exact by default: an integer-pixel crop, a multiple of 90 degrees, a flip, and
+zoom only in discrete steps, downscaling with area averaging (what a coarser sensor sees).
+The one exception is `rotate`: the training renderer lays its roads out on a grid, so
+without it the network only ever sees vehicles heading along the image axes, while real
+roads (and other renderers') run at every angle; a share of samples is therefore turned by a
+random angle (bilinear, so those crops are slightly softer; boxes become the axis-aligned
+box of the turned box, exact for the rectangular silhouette of a vehicle, loose for an
+airplane's cross). The style of the imagery (brightness, contrast, gamma, white balance,
+saturation, blur, noise, compression) varies too: that is where one renderer differs from
+another, and from real sensors.
 
 The past frames move with the current one (the graph learns motion between them), so every
 geometric and photometric draw is shared by the T frames; only sensor noise is per frame.
@@ -13,6 +18,7 @@ geometric and photometric draw is shared by the T frames; only sensor noise is p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -30,6 +36,9 @@ class AugmentConfig:
     drawn at the coarse end of its 0.5-1.5 m/px range (3 px long)."""
     rot90: bool = True
     """Rotate by a random multiple of 90 degrees: overhead imagery has no up direction."""
+    rotate: float = 0.0
+    """Share of samples also turned by an angle drawn uniformly in [0, 90) degrees (with the
+    quarter turns and flips: any heading); 0 keeps every geometric step exact."""
     flip: bool = True
     translate: float = 0.25
     """Crop-centre jitter as a fraction of the crop size (rounded to whole source pixels)."""
@@ -60,6 +69,8 @@ class AugmentConfig:
             raise ValueError(
                 f"augment.scales must be a non-empty list of factors in [0.25, 4], got {self.scales}"
             )
+        if not 0 <= self.rotate <= 1:
+            raise ValueError(f"augment.rotate must be in [0, 1], got {self.rotate}")
         if not 0 <= self.object_centred <= 1:
             raise ValueError(f"augment.object_centred must be in [0, 1], got {self.object_centred}")
         for name in ("gamma", "saturation", "blur_sigma", "noise_sigma", "jpeg_quality"):
@@ -93,8 +104,10 @@ class CropGeometry:
     """Which source window a sample cuts, and how it is turned into the crop.
 
     The window is `window_hw` source pixels with its top-left at integer `origin_xy`;
-    it is resized to the crop size by `scale` (crop px per source px), then rotated by
-    `rot90` quarter turns counter-clockwise (np.rot90) and mirrored left-right if `flip`.
+    it is resized by `scale` (crop px per source px), rotated by `rot90` quarter turns
+    counter-clockwise (np.rot90), mirrored left-right if `flip`, and, with an `angle`
+    (degrees, counter-clockwise), turned about its centre and cut to `out_hw` (the window
+    then covers the turned crop's corners).
     """
 
     origin_xy: tuple[int, int]
@@ -103,11 +116,30 @@ class CropGeometry:
     scale: float
     rot90: int
     flip: bool
+    angle: float = 0.0
+
+    @property
+    def turned_hw(self) -> tuple[int, int]:
+        """The size before the turn by `angle`: big enough to hold the turned crop."""
+        if not self.angle:
+            return self.out_hw
+        c, s = abs(math.cos(math.radians(self.angle))), abs(math.sin(math.radians(self.angle)))
+        h, w = self.out_hw
+        return (math.ceil(h * c + w * s), math.ceil(w * c + h * s))
 
     @property
     def resized_hw(self) -> tuple[int, int]:
-        """The crop's size before the rotation (a quarter turn swaps height and width)."""
-        return self.out_hw if self.rot90 % 2 == 0 else (self.out_hw[1], self.out_hw[0])
+        """The size before the quarter turns (a quarter turn swaps height and width)."""
+        h, w = self.turned_hw
+        return (h, w) if self.rot90 % 2 == 0 else (w, h)
+
+    def turn(self) -> np.ndarray:
+        """2x3 affine (OpenCV pixel-centre coordinates) of the turn by `angle`: from the
+        turned_hw image to the out_hw crop, centre to centre."""
+        (th, tw), (oh, ow) = self.turned_hw, self.out_hw
+        m = cv2.getRotationMatrix2D(((tw - 1) / 2, (th - 1) / 2), self.angle, 1.0)
+        m[:, 2] += [(ow - tw) / 2, (oh - th) / 2]
+        return m
 
 
 def draw_geometry(
@@ -123,7 +155,8 @@ def draw_geometry(
     scale = float(cfg.scales[rng.integers(len(cfg.scales))])
     quarter_turns = int(rng.integers(4)) if cfg.rot90 else 0
     flip = bool(cfg.flip and rng.random() < 0.5)
-    resized_hw = out_hw if quarter_turns % 2 == 0 else (out_hw[1], out_hw[0])
+    angle = float(rng.uniform(0.0, 90.0)) if cfg.rotate and rng.random() < cfg.rotate else 0.0
+    resized_hw = CropGeometry((0, 0), (0, 0), out_hw, scale, quarter_turns, flip, angle).resized_hw
     window_hw = (round(resized_hw[0] / scale), round(resized_hw[1] / scale))
     if len(boxes_xyxy) and rng.random() < cfg.object_centred:
         candidates = np.arange(len(boxes_xyxy))
@@ -137,7 +170,7 @@ def draw_geometry(
     cx += rng.uniform(-cfg.translate, cfg.translate) * window_hw[1]
     cy += rng.uniform(-cfg.translate, cfg.translate) * window_hw[0]
     origin = (int(round(cx - window_hw[1] / 2)), int(round(cy - window_hw[0] / 2)))
-    return CropGeometry(origin, window_hw, out_hw, scale, quarter_turns, flip)
+    return CropGeometry(origin, window_hw, out_hw, scale, quarter_turns, flip, angle)
 
 
 def crop_frames(frames: list[np.ndarray], geometry: CropGeometry) -> np.ndarray:
@@ -159,6 +192,11 @@ def _crop_one(frame: np.ndarray, g: CropGeometry) -> np.ndarray:
     window = np.rot90(window, g.rot90)
     if g.flip:
         window = window[:, ::-1]
+    if g.angle:
+        out_h, out_w = g.out_hw
+        window = cv2.warpAffine(
+            np.ascontiguousarray(window), g.turn(), (out_w, out_h), flags=cv2.INTER_LINEAR
+        )
     return np.ascontiguousarray(window)
 
 
@@ -181,6 +219,10 @@ def crop_boxes(boxes_xyxy: np.ndarray, g: CropGeometry) -> tuple[np.ndarray, np.
     if g.flip:
         x1, y1, x2, y2 = b.T
         b = np.stack([rw - x2, y1, rw - x1, y2], axis=1)
+    if g.angle:  # the axis-aligned box of the turned box (edges -> pixel centres and back)
+        corners = b[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 4, 2) - 0.5
+        turned = corners @ g.turn()[:, :2].T + g.turn()[:, 2] + 0.5
+        b = np.concatenate([turned.min(axis=1), turned.max(axis=1)], axis=1)
     out_h, out_w = g.out_hw
     clipped = b.copy()
     clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, out_w)

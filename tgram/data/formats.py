@@ -11,6 +11,10 @@ with one image path per line relative to the dataset root, and a dataset JSON na
 lists. The label file of an image is its path with the `images` folder replaced by
 `labels_with_ids` (or prefixed with it when there is none) and the suffix by `.txt`, under
 `labels_root` when the JSON gives one, else under `root` exactly as FairMOT expects.
+
+The synthetic renderers also write their motion truth here, so both share one definition:
+the meta's `platform_shift_px` (`platform_shift`) and a speed side file per video
+(`speed_truth`, `write_speed_truth`), which the gt boxes alone cannot give exactly.
 """
 
 from __future__ import annotations
@@ -79,6 +83,24 @@ LABEL_DTYPE = np.dtype(
 """One labels_with_ids row: 0-based class, global identity (-1 = none), centre and size
 normalised by the image width and height."""
 
+SPEED_DTYPE = np.dtype(
+    [
+        ("frame", np.int32),
+        ("id", np.int64),
+        ("vx_mps", np.float32),
+        ("vy_mps", np.float32),
+        ("speed_mps", np.float32),
+    ]
+)
+"""One speed truth row (synthetic videos): 0-based frame and identity of a gt row, the
+object's velocity over the ground in m/s in image axes (x right, y down) and its magnitude."""
+
+POSITION_DTYPE = np.dtype(
+    [("frame", np.int32), ("id", np.int64), ("x", np.float64), ("y", np.float64)]
+)
+"""Where a renderer put an object (its gt id) in 0-based frame `frame`: world pixels, which
+carry no platform motion. In memory only: the input of `speed_truth`."""
+
 SPLITS = ("train", "test")
 LABELS_DIR = "labels_with_ids"
 
@@ -99,10 +121,17 @@ class _Table:
     trailing: int = 0
     """Placeholder columns written as -1 after the fields and ignored when read; like
     TrackEval, readers accept rows that leave them out (so a gt file can be read as results)."""
+    header: bool = False
+    """Files start with a line of the field names (checked and skipped when read): the newer,
+    self-describing tables; the MOTChallenge ones have none."""
 
     @property
     def width(self) -> int:
         return len(self.dtype.names) + self.trailing
+
+    @property
+    def header_line(self) -> str:
+        return self.separator.join(self.dtype.names)
 
     def expected(self) -> str:
         sep = "comma-separated" if self.separator == "," else "space-separated"
@@ -119,6 +148,13 @@ _RESULTS = _Table(
     trailing=3,
 )
 _LABELS = _Table("labels_with_ids", LABEL_DTYPE, {"cx": 6, "cy": 6, "w": 6, "h": 6}, " ")
+_SPEEDS = _Table(
+    "speed truth",
+    SPEED_DTYPE,
+    {"vx_mps": 3, "vy_mps": 3, "speed_mps": 3},
+    ",",
+    header=True,
+)
 
 
 def read_gt(uri: str | Path) -> np.ndarray:
@@ -146,6 +182,15 @@ def read_labels(uri: str | Path) -> np.ndarray:
 
 def write_labels(uri: str | Path, rows: np.ndarray) -> None:
     _write_table(uri, rows, _LABELS)
+
+
+def read_speed_truth(uri: str | Path) -> np.ndarray:
+    """A speed truth file `frame,id,vx_mps,vy_mps,speed_mps` (header line first) as SPEED_DTYPE rows."""
+    return _read_table(uri, _SPEEDS)
+
+
+def write_speed_truth(uri: str | Path, rows: np.ndarray) -> None:
+    _write_table(uri, rows, _SPEEDS)
 
 
 def labels_from_boxes(
@@ -180,6 +225,8 @@ def _read_table(uri: str | Path, table: _Table) -> np.ndarray:
     """Parse with Arrow's CSV reader; if it or a value check fails, parse line by line to
     report the first bad line (and to accept what Arrow is too strict for, e.g. runs of spaces)."""
     data = storage.read_bytes(uri)
+    if table.header:
+        _check_header(uri, data, table)
     values = _parse_arrow(data, table)
     if values is None or _first_problem(table, values) is not None:
         values, line_numbers = _parse_lines(uri, data.decode(), table)
@@ -197,12 +244,20 @@ def _read_table(uri: str | Path, table: _Table) -> np.ndarray:
     return rows
 
 
+def _check_header(uri: str | Path, data: bytes, table: _Table) -> None:
+    first = data.split(b"\n", 1)[0].decode(errors="replace").strip()
+    if first != table.header_line:
+        raise FormatError(
+            f"{uri}:1: expected the header line {table.header_line!r}, got {first!r} ({table.what})"
+        )
+
+
 def _parse_arrow(data: bytes, table: _Table) -> np.ndarray | None:
     names = [f"c{i}" for i in range(table.width)]
     try:
         parsed = pacsv.read_csv(
             pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(column_names=names),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=int(table.header)),
             parse_options=pacsv.ParseOptions(delimiter=table.separator),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.float64())),
         )
@@ -218,7 +273,7 @@ def _parse_lines(uri: str | Path, text: str, table: _Table) -> tuple[np.ndarray,
     values: list[list[float]] = []
     separator = None if table.separator == " " else table.separator
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        if not line.strip() or (table.header and number == 1):
             continue
         parts = line.split(separator)
         if not len(table.dtype.names) <= len(parts) <= table.width:
@@ -272,6 +327,8 @@ def _write_table(uri: str | Path, rows: np.ndarray, table: _Table) -> None:
     options = pacsv.WriteOptions(
         include_header=False, delimiter=table.separator, quoting_style="none"
     )
+    if table.header:
+        sink.write(f"{table.header_line}\n".encode())
     pacsv.write_csv(pa.table(columns), sink, options)
     storage.write_bytes(uri, sink.getvalue().to_pybytes())
 
@@ -567,11 +624,16 @@ def video_meta_record(
     origin_xy: tuple[float, float],
     gsd_m: float,
     place: str,
+    platform_shift_px: Sequence[Sequence[float]] | None = None,
 ) -> dict[str, object]:
     """The meta JSON of a video (`meta/<id>.json`): timing and a north-up GDAL geotransform
-    with its top-left corner at `origin_xy` (metres in `crs`)."""
+    with its top-left corner at `origin_xy` (metres in `crs`).
+
+    `platform_shift_px` (synthetic videos only, see `platform_shift`): one [dx, dy] per
+    frame; None leaves the key out, so real videos' meta keeps its keys.
+    """
     x0, y0 = origin_xy
-    return {
+    record: dict[str, object] = {
         "video_id": video_id,
         "fps": fps,
         "width": width,
@@ -583,3 +645,73 @@ def video_meta_record(
         "gsd_m": gsd_m,
         "place": place,
     }
+    if platform_shift_px is not None:
+        shift = [[float(v) for v in pair] for pair in platform_shift_px]
+        if len(shift) != frames or any(len(pair) != 2 for pair in shift):
+            raise ValueError(
+                f"{video_id}: platform_shift_px needs one [dx, dy] per frame ({frames}), got {len(shift)}"
+            )
+        record["platform_shift_px"] = shift
+    return record
+
+
+# --- synthetic motion truth ----------------------------------------------------------------
+
+
+def platform_shift(offsets: np.ndarray | Sequence[Sequence[float]]) -> list[list[float]]:
+    """The meta's `platform_shift_px` from the world position of each frame's top-left corner
+    ([frames, 2] px): shift[t] = offsets[0] - offsets[t], rounded to 3 decimals.
+
+    It is the image displacement of static ground since frame 0 (a ground point at p in
+    frame 0 is at p + shift[t] in frame t), which a tracker's camera-motion compensation
+    or a speed estimate has to take out; shift[0] is [0, 0].
+    """
+    o = np.asarray(offsets, np.float64).reshape(-1, 2)
+    return (np.round(o[0] - o, 3) + 0.0).tolist()  # + 0.0: no -0.0 in the JSON
+
+
+def speed_truth(gt: np.ndarray, positions: np.ndarray, gsd_m: float, fps: float) -> np.ndarray:
+    """SPEED_DTYPE rows, one per `gt` row in its order: each object's ground velocity.
+
+    Taken from the renderer's world positions (POSITION_DTYPE rows, every frame an object
+    is in the world whether seen or not), not from the gt boxes: those are rounded, clipped
+    at the frame edge and carry the platform motion. Central differences over frames,
+    one-sided at the ends of a run of consecutive frames (0 for a lone frame), times
+    gsd_m * fps; an object whose position does not change (parked) gets exactly 0.
+    Rounded as written (3 decimals), so what is read back equals what is returned.
+    """
+    p = positions[np.lexsort((positions["frame"], positions["id"]))]
+    same = p["id"][1:] == p["id"][:-1]
+    step = p["frame"][1:].astype(np.int64) - p["frame"][:-1]
+    if (same & (step == 0)).any():
+        at = int(np.flatnonzero(same & (step == 0))[0])
+        raise ValueError(f"object {p['id'][at]} has two positions in frame {p['frame'][at]}")
+    index = np.arange(len(p))
+    previous = np.where(np.r_[False, same & (step == 1)], index - 1, index)
+    following = np.where(np.r_[same & (step == 1), False], index + 1, index)
+    frames = np.maximum(following - previous, 1)
+    vx = (p["x"][following] - p["x"][previous]) / frames * (gsd_m * fps)
+    vy = (p["y"][following] - p["y"][previous]) / frames * (gsd_m * fps)
+    at = _find_rows(p, gt)
+    rows = np.zeros(len(gt), SPEED_DTYPE)
+    rows["frame"], rows["id"] = gt["frame"], gt["id"]
+    rows["vx_mps"] = np.round(vx[at], 3) + 0.0
+    rows["vy_mps"] = np.round(vy[at], 3) + 0.0
+    rows["speed_mps"] = np.round(np.hypot(vx[at], vy[at]), 3) + 0.0
+    return rows
+
+
+def _find_rows(positions: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Index into `positions` (sorted by id, then frame) of each gt row's (frame, id)."""
+    if not len(gt):
+        return np.zeros(0, np.int64)
+    low = min(int(positions["id"].min(initial=0)), int(gt["id"].min()))
+    span = max(int(positions["frame"].max(initial=0)), int(gt["frame"].max())) + 1
+    keys = (positions["id"] - low) * span + positions["frame"]
+    wanted = (gt["id"].astype(np.int64) - low) * span + gt["frame"]
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    missing = np.flatnonzero(keys[at] != wanted) if len(keys) else np.arange(len(gt))
+    if len(missing):
+        row = gt[missing[0]]
+        raise ValueError(f"gt object {row['id']} has no world position in frame {row['frame'] + 1}")
+    return at

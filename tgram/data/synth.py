@@ -1,8 +1,11 @@
 """Synthetic Jilin-1-like satellite video archives with exact ground truth (`tgram synth`).
 
 This module writes the archive: videos side by side in worker processes, each an mp4 (or
-an AIR-MOT JPEG sequence) with its gt and meta. What is in a video, and how it is drawn,
-is tgram.data.synth_video.
+an AIR-MOT JPEG sequence) with its gt, meta and speed truth. What is in a video, and how it
+is drawn, is tgram.data.synth_video.
+
+mp4 layout: `videos/<id>.mp4`, `gt/<id>.txt`, `meta/<id>.json`, `speeds/<id>.csv`; AIR-MOT:
+`images/<split>/<id>/img/000001.jpg`, `<id>/gt/gt.txt`, `<id>/gt/speeds.csv`, `<id>/meta.json`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import cv2
 import numpy as np
 
 from tgram import storage
-from tgram.data.formats import write_gt
+from tgram.data.formats import speed_truth, write_gt, write_speed_truth
 from tgram.data.synth_config import SynthConfig
 from tgram.data.synth_video import SyntheticVideo
 from tgram.data.video import VideoWriter
@@ -85,7 +88,7 @@ def _write_video(
 
 def _write_mp4(out: str, video: SyntheticVideo, progress: Progress | None) -> None:
     cfg = video.cfg
-    rows = []
+    rows, world = [], []
     uri = storage.join(out, "videos", f"{video.video_id}.mp4")
     with VideoWriter(
         uri,
@@ -99,15 +102,18 @@ def _write_mp4(out: str, video: SyntheticVideo, progress: Progress | None) -> No
         for frame in video.frames():
             writer.write(frame.image)
             rows.append(frame.gt)
+            world.append(frame.world)
             if progress:
                 progress(1)
-    write_gt(storage.join(out, "gt", f"{video.video_id}.txt"), np.concatenate(rows))
+    gt = np.concatenate(rows)
+    write_gt(storage.join(out, "gt", f"{video.video_id}.txt"), gt)
+    _write_speeds(storage.join(out, "speeds", f"{video.video_id}.csv"), video, gt, world)
     storage.write_bytes(storage.join(out, "meta", f"{video.video_id}.json"), _json(video.meta))
 
 
 def _write_airmot(out: str, video: SyntheticVideo, split: str, progress: Progress | None) -> None:
     seq = storage.join(out, "images", split, video.video_id)
-    rows = []
+    rows, world = [], []
     for t, frame in enumerate(video.frames()):
         ok, jpeg = cv2.imencode(
             ".jpg",
@@ -118,10 +124,20 @@ def _write_airmot(out: str, video: SyntheticVideo, split: str, progress: Progres
             raise RuntimeError(f"{seq}: JPEG encoding of frame {t} failed")
         storage.write_bytes(storage.join(seq, "img", f"{t + 1:06d}.jpg"), jpeg.tobytes())
         rows.append(frame.gt)
+        world.append(frame.world)
         if progress:
             progress(1)
-    write_gt(storage.join(seq, "gt", "gt.txt"), np.concatenate(rows))
+    gt = np.concatenate(rows)
+    write_gt(storage.join(seq, "gt", "gt.txt"), gt)
+    # beside gt.txt: readers look for gt/gt.txt by name, so they pass over it
+    _write_speeds(storage.join(seq, "gt", "speeds.csv"), video, gt, world)
     storage.write_bytes(storage.join(seq, "meta.json"), _json(video.meta))
+
+
+def _write_speeds(uri: str, video: SyntheticVideo, gt: np.ndarray, world: list[np.ndarray]) -> None:
+    """The speed truth of each gt row, from the world positions of all frames."""
+    rows = speed_truth(gt, np.concatenate(world), video.style.gsd_m, video.cfg.fps)
+    write_speed_truth(uri, rows)
 
 
 def _json(data: dict[str, object]) -> bytes:

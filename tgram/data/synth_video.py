@@ -19,6 +19,11 @@ clouds, other objects and the frame edge. Objects with nothing visible in a fram
 row there (no visibility-0 rows). Every visible object of a selected class is annotated,
 moving or parked; classes not selected are not drawn. gt ids are 1-based creation order,
 so they do not depend on jitter or clouds (ids of never-visible objects are skipped).
+
+Motion truth is exact too: the meta's "platform_shift_px" is the sensor's jitter and drift
+as an image shift since frame 0, and each frame carries every object's world position
+(no platform motion in it), from which tgram.data.formats.speed_truth takes the ground
+speeds: the boxes alone would give them only to within their pixel quantisation.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 from tgram.data.classes import gt_class_id
 from tgram.data.clouds import Clouds
 from tgram.data.compositor import Compositor, Layer, Poses, clip
-from tgram.data.formats import GT_DTYPE
+from tgram.data.formats import GT_DTYPE, POSITION_DTYPE, platform_shift
 from tgram.data.movers import (
     PUSHBACK_SPEED,
     ROUTE_ACCEL,
@@ -63,6 +68,9 @@ class SynthFrame:
     """RGB uint8 [H, W, 3]."""
     gt: np.ndarray
     """GT_DTYPE rows of this frame (0-based frame)."""
+    world: np.ndarray
+    """POSITION_DTYPE rows: where every object in the world is drawn this frame, seen or not
+    (its centre in world pixels, gt id), for the speed truth (formats.speed_truth)."""
 
 
 class SyntheticVideo:
@@ -79,12 +87,18 @@ class SyntheticVideo:
         self.scene = build_scene(
             np.random.default_rng(scene_seq), cfg.width, cfg.height, cfg.classes, style
         )
-        self.meta = video_meta(cfg, self.video_id, np.random.default_rng(meta_seq), style.gsd_m)
+        self._sensor = Sensor(cfg, np.random.default_rng(sensor_seq), style)
+        self.meta = video_meta(
+            cfg,
+            self.video_id,
+            np.random.default_rng(meta_seq),
+            style.gsd_m,
+            platform_shift([self._sensor.offset(t) for t in range(cfg.frames)]),
+        )
         self.meta["style"] = style.meta(self.scene.shadow_dir, self.scene.shadow_ratio)
         self.crf = style.crf
         """H.264 quality of the video's mp4."""
         self._rng = np.random.default_rng(object_seq)
-        self._sensor = Sensor(cfg, np.random.default_rng(sensor_seq), style)
         self._compositor = Compositor(self.scene, style.blur_sigma, shadows=style.randomised)
         self._density = cfg.density * style.density
         self._fleet: LegacyFleet | StyledFleet = (
@@ -133,7 +147,7 @@ class SyntheticVideo:
         owner = self._static_owner.copy()
         for t in range(self.cfg.frames):
             np.copyto(canvas, self._static_canvas)
-            moving = self._draw_movers(canvas, owner, t)
+            moving, poses = self._draw_movers(canvas, owner, t)
             hidden = self._clouds.draw(canvas, owner, t)
             ox, oy = self._sensor.offset(t)
             layer = Layer.join([self._static, moving])
@@ -141,7 +155,9 @@ class SyntheticVideo:
                 owner, layer, (ox, oy), (self.cfg.width, self.cfg.height)
             )
             yield SynthFrame(
-                self._sensor.expose(canvas, t), self._ground_truth(t, layer, visible, ox, oy)
+                self._sensor.expose(canvas, t),
+                self._ground_truth(t, layer, visible, ox, oy),
+                _positions(t, Poses.join([self._parked, poses])),
             )
             # undo this frame's changes to the owner map (far fewer pixels than a full copy;
             # take/put on flat indices, several times cheaper than fancy indexing)
@@ -180,7 +196,9 @@ class SyntheticVideo:
             poses.append((index, *pose.centre_for(sprite.length), pose.heading))
             if cls != "vehicle" and not self.style.randomised:
                 self._shadow(self._static_canvas, sprite, *poses[-1][1:])
-        layer = self._compositor.draw(self._static_canvas, self._static_owner, Poses.of(poses))
+        self._parked = Poses.of(poses)
+        """Where the parked objects are, for their (zero) speed truth."""
+        layer = self._compositor.draw(self._static_canvas, self._static_owner, self._parked)
         for index, *_ in poses:
             self._compositor.forget(index)
         return layer
@@ -252,7 +270,9 @@ class SyntheticVideo:
 
     # --- drawing ---
 
-    def _draw_movers(self, canvas: np.ndarray, owner: np.ndarray, t: int) -> Layer:
+    def _draw_movers(self, canvas: np.ndarray, owner: np.ndarray, t: int) -> tuple[Layer, Poses]:
+        """Move the ships, airplanes and cars to frame t and draw them; returns what was drawn
+        and where they all are (those outside the world too)."""
         for mover in self._movers:
             mover.step(t)
         if self._traffic is not None:
@@ -268,7 +288,7 @@ class SyntheticVideo:
         poses = Poses.of(rows)
         if self._traffic is not None:
             poses = Poses.join([poses, self._traffic.poses()])
-        return self._compositor.draw(canvas, owner, poses)
+        return self._compositor.draw(canvas, owner, poses), poses
 
     def _shadow(
         self, canvas: np.ndarray, sprite: Sprite, x: float, y: float, heading: float
@@ -301,3 +321,10 @@ class SyntheticVideo:
         # ceil to 3 decimals so that a visible sliver never reads as visibility 0
         gt["visibility"] = np.ceil(visible[index + 1] / area * 1000) / 1000
         return gt[np.argsort(gt["id"], kind="stable")]
+
+
+def _positions(t: int, poses: Poses) -> np.ndarray:
+    """POSITION_DTYPE rows of frame t for the objects at `poses` (gt id = index + 1)."""
+    rows = np.zeros(len(poses.index), POSITION_DTYPE)
+    rows["frame"], rows["id"], rows["x"], rows["y"] = t, poses.index + 1, poses.x, poses.y
+    return rows

@@ -23,10 +23,15 @@ CITIES = (
 
 
 def video_meta(
-    cfg: SynthConfig, video_id: str, rng: np.random.Generator, gsd_m: float | None = None
+    cfg: SynthConfig,
+    video_id: str,
+    rng: np.random.Generator,
+    gsd_m: float | None = None,
+    platform_shift_px: list[list[float]] | None = None,
 ) -> dict[str, object]:
     """Timing and georeference: a UTM CRS and a GDAL geotransform north-up at `gsd_m` m/px
-    (the video's style draws it; None: cfg.gsd_m)."""
+    (the video's style draws it; None: cfg.gsd_m); `platform_shift_px` (formats.platform_shift)
+    is recorded when given."""
     gsd = cfg.gsd_m if gsd_m is None else gsd_m
     city, lon, lat = CITIES[rng.integers(len(CITIES))]
     lon += rng.uniform(-0.05, 0.05)
@@ -52,4 +57,5 @@ def video_meta(
         origin_xy=(x0, y0),
         gsd_m=gsd,
         place=city,
+        platform_shift_px=platform_shift_px,
     )

@@ -4,8 +4,9 @@ What it is for: measuring how well a detector/tracker trained on the project's o
 (`tgram synth`, tgram.data) generalises to satellite-like imagery it has never seen. Never
 train, fine-tune, select checkpoints or tune thresholds on it: the moment it informs a
 training decision it stops measuring generalisation. `tgram synth-heldout OUT` writes it in
-the same layout as `tgram synth` (videos/<id>.mp4, gt/<id>.txt, meta/<id>.json), ids
-`heldout_0000`, ..., with the same classes and gt class ids (airplane, ship, vehicle).
+the same layout as `tgram synth` (videos/<id>.mp4, gt/<id>.txt, meta/<id>.json with the
+platform shift, speeds/<id>.csv), ids `heldout_0000`, ..., with the same classes and gt
+class ids (airplane, ship, vehicle).
 
 How it differs from the training renderer (it shares no drawing code with tgram.data; it
 uses only its file formats, the video writer, class ids and storage helpers):

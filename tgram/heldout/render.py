@@ -11,6 +11,10 @@ clipped to the frame (amodal under decks, as MOTChallenge); visibility is the sh
 drawn coverage inside the frame and not under a deck. Objects with nothing visible get no
 row. Ids are 1-based: static objects first, then movers in order of first entering the world;
 a mover that leaves and comes back is a new object with a new id.
+
+Motion truth: the meta's "platform_shift_px" is the platform offsets as an image shift since
+frame 0, and `speed_truth` gives each gt row's ground speed from the movers' simulated world
+positions (static objects: 0), written to speeds/<id>.csv (tgram.data.formats).
 """
 
 from __future__ import annotations
@@ -25,7 +29,15 @@ import numpy as np
 
 from tgram import storage
 from tgram.data.classes import gt_class_id
-from tgram.data.formats import GT_DTYPE, video_meta_record, write_gt
+from tgram.data.formats import (
+    GT_DTYPE,
+    POSITION_DTYPE,
+    platform_shift,
+    speed_truth,
+    video_meta_record,
+    write_gt,
+    write_speed_truth,
+)
 from tgram.data.video import VideoWriter
 from tgram.heldout.camera import Sensor
 from tgram.heldout.config import HeldoutConfig
@@ -55,26 +67,39 @@ class HeldoutVideo:
         self.style: Style = draw_style(cfg, np.random.default_rng(s_style))
         self.scene: Scene = build_scene(cfg, self.style, np.random.default_rng(s_scene))
         self.sensor = Sensor(cfg, self.style, np.random.default_rng(s_camera))
-        self.meta = heldout_meta(cfg, self.video_id, self.style, np.random.default_rng(s_meta))
+        self.meta = heldout_meta(
+            cfg, self.video_id, self.style, np.random.default_rng(s_meta), self.sensor.offsets
+        )
         self.static_ids = list(range(1, len(self.scene.static) + 1))
-        self.tracks = self._simulate()
+        # each frame's movers, and every object's world position in every frame it is in the
+        # world (POSITION_DTYPE rows, for the speed truth)
+        self.tracks, self.positions = self._simulate()
         self._plain: np.ndarray | None = None
+
+    def speed_truth(self, gt: np.ndarray) -> np.ndarray:
+        """SPEED_DTYPE rows of `gt` (rows this video rendered): true ground speeds, m/s."""
+        return speed_truth(gt, self.positions, self.style.gsd_m, self.cfg.fps)
 
     # --- motion ------------------------------------------------------------------------------
 
-    def _simulate(self) -> list[list[Track]]:
+    def _simulate(self) -> tuple[list[list[Track]], np.ndarray]:
+        """Each frame's movers in the world, and the objects' world positions."""
         sc = self.scene
         h, w = sc.ground.shape[:2]
         ids: dict[tuple[int, int], int] = {}
         next_id = len(sc.static) + 1
         out: list[list[Track]] = []
-        for _ in range(self.cfg.frames):
+        # (frame, mover, x, y) wherever a mover is on its path, also just outside the world,
+        # so the central differences at the world's edge see both neighbours
+        where: list[tuple[int, tuple[int, int], float, float]] = []
+        for t in range(self.cfg.frames):
             frame: list[Track] = []
             for li, lane in enumerate(sc.lanes):
                 for m in lane.movers:
                     if m.s > lane.path.length:
                         continue
                     x, y, _ = lane.path.at(m.s)
+                    where.append((t, (m.uid, m.generation), x, y))
                     r = m.shape.length / 2 + 2
                     if not (-r <= x <= w + r and -r <= y <= h + r):
                         continue
@@ -86,7 +111,22 @@ class HeldoutVideo:
             out.append(frame)
             for lane in sc.lanes:
                 _step(lane)
-        return out
+        return out, self._positions(where, ids)
+
+    def _positions(
+        self,
+        where: list[tuple[int, tuple[int, int], float, float]],
+        ids: dict[tuple[int, int], int],
+    ) -> np.ndarray:
+        """POSITION_DTYPE rows: static objects in every frame, movers wherever they got an id."""
+        frames = self.cfg.frames
+        static = [
+            (t, gid, p.x, p.y)
+            for gid, p in zip(self.static_ids, self.scene.static, strict=True)
+            for t in range(frames)
+        ]
+        moving = [(t, ids[key], x, y) for t, key, x, y in where if key in ids]
+        return np.array(static + moving, POSITION_DTYPE)
 
     # --- frames ------------------------------------------------------------------------------
 
@@ -235,9 +275,14 @@ def _step(lane: Lane) -> None:
 
 
 def heldout_meta(
-    cfg: HeldoutConfig, video_id: str, style: Style, rng: np.random.Generator
+    cfg: HeldoutConfig,
+    video_id: str,
+    style: Style,
+    rng: np.random.Generator,
+    offsets: np.ndarray,
 ) -> dict[str, object]:
-    """Timing and a north-up geotransform at the video's GSD in a fixed fake UTM zone."""
+    """Timing and a north-up geotransform at the video's GSD in a fixed fake UTM zone, and
+    the platform motion of its `offsets` (camera.platform_offsets)."""
     x0 = round(float(rng.uniform(300_000, 700_000)), 2)
     y0 = round(float(rng.uniform(4_000_000, 5_000_000)), 2)
     day = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 366)))
@@ -253,6 +298,7 @@ def heldout_meta(
         origin_xy=(x0, y0),
         gsd_m=style.gsd_m,
         place=style.palette.place,
+        platform_shift_px=platform_shift(offsets),
     )
     return {**meta, "style": style.meta}
 
@@ -262,7 +308,8 @@ def generate_heldout_archive(
 ) -> list[str]:
     """Write `cfg.videos` held-out videos under `out` (local or s3://); returns their ids.
 
-    Layout as `tgram synth`: videos/<id>.mp4, gt/<id>.txt (MOTChallenge), meta/<id>.json.
+    Layout as `tgram synth`: videos/<id>.mp4, gt/<id>.txt (MOTChallenge), meta/<id>.json,
+    speeds/<id>.csv (formats.write_speed_truth).
     `progress(n)` is called as n more frames are done.
     """
     out = str(out)
@@ -285,7 +332,11 @@ def generate_heldout_archive(
                 rows.append(gt)
                 if progress:
                     progress(1)
-        write_gt(storage.join(out, "gt", f"{video.video_id}.txt"), np.concatenate(rows))
+        gt = np.concatenate(rows)
+        write_gt(storage.join(out, "gt", f"{video.video_id}.txt"), gt)
+        write_speed_truth(
+            storage.join(out, "speeds", f"{video.video_id}.csv"), video.speed_truth(gt)
+        )
         meta = (json.dumps(video.meta, indent=2) + "\n").encode()
         storage.write_bytes(storage.join(out, "meta", f"{video.video_id}.json"), meta)
         ids.append(video.video_id)

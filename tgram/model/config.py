@@ -7,6 +7,8 @@ from typing import Literal
 
 from tgram.data.classes import CLASS_NAMES
 
+PeakRule = Literal["maxpool", "box"]
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -42,8 +44,15 @@ class ModelConfig:
     """Final strength of the gradient reversal (the DANN ramp reaches it at the end)."""
     discriminator_lr_scale: float = 2.0
     """Discriminator learning rate as a multiple of the network's."""
+    peaks: PeakRule = "maxpool"
+    """How detections are read off this model's heatmap (validation, `Detector`), chosen on
+    validation for the weights and stored with them: "maxpool" keeps 3x3 local maxima
+    (CenterNet); "box" keeps every cell and suppresses by the IoU of the decoded boxes, so
+    two cars in adjacent stride-4 cells both survive. Weights without it read "maxpool"."""
 
     def __post_init__(self) -> None:
+        if self.peaks not in ("maxpool", "box"):
+            raise ValueError(f"peaks must be 'maxpool' or 'box', got {self.peaks!r}")
         if self.frames < 1:
             raise ValueError(f"frames must be >= 1, got {self.frames}")
         if not self.classes or len(set(self.classes)) != len(self.classes):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from tgram.data.targets import DOWN_RATIO
+from tgram.model.config import PeakRule
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,6 @@ class Detections:
 
 TOP_K = 2000
 """Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
-PeakRule = Literal["maxpool", "box"]
-DEFAULT_PEAKS: PeakRule = "maxpool"
-"""What the shipped weights were measured with. For the retrained candidate of
-weights/experimental/ "box" was chosen on its validation archive (vehicle centre recall
-0.52 -> 0.84 at equal AP: "maxpool" drops one of two cars in adjacent cells)."""
 BOX_NMS_IOU = 0.3
 """IoU above which the lower-scoring of two same-class candidate boxes is dropped (rule "box")."""
 
@@ -70,7 +65,7 @@ def decode(
     *,
     top_k: int = TOP_K,
     score_threshold: float = 0.1,
-    peaks: PeakRule = DEFAULT_PEAKS,
+    peaks: PeakRule = "maxpool",
     down_ratio: int = DOWN_RATIO,
 ) -> list[Detections]:
     """Heatmap peaks -> detections, at most `top_k` per image.

@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 import torch
+from torch import nn
 
 from tgram import __version__, storage
 from tgram.config import ConfigError, from_dict, to_dict
@@ -80,12 +81,21 @@ def model_from_checkpoint(state: dict[str, Any], *, source: str) -> TGraM:
     model = TGraM(cfg, num_ids=int(state.get("num_ids", 1)) if with_classifier else 1)
     if not with_classifier:  # a weights file: inference needs no identity classifier
         tensors.update({k: v for k, v in model.state_dict().items() if k.startswith(TRAINING_ONLY)})
+    load_tensors(model, tensors, source=source)
+    return model
+
+
+def load_tensors(
+    model: nn.Module, tensors: dict[str, torch.Tensor], *, source: str, strict: bool = True
+) -> tuple[list[str], list[str]]:
+    """`model.load_state_dict` whose shape errors name `source` in one line;
+    returns (missing, unexpected) keys (empty when `strict`)."""
     try:
-        model.load_state_dict(tensors)
+        missing, unexpected = model.load_state_dict(tensors, strict=strict)
     except RuntimeError as exc:
         first = str(exc).split("\n\t")[1] if "\n\t" in str(exc) else str(exc)
         raise ValueError(f"{source}: weights do not match the config ({first.strip()})") from None
-    return model
+    return list(missing), list(unexpected)
 
 
 def weights_config(uri: str) -> ModelConfig:

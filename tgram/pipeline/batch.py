@@ -35,11 +35,12 @@ import ray
 
 from tgram import storage
 from tgram.data.video import list_videos, probe, read_frames, video_id
-from tgram.inference import Detector, TrackRows, TrackRun, detect_frames
+from tgram.inference import Detector, FrameDetections, TrackRows, TrackRun, detect_frames
 from tgram.model.decode import Detections
 from tgram.model.weights import weights_config
 from tgram.pipeline.clips import Clip, plan_clips
 from tgram.pipeline.geo import georeference, load_meta, meta_uri_for
+from tgram.pipeline.ground import cumulative_offsets, ground_table
 from tgram.pipeline.stitch import StitchConfig, stitch_table
 from tgram.pipeline.trajectories import (
     VideoRecord,
@@ -191,14 +192,21 @@ class ClipTracker:
         }
 
     def track_clip(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = {**row, "payload": b"", "decode_s": 0.0, "track_s": 0.0}
+        out = {**row, "payload": b"", "shift": b"", "decode_s": 0.0, "track_s": 0.0}
         if row["error"]:
             return out
         clip = Clip.from_row(row)
         timer = _DecodeTimer(read_frames(clip.uri, clip.context_start, clip.end))
         t0 = time.perf_counter()
         try:
-            detections = list(detect_frames(timer, self.detector, first_output_frame=clip.start))
+            detections = list(
+                detect_frames(
+                    timer,
+                    self.detector,
+                    first_output_frame=clip.start,
+                    registration=self.tracker.registration,
+                )
+            )
             if len(detections) < clip.end - clip.start:
                 raise ValueError(
                     f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {row['frames']}"
@@ -207,8 +215,8 @@ class ClipTracker:
                 run = TrackRun(
                     self.tracker, fps=float(row["fps"]), emb_dim=self.detector.model.cfg.emb_dim
                 )
-                for index, det in detections:
-                    run.update(index, det)
+                for frame in detections:
+                    run.update(frame)
                 payload = _tracklets_to_ipc(run.rows(), clip, self.detector.class_names)
             else:
                 payload = _detections_to_ipc(detections, self.detector.model.cfg.emb_dim)
@@ -218,12 +226,13 @@ class ClipTracker:
         return {
             **out,
             "payload": payload,
+            "shift": _shifts_to_bytes(detections),
             "decode_s": timer.seconds,
             "track_s": seconds - timer.seconds,
         }
 
 
-_OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload"}
+_OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload", "shift"}
 
 
 class _DecodeTimer:
@@ -242,16 +251,27 @@ class _DecodeTimer:
             yield item
 
 
-def _detections_to_ipc(detections: list[tuple[int, Detections]], emb_dim: int) -> bytes:
+def _shifts_to_bytes(detections: list[FrameDetections]) -> bytes:
+    """A clip's per-frame platform shifts, [frames, 2] little-endian float64 (no pickle)."""
+    shifts = np.stack([f.shift for f in detections]) if detections else np.zeros((0, 2))
+    return np.asarray(shifts, "<f8").tobytes()
+
+
+def _shifts_from_bytes(payload: bytes) -> np.ndarray:
+    return np.frombuffer(payload, "<f8").reshape(-1, 2)
+
+
+def _detections_to_ipc(detections: list[FrameDetections], emb_dim: int) -> bytes:
     """A clip's detections, one row each, as Arrow IPC bytes. Embeddings stay float32: the
     driver's tracker must see exactly what `tgram track` sees."""
     frame = np.concatenate(
-        [np.full(len(det), index, np.int32) for index, det in detections] + [np.zeros(0, np.int32)]
+        [np.full(len(f.detections), f.index, np.int32) for f in detections]
+        + [np.zeros(0, np.int32)]
     )
 
     def stacked(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
         return np.concatenate(
-            [getattr(det, name) for _, det in detections] + [np.zeros(shape, dtype)]
+            [getattr(f.detections, name) for f in detections] + [np.zeros(shape, dtype)]
         ).astype(dtype)
 
     boxes = stacked("boxes", (0, 4), np.float32)
@@ -271,9 +291,10 @@ def _detections_to_ipc(detections: list[tuple[int, Detections]], emb_dim: int) -
     return _to_ipc(table)
 
 
-def _detections_from_ipc(payload: bytes, clip: Clip) -> Iterator[tuple[int, Detections]]:
-    """(frame, detections) for every frame of the clip in order, empty frames included: the
-    tracker must step through them as it would in `tgram track`."""
+def _detections_from_ipc(payload: bytes, shifts: bytes, clip: Clip) -> Iterator[FrameDetections]:
+    """Every frame of the clip in order, empty frames included: the tracker must step
+    through them as it would in `tgram track`."""
+    shift = _shifts_from_bytes(shifts)
     table = _from_ipc(payload)
     frame = table["frame"].to_numpy()
     boxes = np.stack([table[c].to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1).reshape(-1, 4)
@@ -282,7 +303,8 @@ def _detections_from_ipc(payload: bytes, clip: Clip) -> Iterator[tuple[int, Dete
     embeddings = embedding.flatten().to_numpy().reshape(len(frame), embedding.type.list_size)
     bounds = np.searchsorted(frame, np.arange(clip.start, clip.end + 1))
     for index, lo, hi in zip(range(clip.start, clip.end), bounds[:-1], bounds[1:], strict=True):
-        yield index, Detections(boxes[lo:hi], scores[lo:hi], classes[lo:hi], embeddings[lo:hi])
+        det = Detections(boxes[lo:hi], scores[lo:hi], classes[lo:hi], embeddings[lo:hi])
+        yield FrameDetections(index, det, shift[index - clip.start])
 
 
 def _to_ipc(table: pa.Table) -> bytes:
@@ -306,7 +328,7 @@ def _tracklets_to_ipc(rows: TrackRows, clip: Clip, class_names: tuple[str, ...])
     direction of a tracklet's mean embedding over the overlap unchanged and compresses away."""
     in_overlap = (rows.frame < clip.start + clip.overlap) | (rows.frame >= clip.end - clip.overlap)
     embedding = np.where(in_overlap[:, None], rows.embedding, 0).astype(np.float16)
-    table = _rows_table(rows, class_names, id_column="local_track_id")
+    table = rows_table(rows, class_names, id_column="local_track_id")
     return _to_ipc(
         table.append_column(
             "embedding",
@@ -315,7 +337,7 @@ def _tracklets_to_ipc(rows: TrackRows, clip: Clip, class_names: tuple[str, ...])
     )
 
 
-def _rows_table(rows: TrackRows, class_names: tuple[str, ...], *, id_column: str) -> pa.Table:
+def rows_table(rows: TrackRows, class_names: tuple[str, ...], *, id_column: str) -> pa.Table:
     return pa.table(
         {
             "frame": rows.frame,
@@ -358,8 +380,8 @@ class VideoClips:
         t0 = time.perf_counter()
         while self.run is not None and not self.failures and self._fed in self.results:
             fed = self.results[self._fed]
-            for index, det in _detections_from_ipc(fed["payload"], Clip.from_row(fed)):
-                self.run.update(index, det)
+            for frame in _detections_from_ipc(fed["payload"], fed["shift"], Clip.from_row(fed)):
+                self.run.update(frame)
             fed["payload"] = b""
             self._fed += 1
         self.associate_seconds += time.perf_counter() - t0
@@ -380,7 +402,7 @@ def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str
     """The tracks of a complete video without failures: frame, track_id, class, x1, y1, x2,
     y2, score, vx, vy; from its tracker (video association) or by stitching its clips."""
     if video.run is not None:
-        return _rows_table(video.run.rows(), class_names, id_column="track_id")
+        return rows_table(video.run.rows(), class_names, id_column="track_id")
     results = video.ordered()
     parts = []
     for r in results:
@@ -436,7 +458,11 @@ def finalize_video(
         )
         write_video_record(out_root, record)
         return record
-    table = georeference(_trajectory_table(vid, tracks), load_meta(meta_uri_for(uri, vid)))
+    offsets = cumulative_offsets(
+        np.concatenate([_shifts_from_bytes(r["shift"]) for r in clip_results])
+    )
+    table = ground_table(vid, tracks, offsets, fps=base["fps"])
+    table = georeference(table, load_meta(meta_uri_for(uri, vid)))
     write_video_trajectories(out_root, vid, table)
     n_tracks = len(np.unique(tracks["track_id"].to_numpy())) if tracks.num_rows else 0
     record = VideoRecord(**base, status="ok", n_tracks=n_tracks, n_rows=table.num_rows, error="")
@@ -446,25 +472,6 @@ def finalize_video(
 
 def _clip_seconds(clip_results: list[dict[str, Any]]) -> float:
     return float(sum(float(r["decode_s"]) + float(r["track_s"]) for r in clip_results))
-
-
-def _trajectory_table(vid: str, stitched: pa.Table) -> pa.Table:
-    x1, y1 = stitched["x1"].to_numpy(), stitched["y1"].to_numpy()
-    return pa.table(
-        {
-            "video_id": pa.array([vid] * stitched.num_rows, pa.string()),
-            "frame": stitched["frame"].cast(pa.int32()),
-            "track_id": stitched["track_id"].cast(pa.int64()),
-            "class": stitched["class"],
-            "x": x1,
-            "y": y1,
-            "w": stitched["x2"].to_numpy() - x1,
-            "h": stitched["y2"].to_numpy() - y1,
-            "score": stitched["score"],
-            "vx": stitched["vx"],
-            "vy": stitched["vy"],
-        }
-    )
 
 
 # -- the job --------------------------------------------------------------------------------

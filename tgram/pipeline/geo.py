@@ -96,7 +96,8 @@ def georeference(table_or_arrays: pa.Table | Mapping[str, Any], meta: VideoMeta 
     """Add t (UTC, frame / fps after the start), lon/lat (WGS84) of the box centres and
     speed_mps = |(vx, vy)| * gsd * fps; all null when `meta` is None.
 
-    Needs the columns frame, x, y, w, h (top-left px) and vx, vy (px/frame).
+    Needs the columns frame, x, y, w, h (top-left px) and vx, vy (px/frame); with x_stab,
+    y_stab (the top-left in frame 0's grid, platform motion removed) lon/lat come from those.
     """
     table = (
         table_or_arrays
@@ -114,13 +115,14 @@ def georeference(table_or_arrays: pa.Table | Mapping[str, Any], meta: VideoMeta 
 
 
 def _geo(table: pa.Table, meta: VideoMeta) -> dict[str, pa.Array]:
-    def column(name: str) -> np.ndarray:
-        return table[name].to_numpy().astype(np.float64)
+    def column(name: str) -> np.ndarray:  # nulls (unknown velocity) read as NaN
+        return table[name].to_numpy(zero_copy_only=False).astype(np.float64)
 
     start_ms = round(meta.start_time.astimezone(timezone.utc).timestamp() * 1000)
     t_ms = start_ms + np.round(column("frame") * (1000.0 / meta.fps)).astype(np.int64)
-    col = column("x") + column("w") / 2
-    row = column("y") + column("h") / 2
+    stable = "x_stab" in table.column_names  # the grid of frame 0, which the geotransform is of
+    col = column("x_stab" if stable else "x") + column("w") / 2
+    row = column("y_stab" if stable else "y") + column("h") / 2
     x0, pixel_w, row_rot, y0, col_rot, pixel_h = meta.geotransform
     easting = x0 + col * pixel_w + row * row_rot
     northing = y0 + col * col_rot + row * pixel_h
@@ -132,7 +134,7 @@ def _geo(table: pa.Table, meta: VideoMeta) -> dict[str, pa.Array]:
         "t": pa.array(t_ms, pa.timestamp("ms", tz="UTC")),
         "lon": pa.array(lon, pa.float64()),
         "lat": pa.array(lat, pa.float64()),
-        "speed_mps": pa.array(speed.astype(np.float32)),
+        "speed_mps": pa.array(speed.astype(np.float32), mask=np.isnan(speed)),
     }
 
 

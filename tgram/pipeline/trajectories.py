@@ -50,8 +50,10 @@ __all__ = [
     "write_video_trajectories",
 ]
 
-SCHEMA_VERSION = "2"
-"""Bumped on any change to the three schemas (2: _failures columns clip_start, clip_end, failed_at)."""
+SCHEMA_VERSION = "3"
+"""Bumped on any change to the three schemas (2: _failures columns clip_start, clip_end,
+failed_at; 3: x_stab, y_stab, and vx, vy, speed_mps in ground terms). Readers take every
+version: columns an older file lacks read as null."""
 
 _METADATA = {b"schema_version": SCHEMA_VERSION.encode()}
 
@@ -68,6 +70,8 @@ TRAJECTORY_SCHEMA = pa.schema(
         ("score", pa.float32()),
         ("vx", pa.float32()),
         ("vy", pa.float32()),
+        ("x_stab", pa.float32()),
+        ("y_stab", pa.float32()),
         ("t", pa.timestamp("ms", tz="UTC")),
         ("lon", pa.float64()),
         ("lat", pa.float64()),

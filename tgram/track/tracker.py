@@ -27,6 +27,7 @@ from tgram.track.matching import (
     neighbour_pairs,
     unit_rows,
 )
+from tgram.track.registration import RegistrationConfig
 
 _Assignment = tuple[np.ndarray, np.ndarray, np.ndarray]
 """(matched (track row, detection) pairs [K, 2], unmatched track rows, unmatched detections)."""
@@ -52,10 +53,11 @@ class TrackState(enum.IntEnum):
 class TrackerConfig:
     """Association settings. Costs are distances: a pair matches when below its threshold."""
 
-    det_threshold: float = 0.4
+    det_threshold: float = 0.45
     """Detections scoring below this are ignored (FairMOT's conf_thres). Raising it trades
-    recall for fewer false tracks."""
-    new_track_threshold: float = 0.5
+    recall for fewer false tracks. 0.45 / 0.55 were chosen for the shipped weights by `tgram
+    calibrate` on the validation archive (centre matching); other weights: calibrate them."""
+    new_track_threshold: float = 0.55
     """Minimum score to start a track from an unmatched detection: ByteTrack's 0.1 margin
     above det_threshold, so a flickering borderline detection continues tracks but does not
     start them. Raising it suppresses spurious tracks and delays real ones."""
@@ -87,6 +89,9 @@ class TrackerConfig:
     younger one is removed (FairMOT's 0.15 distance). Raising it removes fewer."""
     motion: KalmanFilter = field(default_factory=KalmanFilter)
     """Kalman noise model, including the std floor for tiny boxes."""
+    registration: RegistrationConfig = field(default_factory=RegistrationConfig)
+    """How the frames' platform motion is estimated for `update(shift=...)` (by the code that
+    reads the frames: the tracker itself sees arrays only)."""
 
     def __post_init__(self) -> None:
         unit_interval = (
@@ -239,10 +244,15 @@ class OnlineTracker:
         classes: np.ndarray,
         embeddings: np.ndarray,
         frame_index: int,
+        shift: np.ndarray | None = None,
     ) -> Tracks:
         """Associate one frame's detections ([N, 4], [N], [N], [N, E]) with the tracks.
 
         `frame_index` must increase; a gap of k frames predicts the tracks k steps.
+        `shift` (dx, dy): how far static ground moved in the image since the previous update
+        (platform motion, `registration.PlatformMotion`). It moves every track before the
+        prediction (global motion compensation, as BoT-SORT's), so the Kalman velocities and
+        the association gates are in ground terms; None means no platform motion.
         """
         dets = self._usable_detections(boxes_xyxy, scores, classes, embeddings)
         first_frame = self._frame_index is None
@@ -251,6 +261,8 @@ class OnlineTracker:
                 raise ValueError(
                     f"OnlineTracker.update: frame_index must increase, got {frame_index} after {self._frame_index}"
                 )
+            if shift is not None:
+                self._compensate(shift)
             self._predict(frame_index - self._frame_index)
         self._frame_index = frame_index
         tracks = self._tracks
@@ -320,6 +332,12 @@ class OnlineTracker:
             classes=classes[usable],
             embeddings=unit_rows(embeddings[usable]),
         )
+
+    def _compensate(self, shift: np.ndarray) -> None:
+        shift = np.asarray(shift, dtype=np.float64)
+        if shift.shape != (2,) or not np.isfinite(shift).all():
+            raise ValueError(f"OnlineTracker.update: shift must be 2 finite numbers, got {shift}")
+        self._tracks.means[:, :2] += shift
 
     def _predict(self, steps: int) -> None:
         """Predict every track `steps` frames ahead; lost tracks keep their height (JDE)."""
