@@ -6,6 +6,7 @@ than their tracks must give the same tracks (exactly, under video association).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,12 +22,14 @@ import pytest
 
 from tgram import storage
 from tgram.data.synth import SynthConfig, generate_archive
-from tgram.data.video import VideoWriter, list_videos, video_id
+from tgram.data.video import VideoWriter, list_videos, read_frames, video_id
 from tgram.eval import evaluate
 from tgram.inference import Detector, rows_to_results, track_video
 from tgram.pipeline.batch import BatchConfig, run_batch
+from tgram.pipeline.ground import cumulative_offsets
 from tgram.pipeline.trajectories import read_trajectories, to_results
 from tgram.resources import SHIPPED_WEIGHTS
+from tgram.track.registration import PlatformMotion
 from tgram.track.tracker import TrackerConfig
 
 pytestmark = pytest.mark.slow
@@ -114,6 +117,26 @@ def test_clip_association_stitches_clips_tracked_on_their_own(
     # these videos: IDF1 0.85-0.96, MOTA 0.89-0.98 against it.
     report = evaluate(whole_video_tracks, batch)
     assert report.overall.idf1 >= 0.8 and report.overall.mota >= 0.85, report.to_text()
+    # Stabilised positions: each row's platform offset (x - x_stab) is the video's own
+    # cumulative shift at its frame, whatever clip tracked it; frame to frame it follows the
+    # true shift (the sum drifts: a per-video bias of up to 0.1 px a frame, see registration).
+    for uri in list_videos(archive / "videos"):
+        vid = video_id(uri)
+        motion = PlatformMotion()
+        offsets = cumulative_offsets(np.array([motion.shift(f) for _, f in read_frames(uri)]))
+        rows = read_trajectories(out, [vid])
+        frame = rows["frame"].to_numpy()
+        offset = np.stack(
+            [
+                rows["x"].to_numpy() - rows["x_stab"].to_numpy(),
+                rows["y"].to_numpy() - rows["y_stab"].to_numpy(),
+            ],
+            axis=1,
+        )
+        np.testing.assert_allclose(offset, offsets[frame], atol=1e-3)
+        meta = json.loads((archive / "meta" / f"{vid}.json").read_text())
+        errors = np.diff(offsets, axis=0) - np.diff(meta["platform_shift_px"], axis=0)
+        assert np.median(np.linalg.norm(errors, axis=1)) < 0.15
 
 
 def test_bad_videos_become_failure_rows(ray_local: None, tmp_path: Path, archive: Path) -> None:

@@ -6,7 +6,12 @@ import numpy as np
 
 from tgram.inference import FrameDetections
 from tgram.model.decode import Detections
-from tgram.pipeline.batch import _detections_from_ipc, _detections_to_ipc, _shifts_to_bytes
+from tgram.pipeline.batch import (
+    _detections_from_ipc,
+    _detections_to_ipc,
+    _shifts_to_bytes,
+    video_shifts,
+)
 from tgram.pipeline.clips import Clip
 
 
@@ -48,3 +53,16 @@ def test_a_clip_without_detections_still_yields_all_its_frames() -> None:
     received = list(_detections_from_ipc(payload, shifts, clip))
     assert [f.index for f in received] == [0, 1, 2]
     assert all(len(f.detections) == 0 and f.detections.embeddings.shape == (0, 8) for f in received)
+
+
+def test_video_shifts_place_overlapping_clips_by_frame() -> None:
+    """`association: clip` clips share frames; the video's shifts are one per frame."""
+    truth = np.random.default_rng(1).normal(size=(12, 2))
+    clips = [
+        Clip("v", "v.mp4", index=0, start=0, end=7, overlap=2, context_start=0),
+        Clip("v", "v.mp4", index=1, start=5, end=12, overlap=2, context_start=3),
+    ]
+    rows = [
+        {**c.to_row(), "shift": np.asarray(truth[c.start : c.end], "<f8").tobytes()} for c in clips
+    ]
+    np.testing.assert_array_equal(video_shifts(rows, frames=12), truth)

@@ -261,6 +261,16 @@ def _shifts_from_bytes(payload: bytes) -> np.ndarray:
     return np.frombuffer(payload, "<f8").reshape(-1, 2)
 
 
+def video_shifts(clip_results: list[dict[str, Any]], frames: int) -> np.ndarray:
+    """[frames, 2] per-frame platform shifts of a video from its clips, placed by frame
+    (clips of `association: clip` overlap; their shared frames agree)."""
+    shifts = np.zeros((frames, 2))
+    for r in clip_results:
+        clip = Clip.from_row(r)
+        shifts[clip.start : clip.end] = _shifts_from_bytes(r["shift"])
+    return shifts
+
+
 def _detections_to_ipc(detections: list[FrameDetections], emb_dim: int) -> bytes:
     """A clip's detections, one row each, as Arrow IPC bytes. Embeddings stay float32: the
     driver's tracker must see exactly what `tgram track` sees."""
@@ -458,9 +468,7 @@ def finalize_video(
         )
         write_video_record(out_root, record)
         return record
-    offsets = cumulative_offsets(
-        np.concatenate([_shifts_from_bytes(r["shift"]) for r in clip_results])
-    )
+    offsets = cumulative_offsets(video_shifts(clip_results, frames=base["frames"]))
     table = ground_table(vid, tracks, offsets, fps=base["fps"])
     table = georeference(table, load_meta(meta_uri_for(uri, vid)))
     write_video_trajectories(out_root, vid, table)

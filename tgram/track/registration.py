@@ -8,7 +8,12 @@ it to sub-pixel on a finer copy. Both are whole-frame statistics dominated by th
 background; ECC is a least-squares fit, though, so dense traffic pulls on it (60 cars on 2 %
 of a test frame, driving both ways: ~0.2 px). A frame pair ECC cannot align (a cloud over
 most of the frame, a scene cut) falls back to the coarse estimate. Measured against the
-renderers' true shifts (bench_motion): median error ~0.08 px. The result depends on the two frames only, so any cut of a video into clips gives
+renderers' true shifts (bench_motion): median error ~0.06-0.09 px a frame, but not always
+zero-mean: in one of `make demo`'s two videos the estimates run +0.10 px a frame ahead in x
+(+0.003 in the other, -0.002 to -0.017 on validation videos), likely drifting clouds or a
+large mover pulling the fit; summed over frames that is a drift of stabilised positions and
+~1 m/s on parked objects there. A robust estimator (median over tiles, residual weighting)
+is the next step. The result depends on the two frames only, so any cut of a video into clips gives
 the same shifts.
 """
 
