@@ -96,6 +96,12 @@ class TrackRows:
         return len(self.frame)
 
 
+def context_frames(num_frames: int) -> int:
+    """Frames before a clip's first that its outputs depend on: the model's T-1 frames of
+    history, and at least the one before it, which the platform registration compares with."""
+    return max(num_frames - 1, 1)
+
+
 def detect_frames(
     frames: Iterable[tuple[int, np.ndarray]],
     detector: Detector,
@@ -202,9 +208,10 @@ def track_video(
     end: int | None = None,
     on_frame: Callable[[int], None] | None = None,
 ) -> TrackRows:
-    """Track frames [start, end) of a video; the T-1 frames before `start` warm the model up."""
+    """Track frames [start, end) of a video; the frames before `start` that its outputs depend
+    on (`context_frames`) warm the model and the registration up."""
     fps = probe(uri).fps
-    first = max(0, start - (detector.num_frames - 1))
+    first = max(0, start - context_frames(detector.num_frames))
     frames = read_frames(uri, first, end)
     return track_frames(
         frames, detector, tracker_config, fps=fps, first_output_frame=start, on_frame=on_frame

@@ -6,9 +6,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import read_frames
+from tgram.inference import Detector, context_frames, detect_frames
+from tgram.model.config import ModelConfig
+from tgram.model.tgram import TGraM
 from tgram.track.registration import PlatformMotion, RegistrationConfig
 
 PAD = 32
@@ -84,3 +88,26 @@ def test_matches_the_renderers_platform_shift(tmp_path: Path) -> None:
     errors = np.linalg.norm(estimates[1:] - truth, axis=1)
     assert np.abs(truth).max() > 0.3  # the platform did move
     assert np.median(errors) < 0.12 and errors.max() < 0.4
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_a_clip_sees_the_shifts_of_the_whole_video(tmp_path: Path, frames: int) -> None:
+    """A clip read from `context_frames` before its start gets every frame's shift as the
+    whole video does, also for a single-frame model (FairMOT, T=1), which needs no history
+    of its own but whose registration still needs the frame before."""
+    generate_archive(
+        tmp_path, SynthConfig(width=192, height=128, frames=8, videos=1, seed=3), workers=1
+    )
+    uri = str(tmp_path / "videos" / "synth_0000.mp4")
+    model = TGraM(ModelConfig(frames=frames, graph=frames > 1, adversarial=False), num_ids=1)
+    detector = Detector(model, device=torch.device("cpu"))
+    reg = RegistrationConfig()
+    whole = {f.index: f.shift for f in detect_frames(read_frames(uri), detector, registration=reg)}
+    start = 4
+    first = max(0, start - context_frames(frames))
+    clip = detect_frames(
+        read_frames(uri, first), detector, first_output_frame=start, registration=reg
+    )
+    for f in clip:
+        np.testing.assert_array_equal(f.shift, whole[f.index])
+    assert np.abs(whole[start]).max() > 0  # the compared shift is not trivially zero

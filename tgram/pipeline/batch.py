@@ -8,8 +8,9 @@ a job killed half way keeps its finished videos, and the re-run skips them.
 
 Two ways to turn clips into tracks (`BatchConfig.association`):
 - "video" (default): actors return each frame's detections; on the driver one tracker per
-  video goes through them in frame order as the clips arrive. A frame's detections depend
-  only on it and its T-1 predecessors (given to each clip as warm-up context), so the tracks
+  video goes through them in frame order as the clips arrive. A frame's detections and
+  platform shift depend only on it and its `context_frames` predecessors (given to each clip
+  as warm-up context), so the tracks
   are exactly those of `tgram track` on the whole video. Association costs milliseconds per
   frame (bench_tracker: 100 to 5,000 objects) against tens to hundreds for the model, so one
   driver keeps up with many actors.
@@ -35,7 +36,14 @@ import ray
 
 from tgram import storage
 from tgram.data.video import list_videos, probe, read_frames, video_id
-from tgram.inference import Detector, FrameDetections, TrackRows, TrackRun, detect_frames
+from tgram.inference import (
+    Detector,
+    FrameDetections,
+    TrackRows,
+    TrackRun,
+    context_frames,
+    detect_frames,
+)
 from tgram.model.decode import Detections
 from tgram.model.weights import weights_config
 from tgram.pipeline.clips import Clip, plan_clips
@@ -520,7 +528,7 @@ def run_batch(
             fn_kwargs=dict(
                 clip_frames=cfg.clip_frames,
                 overlap=cfg.overlap if by_clip else 0,
-                context=model.frames - 1,
+                context=context_frames(model.frames),
             ),
             # Probing reads a container header: I/O, not CPU. Reserving a CPU would deadlock
             # the job when the tracker actors hold every CPU of the cluster.

@@ -60,7 +60,9 @@ class Prepared:
 def estimate_shift(prev: Prepared, cur: Prepared, iterations: int = 20) -> np.ndarray:
     """(dx, dy) float64 px: a static ground point at p in `prev` is at p + (dx, dy) in `cur`."""
     window = cv2.createHanningWindow(prev.coarse.shape[::-1], cv2.CV_32F)
-    (cx, cy), _ = cv2.phaseCorrelate(prev.coarse, cur.coarse, window)
+    # phaseCorrelate windows its inputs in place: copies keep each frame's pixels for the
+    # next pair, so a shift depends on its two frames only (and clips agree with videos).
+    (cx, cy), _ = cv2.phaseCorrelate(prev.coarse.copy(), cur.coarse.copy(), window)
     coarse = np.array([cx, cy]) * COARSE
     # Each tile of the previous frame's interior is aligned on its own (the border is left
     # out: ground there leaves or enters the frame); the median of the tiles' shifts ignores
