@@ -113,3 +113,38 @@ def test_plot_writes_trajectory_and_speed_pngs(
     assert cv2.imread(str(tmp_path / "png" / "v1_speed.png")) is not None
     assert "speed histogram" in capsys.readouterr().out
     assert main(["plot", out, "--video", "nope"]) == 2
+
+
+def test_batch_tracks_with_the_tracker_settings_of_tgram_track(tmp_path: Path) -> None:
+    """`tgram batch` reads the tracker YAML `tgram track` reads (default and --tracker)."""
+    from tgram.cli import batch_config, build_parser
+    from tgram.config import load_config
+    from tgram.track.tracker import TrackerConfig
+
+    parser = build_parser()
+    default_track = parser.parse_args(["track", "in.mp4", "--out", "o"]).config
+    batch = batch_config(parser.parse_args(["batch", "in", "out"]))
+    assert batch.tracker == load_config(default_track, TrackerConfig)
+    edited = tmp_path / "track.yaml"
+    edited.write_text("det_threshold: 0.31\nregistration:\n  enabled: false\n")
+    batch = batch_config(parser.parse_args(["batch", "in", "out", "--tracker", str(edited)]))
+    assert batch.tracker.det_threshold == 0.31 and not batch.tracker.registration.enabled
+    assert batch.tracker == load_config(edited, TrackerConfig)
+
+
+def test_batch_config_refuses_tracker_settings_inside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "batch.yaml"
+    config.write_text("actors: 1\ntracker:\n  det_threshold: 0.2\n")
+    assert main(["batch", "in", "out", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{config}: 'tracker' is not a batch setting" in err
+
+
+def test_batch_default_yaml_holds_the_defaults() -> None:
+    from tgram.config import load_config
+    from tgram.pipeline.batch import BatchConfig
+    from tgram.resources import CONFIGS
+
+    assert load_config(CONFIGS / "batch" / "default.yaml", BatchConfig) == BatchConfig()

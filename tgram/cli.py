@@ -9,15 +9,23 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import yaml
 from tqdm import tqdm
 
 from tgram.config import ConfigError
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 
+if TYPE_CHECKING:
+    from tgram.pipeline.batch import BatchConfig
+
 Handler = Callable[[argparse.Namespace], int]
+TRACKER_CONFIG = str(CONFIGS / "track" / "default.yaml")
+"""The tracker settings `tgram track`, `tgram batch` and `tgram calibrate` start from."""
 
 
 def _progress(desc: str, total: int | None = None, unit: str = "it") -> tqdm:
@@ -144,8 +152,6 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    import yaml
-
     from tgram.calibrate import DET_THRESHOLDS, NEW_TRACK_MARGINS, calibrate
     from tgram.config import load_config, to_dict
     from tgram.data.video import list_videos, probe
@@ -202,20 +208,27 @@ def cmd_demo_video(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
+def batch_config(args: argparse.Namespace) -> BatchConfig:
+    """The batch YAML with the command-line flags applied, and the tracker settings from
+    `--tracker`: the same file `tgram track` reads by default, so both track alike."""
     from tgram.config import load_config
-    from tgram.pipeline.batch import BatchConfig, run_batch
+    from tgram.pipeline.batch import BatchConfig
+    from tgram.track.tracker import TrackerConfig
+
+    flags = _given(args, "actors", "gpus_per_actor", "clip_frames", "association", "overlap")
+    cfg = load_config(args.config, BatchConfig, flags | _given(args, "weights"))
+    if "tracker" in yaml.safe_load(Path(args.config).read_text()):
+        raise ConfigError(
+            f"{args.config}: 'tracker' is not a batch setting; pass the tracker YAML with --tracker"
+        )
+    return replace(cfg, tracker=load_config(args.tracker, TrackerConfig))
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from tgram.pipeline.batch import run_batch
     from tgram.ray_session import connect
 
-    flags = {
-        "actors": args.actors,
-        "gpus_per_actor": args.gpus_per_actor,
-        "clip_frames": args.clip_frames,
-        "association": args.association,
-        "overlap": args.overlap,
-        "weights": args.weights,
-    }
-    cfg = load_config(args.config, BatchConfig, {k: v for k, v in flags.items() if v is not None})
+    cfg = batch_config(args)
     connect(args.address)
     summary = run_batch(
         args.input,
@@ -457,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(SHIPPED_WEIGHTS),
         help="weights file, local or s3:// (default: shipped)",
     )
-    p.add_argument("--config", default=str(CONFIGS / "track" / "default.yaml"), help="tracker YAML")
+    p.add_argument("--config", default=TRACKER_CONFIG, help="tracker YAML")
 
     p = add("calibrate")
     p.add_argument(
@@ -474,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--config",
-        default=str(CONFIGS / "track" / "default.yaml"),
+        default=TRACKER_CONFIG,
         help="tracker YAML the other settings come from",
     )
     p.add_argument(
@@ -509,6 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         default=str(CONFIGS / "batch" / "default.yaml"),
         help="batch YAML (default: %(default)s)",
+    )
+    p.add_argument(
+        "--tracker",
+        default=TRACKER_CONFIG,
+        help="tracker YAML, as tgram track --config (default: %(default)s)",
     )
     p.add_argument(
         "--address", help="Ray cluster address (auto, ray://host:10001); default: start a local Ray"

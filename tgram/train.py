@@ -341,11 +341,13 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 def initialise(model: TGraM, uri: str) -> None:
     """Load the weights of `uri` into `model`, all but the identity classifier (its size is
-    the number of identities of the data it was trained on)."""
+    the number of identities of the data it was trained on). A motion branch that `uri` lacks
+    keeps its zero-initialised output, so the model starts as `uri`."""
     source = model_from_checkpoint(read_checkpoint(uri), source=uri)
     tensors = {k: v for k, v in source.state_dict().items() if not k.startswith(TRAINING_ONLY)}
     missing, unexpected = load_tensors(model, tensors, source=uri, strict=False)
-    missing = [k for k in missing if not k.startswith(TRAINING_ONLY)]
+    fresh = TRAINING_ONLY + (() if source.cfg.motion else ("motion.",))
+    missing = [k for k in missing if not k.startswith(fresh)]
     if missing or unexpected:
         raise ValueError(
             f"{uri}: init_weights do not fit the model config"

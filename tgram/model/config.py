@@ -20,6 +20,9 @@ class ModelConfig:
     """T input frames: current, t-1, ..., t-T+1. T=1 with graph off is FairMOT."""
     graph: bool = True
     """Graph spatiotemporal reasoning between the current and the past frames."""
+    motion: bool = False
+    """A full-resolution encoder of frame differences whose stride-4 map is added to the
+    shared features (`model/motion.py`); needs frames >= 2. Weights without it read False."""
     adversarial: bool = True
     """Multi-task gradient adversarial learning between detection and ReID."""
     classes: tuple[str, ...] = CLASS_NAMES
@@ -55,6 +58,8 @@ class ModelConfig:
             raise ValueError(f"peaks must be 'maxpool' or 'box', got {self.peaks!r}")
         if self.frames < 1:
             raise ValueError(f"frames must be >= 1, got {self.frames}")
+        if self.motion and self.frames < 2:
+            raise ValueError("motion needs frames >= 2 (it reads differences to past frames)")
         if not self.classes or len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes must be non-empty and distinct, got {list(self.classes)}")
         for name in (

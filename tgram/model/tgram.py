@@ -10,6 +10,7 @@ from tgram.model.backbone import IDAUp, build_backbone
 from tgram.model.config import ModelConfig
 from tgram.model.graph import SpatioTemporalGraph
 from tgram.model.heads import TrackingHeads
+from tgram.model.motion import MotionEncoder
 from tgram.model.losses import (
     ReIDLoss,
     UncertaintyWeighting,
@@ -38,6 +39,7 @@ class TGraM(nn.Module):
             if cfg.graph and cfg.frames > 1
             else None
         )
+        self.motion = MotionEncoder(cfg.frames, cfg.decoder_channels) if cfg.motion else None
         self.decoder = IDAUp(channels, cfg.decoder_channels, deform=cfg.deform_conv)
         self.heads = TrackingHeads(
             cfg.decoder_channels, cfg.head_channels, cfg.num_classes, cfg.emb_dim
@@ -55,16 +57,16 @@ class TGraM(nn.Module):
         b, t = frames.shape[:2]
         if t != self.cfg.frames:
             raise ValueError(f"expected {self.cfg.frames} frames per sample, got {t}")
-        used = (
-            frames if self.graph is not None else frames[:, :1]
-        )  # without the graph, past frames are unused
-        x = (used.flatten(0, 1) - self.mean) / self.std
-        levels = self.backbone(x)
+        x = (frames - self.mean) / self.std
+        used = x if self.graph is not None else x[:, :1]  # the backbone runs on past frames
+        levels = self.backbone(used.flatten(0, 1))  # only for the graph
         current = [level.unflatten(0, (b, used.shape[1]))[:, 0] for level in levels]
         if self.graph is not None:
             coarsest = levels[-1].unflatten(0, (b, t))
             current[-1] = self.graph(coarsest[:, 0], coarsest[:, 1:])
         features = self.decoder(current)
+        if self.motion is not None:
+            features = features + self.motion(x)
         outputs = self.heads(features)
         outputs["features"] = features
         return outputs
