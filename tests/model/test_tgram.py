@@ -94,6 +94,33 @@ def test_past_frames_matter_only_with_the_graph(use_graph: bool) -> None:
     assert (diff > 1e-4) == use_graph
 
 
+def test_motion_branch_starts_silent_and_reads_past_frames_in_order(tmp_path) -> None:
+    """Switched on in weights trained without it, the branch changes nothing until trained;
+    once it has weights, swapping t-1 and t-2 changes the output (order is kept)."""
+    from tgram import train
+
+    torch.manual_seed(0)
+    base = TGraM(ModelConfig(graph=False, adversarial=False), num_ids=4)
+    save_weights(str(tmp_path / "base.pt"), base, base.cfg, {}, half=False)
+    cfg = ModelConfig(graph=False, motion=True, adversarial=False)
+    model = TGraM(cfg, num_ids=4)
+    train.initialise(model, str(tmp_path / "base.pt"))
+    frames = batch(b=1)[0]
+    calibrate_batch_norm(base, frames)
+    calibrate_batch_norm(model, frames)
+    with torch.no_grad():
+        assert torch.equal(base(frames)["hm"], model(frames)["hm"])
+        torch.nn.init.normal_(model.motion.out.weight, std=0.5)
+        swapped = frames[:, [0, 2, 1]]
+        diff = (model(frames)["hm"] - model(swapped)["hm"]).abs().max().item()
+    assert diff > 1e-4
+
+
+def test_motion_needs_past_frames() -> None:
+    with pytest.raises(ValueError, match="motion needs frames >= 2"):
+        ModelConfig(frames=1, graph=False, motion=True)
+
+
 def test_losses_and_gradients_reach_every_part() -> None:
     torch.manual_seed(0)
     model = TGraM(ModelConfig(emb_dim=16), num_ids=10)
