@@ -68,13 +68,9 @@ def test_plot_writes_trajectory_and_speed_pngs(
     import numpy as np
     import pyarrow as pa
 
+    from tests.outputs import commit
     from tgram.data.video import VideoWriter
     from tgram.pipeline.geo import VideoMeta, georeference
-    from tgram.pipeline.trajectories import (
-        VideoRecord,
-        write_video_record,
-        write_video_trajectories,
-    )
 
     video = tmp_path / "v1.mp4"
     with VideoWriter(str(video), fps=10, width=64, height=48) as writer:
@@ -104,8 +100,7 @@ def test_plot_writes_trajectory_and_speed_pngs(
         1.0,
     )
     out = str(tmp_path / "out")
-    write_video_trajectories(out, "v1", georeference(table, meta))
-    write_video_record(out, VideoRecord("v1", str(video), "ok", 1, 10.0, 64, 48, 1, n, 1.0, ""))
+    commit(out, "v1", georeference(table, meta), uri=str(video))
     assert main(["plot", out, "--video", "v1", "--out", str(tmp_path / "png")]) == 0
     frame_png = cv2.imread(str(tmp_path / "png" / "v1_trajectories.png"))
     assert frame_png.shape == (48, 64, 3)
@@ -148,3 +143,17 @@ def test_batch_default_yaml_holds_the_defaults() -> None:
     from tgram.resources import CONFIGS
 
     assert load_config(CONFIGS / "batch" / "default.yaml", BatchConfig) == BatchConfig()
+
+
+def test_zero_epochs_is_an_error_not_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    from tgram.resources import CONFIGS
+
+    assert main(["train", str(CONFIGS / "train" / "synth.yaml"), "--epochs", "0"]) == 2
+    assert "optim.epochs and optim.batch_size must be >= 1" in capsys.readouterr().err
+
+
+def test_endless_actor_restarts_are_refused() -> None:
+    from tgram.pipeline.batch import BatchConfig
+
+    with pytest.raises(ValueError, match="max_restarts: expected >= 0, got -1"):
+        BatchConfig(max_restarts=-1)

@@ -15,10 +15,11 @@ import pytest
 from tgram import storage
 from tgram.pipeline.geo import VideoMeta, georeference
 from tgram.pipeline.trajectories import (
+    PART_FILE,
+    ClipFailure,
     VideoRecord,
-    write_failure,
-    write_video_record,
-    write_video_trajectories,
+    commit_failure,
+    commit_rows,
 )
 from tgram.query import (
     TrackFilter,
@@ -80,18 +81,12 @@ def _write_output(root: str) -> Written:
     for i, meta in enumerate((META, META, None)):
         vid = f"video{i}"
         written[vid] = _video(vid, rng, meta)
-        write_video_trajectories(root, vid, written[vid])
-        n_rows = written[vid].num_rows
-        write_video_record(
-            root,
-            VideoRecord(vid, f"{vid}.mp4", "ok", FRAMES, FPS, 640, 480, TRACKS, n_rows, 1.0, ""),
-        )
-    write_video_record(
+        record = VideoRecord(vid, f"{vid}.mp4", "ok", FRAMES, FPS, 640, 480, TRACKS, 0, 1.0, "")
+        commit_rows(root, record, written[vid])
+    commit_failure(
         root,
         VideoRecord("video3", "video3.mp4", "failed", FRAMES, FPS, 640, 480, 0, 0, 0.5, "corrupt"),
-    )
-    write_failure(
-        root, "video3", "video3.mp4", start=0, end=FRAMES, stage="decode", error="corrupt"
+        [ClipFailure(0, FRAMES, "decode", "corrupt")],
     )
     return written
 
@@ -139,11 +134,15 @@ def test_counts_and_video_filter(output: tuple[str, Written]) -> None:
 def test_video_filter_opens_only_that_partition(tmp_path: Path) -> None:
     root = str(tmp_path / "out")
     written = _write_output(root)
-    storage.write_bytes(storage.join(root, "video_id=video2", "part-0.parquet"), b"not parquet")
-    one = query(root, "SELECT count(*) AS n FROM trajectories WHERE video_id = 'video1'")
-    assert one["n"][0].as_py() == written["video1"].num_rows
-    with pytest.raises(ValueError, match="query failed: .*video2"):
-        query(root, "SELECT count(*) FROM trajectories")
+    with TrajectoryStore(root) as store:  # lists the committed files once, when opened
+        storage.write_bytes(storage.join(root, "video_id=video2", PART_FILE), b"not parquet")
+        one = store.query("SELECT count(*) AS n FROM trajectories WHERE video_id = 'video1'")
+        assert one["n"][0].as_py() == written["video1"].num_rows
+        with pytest.raises(ValueError, match="query failed: .*video2"):
+            store.query("SELECT count(*) FROM trajectories")
+    # reopened, the damaged video is no longer committed: the others stay queryable
+    videos = query(root, "SELECT video_id FROM videos WHERE status = 'ok' ORDER BY video_id")
+    assert videos["video_id"].to_pylist() == ["video0", "video1"]
 
 
 @pytest.mark.parametrize("class_name", CLASSES)
@@ -276,3 +275,28 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(err.value)
     with pytest.raises(FileNotFoundError, match="no trajectory output here"):
         query(str(tmp_path / "missing"), "SELECT 1")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_text('/etc/hostname')",
+        "COPY (SELECT 1) TO '{tmp}/leak.csv'",
+        "SET enable_external_access = true",
+        "ATTACH '{tmp}/other.db'",
+    ],
+)
+def test_free_sql_cannot_touch_files(tmp_path: Path, sql: str) -> None:
+    root = str(tmp_path / "out")
+    _write_output(root)
+    with pytest.raises(ValueError, match="query failed"):
+        query(root, sql.format(tmp=tmp_path))
+    assert not (tmp_path / "leak.csv").exists()
+    assert query(root, "SELECT count(*) AS n FROM videos")["n"][0].as_py() == 4
+
+
+def test_external_access_is_an_explicit_choice(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    _write_output(root)
+    query(root, f"COPY (SELECT 1 AS one) TO '{tmp_path}/ok.csv'", external_access=True)
+    assert (tmp_path / "ok.csv").read_text().split() == ["one", "1"]

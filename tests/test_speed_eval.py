@@ -6,11 +6,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from tests.outputs import commit
 from tgram.cli import main
 from tgram.data.formats import read_gt, read_speed_truth
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.pipeline.geo import georeference
-from tgram.pipeline.trajectories import write_video_trajectories
 from tgram.speed_eval import MOVING_MPS, evaluate_speeds, speed_truth_uri
 
 
@@ -43,7 +43,7 @@ def _write_rows(out: str, gt: np.ndarray, speed: np.ndarray, shift_px: float = 0
     table = georeference(table, None).set_column(
         table.num_columns + 3, "speed_mps", pa.array(speed.astype(np.float32))
     )
-    write_video_trajectories(out, "synth_0000", table)
+    commit(out, "synth_0000", table)
 
 
 def test_speed_report_scores_parked_and_moving_objects(archive: Path, tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tgram.train import load_train_config
 
     overrides = {"storage_path": args.storage} if args.storage else {}
-    if args.epochs:
+    if args.epochs is not None:
         overrides["optim.epochs"] = args.epochs
     cfg = load_train_config(args.config, overrides)
     if args.workers or args.address or args.gpu:
@@ -252,7 +252,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     from tgram import query
 
     if args.sql:
-        tables = {"result": query.query(args.output, args.sql)}
+        tables = {
+            "result": query.query(args.output, args.sql, external_access=args.external_access)
+        }
     elif any(
         v is not None
         for v in (args.video, args.class_name, args.bbox, args.start, args.end, args.min_speed)
@@ -280,17 +282,15 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    import pyarrow.dataset as pads
-
     from tgram import storage
-    from tgram.pipeline.trajectories import read_trajectories, to_results, videos_dataset
+    from tgram.pipeline.trajectories import committed_record, read_trajectories, to_results
     from tgram.viz import plot_speed_histogram, plot_trajectories
 
+    record = committed_record(args.output, args.video)
     table = read_trajectories(args.output, [args.video])
-    if table.num_rows == 0:
+    if record is None or table.num_rows == 0:
         raise ValueError(f"{args.output}: no trajectory rows for video {args.video!r}")
-    records = videos_dataset(args.output).to_table(filter=pads.field("video_id") == args.video)
-    video_uri = records["uri"][0].as_py()
+    video_uri = record.uri
     out_dir = args.out or "."
     frame_png = plot_trajectories(
         video_uri, to_results(table), storage.join(out_dir, f"{args.video}_trajectories.png")
@@ -551,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("query")
     p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
     p.add_argument("sql", nargs="?", help="SQL over the tables trajectories, videos, failures")
+    p.add_argument(
+        "--allow-external-access",
+        dest="external_access",
+        action="store_true",
+        help="let the SQL read and write files and install extensions (off: only the three tables)",
+    )
     p.add_argument("--video", help="tracks of this video only")
     p.add_argument(
         "--class", dest="class_name", help="tracks of this class (airplane, ship, vehicle)"

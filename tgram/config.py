@@ -8,6 +8,7 @@ keys, wrong types and missing files with one line that names the file, the line 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -36,7 +37,11 @@ def load_config(path: str | Path, cls: type[T], overrides: dict[str, Any] | None
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     data = {} if data is None else data
-    lines = _key_lines(node)
+    lines = _key_lines(node, str(path))
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}:1: expected a mapping of settings for {cls.__name__}, got {type(data).__name__}"
+        )
     for key, value in (overrides or {}).items():
         _set_dotted(data, key, value)
     return from_dict(cls, data, source=str(path), lines=lines)
@@ -144,6 +149,15 @@ def _coerce(tp: Any, value: Any, source: str, lines: dict[str, int], key: str) -
         return dict(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"{_where(source, lines, key)}: key '{key}' expected a finite number, got {value}"
+        )
+    if tp is int and isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        # every integer setting is a count, a size or a seed
+        raise ConfigError(
+            f"{_where(source, lines, key)}: key '{key}' expected an integer >= 0, got {value}"
+        )
     if tp in (int, float, str, bool):
         if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
             return value
@@ -161,14 +175,20 @@ def _where(source: str, lines: dict[str, int], key: str) -> str:
     return f"{source}:{line}" if line else source
 
 
-def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
-    """Map dotted keys to the 1-based line where they appear in the YAML document."""
+def _key_lines(node: yaml.Node | None, source: str, prefix: str = "") -> dict[str, int]:
+    """Map dotted keys to the 1-based line where they appear in the YAML document; a key
+    given twice in one mapping is an error (YAML loaders silently keep the last)."""
     out: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             dotted = f"{prefix}{key_node.value}"
-            out[dotted] = key_node.start_mark.line + 1
-            out.update(_key_lines(value_node, f"{dotted}."))
+            line = key_node.start_mark.line + 1
+            if dotted in out:
+                raise ConfigError(
+                    f"{source}:{line}: duplicate key '{dotted}' (first given on line {out[dotted]})"
+                )
+            out[dotted] = line
+            out.update(_key_lines(value_node, source, f"{dotted}."))
     return out
 
 

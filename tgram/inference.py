@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from tgram import storage
 from tgram.data.formats import RESULT_DTYPE, write_results
-from tgram.data.video import list_videos, probe, read_frames, video_id
+from tgram.data.video import probe, read_frames, scan_archive
 from tgram.model.config import PeakRule
 from tgram.model.decode import TOP_K, Detections, decode
 from tgram.model.tgram import TGraM
@@ -235,7 +235,8 @@ def track_to_results(
     progress: bool = True,
 ) -> list[TrackedVideo]:
     """`tgram track`: every video under `input_uri` -> `out_dir/<video_id>.txt` (MOTChallenge)."""
-    videos = list_videos(input_uri)
+    scan = scan_archive(input_uri)
+    videos = scan.videos
     if not videos:
         raise ValueError(f"{input_uri}: no mp4 files or image sequences found")
     infos = [probe(v) for v in videos]
@@ -243,9 +244,9 @@ def track_to_results(
     with tqdm(
         total=sum(i.frames for i in infos), desc="track", unit="frame", disable=not progress
     ) as bar:
-        for uri, info in zip(videos, infos, strict=True):
+        for uri, vid, info in zip(videos, scan.ids, infos, strict=True):
             rows = track_video(uri, detector, tracker_config, on_frame=lambda _: bar.update())
-            out = storage.join(out_dir, f"{video_id(uri)}.txt")
+            out = storage.join(out_dir, f"{vid}.txt")
             write_results(out, rows_to_results(rows))
             done.append(TrackedVideo(uri, out, info.frames, rows))
     return done

@@ -19,14 +19,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tgram import storage
-from tgram.pipeline.trajectories import failures_dataset, trajectory_dataset, videos_dataset
+from tgram.pipeline.trajectories import failures_table, trajectory_dataset, videos_table
 
 TABLES = {
     "trajectories": trajectory_dataset,
-    "videos": videos_dataset,
-    "failures": failures_dataset,
+    "videos": videos_table,
+    "failures": failures_table,
 }
-"""The SQL table names and the datasets behind them."""
+"""The SQL table names and what is behind them: the committed videos' rows (a dataset, read
+lazily), their records and the failure rows (small tables)."""
 LONGEST_TRACKS = 10
 """How many tracks the summary lists, longest first."""
 
@@ -106,14 +107,21 @@ class TrackFilter:
 
 class TrajectoryStore:
     """One output root opened for SQL: a DuckDB connection with the tables `trajectories`,
-    `videos` and `failures`, listed once when opened (reopen to see newer videos)."""
+    `videos` and `failures`, listed once when opened (reopen to see newer videos).
 
-    def __init__(self, out_root: str) -> None:
+    The tables are read through pyarrow, so DuckDB itself needs no file access: it is
+    switched off (no `read_text('/etc/...')`, no `COPY ... TO` any path, no extension
+    installs from a query string) unless `external_access`; SQL cannot switch it back on.
+    """
+
+    def __init__(self, out_root: str, *, external_access: bool = False) -> None:
         if not storage.exists(out_root):
             raise FileNotFoundError(f"{out_root}: no trajectory output here")
         self.out_root = out_root
         self.connection = duckdb.connect()
         self.connection.execute("SET TimeZone = 'UTC'")
+        if not external_access:
+            self.connection.execute("SET enable_external_access = false")
         for name, dataset in TABLES.items():
             self.connection.register(name, dataset(out_root))
 
@@ -173,8 +181,14 @@ def connect(out_root: str) -> duckdb.DuckDBPyConnection:
     return TrajectoryStore(out_root).connection
 
 
-def query(out_root: str, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
-    with TrajectoryStore(out_root) as store:
+def query(
+    out_root: str,
+    sql: str,
+    params: list[Any] | dict[str, Any] | None = None,
+    *,
+    external_access: bool = False,
+) -> pa.Table:
+    with TrajectoryStore(out_root, external_access=external_access) as store:
         return store.query(sql, params)
 
 

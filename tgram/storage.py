@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from tgram.faults import crash_point
+
 T = TypeVar("T")
 
 
@@ -109,18 +111,26 @@ def read_bytes(uri: str | Path) -> bytes:
 def write_bytes(uri: str | Path, data: bytes) -> None:
     """Write `data` so that readers see either nothing or the whole object at `uri`.
 
-    S3 PUTs are atomic per object; locally we write a temporary sibling and rename it.
+    S3 PUTs are atomic per object; locally we write a hidden temporary sibling and rename it.
+    Crash point: `mid-write:<file name>`, half the bytes written.
     """
     fs, path = resolve(uri)
     if isinstance(fs, pafs.LocalFileSystem):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        folder, name = os.path.split(path)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        # hidden ('.'): Hive readers (pyarrow, pandas, Spark) skip it, and no '*.parquet' glob
+        # matches it, so a write killed here leaves nothing any reader picks up
+        tmp = os.path.join(folder, f".{name}.tmp-{uuid.uuid4().hex}")
         with open(tmp, "wb") as f:
-            f.write(data)
+            f.write(data[: len(data) // 2])
+            crash_point(f"mid-write:{name}")
+            f.write(data[len(data) // 2 :])
         os.replace(tmp, path)
         return
-    with fs.open_output_stream(path) as f:
-        f.write(data)
+    with fs.open_output_stream(path) as f:  # one PUT (or a multipart upload): atomic
+        f.write(data[: len(data) // 2])
+        crash_point(f"mid-write:{posixpath.basename(path)}")
+        f.write(data[len(data) // 2 :])
 
 
 def make_dirs(uri: str | Path) -> None:

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
+from tests.outputs import commit
 from tgram.pipeline.geo import VideoMeta, georeference
-from tgram.pipeline.trajectories import write_video_trajectories
 from tgram.query import query
 
 VIDEOS, ROWS_PER_VIDEO, TRACKS_PER_VIDEO = 200, 50_000, 250
@@ -47,7 +47,7 @@ def write_output(root: str, videos: int, rows_per_video: int) -> None:
             "vx": rng.normal(0, 1, n).astype(np.float32),
             "vy": rng.normal(0, 1, n).astype(np.float32),
         }
-        write_video_trajectories(root, vid, georeference(table, META))
+        commit(root, vid, georeference(table, META))
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int) -> float:

@@ -24,8 +24,10 @@ from tgram.data.video import (
     list_videos,
     probe,
     read_frames,
+    scan_archive,
     video_id,
 )
+from tgram.pipeline.trajectories import check_video_id
 
 WIDTH, HEIGHT, FPS, N_FRAMES = 160, 96, 10, 40
 GOP = 20  # VideoWriter's default at 10 fps: keyframes at 0 and 20
@@ -112,7 +114,7 @@ def image_sequence(tmp_path: Path) -> str:
 
 
 def test_probe_mp4_reads_container_metadata(mp4: str) -> None:
-    assert probe(mp4) == VideoInfo(mp4, "mp4", N_FRAMES, float(FPS), WIDTH, HEIGHT)
+    assert probe(mp4) == VideoInfo(mp4, "container", N_FRAMES, float(FPS), WIDTH, HEIGHT)
 
 
 def test_probe_counts_packets_when_container_has_no_frame_count(mp4: str, tmp_path: Path) -> None:
@@ -319,7 +321,7 @@ def test_mp4_on_s3_seeks_like_local(
 ) -> None:
     uri = storage.join(s3_bucket, "archive", "clip.mp4")
     storage.write_bytes(uri, Path(mp4).read_bytes())
-    assert probe(uri) == VideoInfo(uri, "mp4", N_FRAMES, float(FPS), WIDTH, HEIGHT)
+    assert probe(uri) == VideoInfo(uri, "container", N_FRAMES, float(FPS), WIDTH, HEIGHT)
     for index in (0, GOP + 3, N_FRAMES - 1):
         got_index, frame = read_one(uri, index)
         assert got_index == index
@@ -382,6 +384,19 @@ def test_list_videos_s3(s3_bucket: str, mp4: str) -> None:
     assert probe(expected[1]).kind == "images"
 
 
+def test_scan_counts_the_files_that_are_not_videos(tmp_path: Path, mp4: str) -> None:
+    root = str(tmp_path / "archive")
+    _make_archive(root, mp4)
+    scan = scan_archive(root)
+    # gt.txt inside the AIR-MOT sequence belongs to it; notes.txt is nothing we read
+    assert scan.skipped == [storage.join(root, "notes.txt")]
+    # top-level names are ids; a video in a sub-folder carries its path and a hash of it
+    pattern = ["a", "airmot_train_seq1-", "b", "flat_seq3-", "mot_seq2-", "nested_deeper_c-"]
+    for vid, start in zip(scan.ids, pattern, strict=True):
+        assert vid == start or re.fullmatch(re.escape(start) + "[0-9a-f]{8}", vid)
+    assert scan.ids == [video_id(v, root) for v in scan.videos]
+
+
 def test_list_videos_missing_root(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="no such file or directory"):
         list_videos(str(tmp_path / "missing"))
@@ -407,6 +422,42 @@ def test_video_id_keeps_safe_names(uri: str, expected: str) -> None:
 def test_video_id_sanitises_unsafe_names(name: str) -> None:
     vid = video_id(f"/data/{name}")
     assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*-[0-9a-f]{8}", vid)
+
+
+@pytest.mark.parametrize(
+    "name", ["_x.mp4", "-x.mp4", "village video.mp4", "village vidéo.mp4", 'it\'s "q".mp4', "ü.mp4"]
+)
+def test_any_file_name_yields_a_valid_stable_id(tmp_path: Path, mp4: str, name: str) -> None:
+    (tmp_path / name).write_bytes(Path(mp4).read_bytes())
+    (vid,) = scan_archive(tmp_path).ids
+    assert check_video_id(vid) == vid and not vid.startswith(("-", "_", "."))
+    assert scan_archive(tmp_path).ids == [vid]  # stable across runs
+
+
+def test_one_name_in_two_places_gives_two_ids(tmp_path: Path, mp4: str) -> None:
+    data = Path(mp4).read_bytes()
+    for key in ("x.mp4", "x.MP4", "day1/x.mp4", "day2/x.mp4", "day2/x.MOV"):
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(data)
+    write_image_sequence(str(tmp_path / "x"))  # an image folder named like the file
+    scan = scan_archive(tmp_path)
+    assert len(scan.videos) == 6 and len(set(scan.ids)) == 6
+    assert scan.ids[scan.videos.index(str(tmp_path / "x.mp4"))] == "x"
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".MKV", ".avi", ".ts", ".m4v"])
+def test_other_containers_read_and_seek_like_mp4(tmp_path: Path, suffix: str) -> None:
+    uri = str(tmp_path / f"clip{suffix}")
+    write_mp4(uri)
+    assert list_videos(tmp_path) == [uri]
+    assert probe(uri).frames == N_FRAMES
+    sequential = [frame for _, frame in read_frames(uri)]
+    for start in (0, 7, GOP, N_FRAMES - 3):
+        frames = list(read_frames(uri, start, start + 4))
+        assert [i for i, _ in frames] == list(range(start, min(start + 4, N_FRAMES)))
+        for index, frame in frames:
+            assert frame_number(frame) == index
+            assert np.array_equal(frame, sequential[index])
 
 
 def test_video_id_keeps_sanitised_names_distinct() -> None:

@@ -16,10 +16,12 @@ import logging
 import math
 import posixpath
 import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -33,16 +35,29 @@ from tgram import storage
 
 log = logging.getLogger(__name__)
 
-VideoKind = Literal["mp4", "images"]
+VideoKind = Literal["container", "images"]
 
 DEFAULT_IMAGE_FPS = 10.0
 """Frame rate of an image sequence that has no seqinfo.ini or meta.json: Jilin-1 video is 10 fps."""
 
-VIDEO_SUFFIXES = (".mp4",)
+CONTAINER_FORMATS = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".avi": "avi",
+    ".ts": "mpegts",
+}
+"""Video files read (and written) through PyAV, by suffix in any case, with FFmpeg's muxer."""
+VIDEO_SUFFIXES = tuple(CONTAINER_FORMATS)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 FRAME_DIR_NAMES = ("img1", "img")
 """Sub-folders that hold a sequence's frames: MOTChallenge `<seq>/img1`, AIR-MOT `<seq>/img`."""
 
+_ORIGIN_PACKETS = 16
+"""Packets read to find frame 0's timestamp (B-frames reorder only within a few)."""
+_SEEK_BACK_FRAMES = (0, 30, 300, 3000, 1 << 62)
+"""Frames before a clip's start to seek to, in turn, when a demuxer lands after it."""
 _AVIO_BUFFER_BYTES = 1 << 20
 """FFmpeg's read size: every read of a pyarrow S3 file is one ranged GET, so read in large pieces."""
 
@@ -79,13 +94,13 @@ def probe(uri: str | Path) -> VideoInfo:
         height, width = _read_image(uri, fs, frame_paths[0]).shape[:2]
         fps = _sequence_fps(uri, fs, path)
         return VideoInfo(str(uri), "images", len(frame_paths), fps, width, height)
-    with _open_mp4(uri, fs, path) as (container, stream), _ffmpeg_errors(uri, "cannot probe"):
+    with _open_container(uri, fs, path) as (container, stream), _ffmpeg_errors(uri, "cannot probe"):
         frames = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
         if frames == 0:
             raise VideoError(f"{uri}: video stream has no frames")
         ctx = stream.codec_context
         return VideoInfo(
-            str(uri), "mp4", frames, float(_frame_rate(uri, stream)), ctx.width, ctx.height
+            str(uri), "container", frames, float(_frame_rate(uri, stream)), ctx.width, ctx.height
         )
 
 
@@ -105,14 +120,26 @@ def read_frames(
     fs, path, kind = _locate(uri)
     if kind == "images":
         return _read_image_frames(uri, fs, _image_frame_paths(uri, fs, path), start, end)
-    return _read_mp4_frames(uri, fs, path, start, end)
+    return _read_container_frames(uri, fs, path, start, end)
 
 
-def list_videos(root_uri: str | Path) -> list[str]:
-    """The mp4 files and image-sequence folders at or under `root_uri`, sorted.
+@dataclass(frozen=True)
+class ArchiveScan:
+    """What is under an archive root: its videos with their ids, and the files that are not
+    part of any video (counted, so nothing under the input is silently passed over)."""
+
+    videos: list[str]
+    ids: list[str]
+    skipped: list[str]
+
+
+def scan_archive(root_uri: str | Path) -> ArchiveScan:
+    """The video files and image-sequence folders at or under `root_uri`, sorted, with their
+    `video_ids`; every other file, except those inside an image-sequence folder and hidden
+    ones, is `skipped`.
 
     An image-sequence folder is the folder holding the images, or its parent when the
-    images sit in an `img`/`img1` sub-folder (AIR-MOT, MOTChallenge). Hidden files are skipped.
+    images sit in an `img`/`img1` sub-folder (AIR-MOT, MOTChallenge).
     """
     fs, root = storage.resolve(root_uri)
     root_info = fs.get_file_info(root)
@@ -123,6 +150,7 @@ def list_videos(root_uri: str | Path) -> list[str]:
     else:
         entries = fs.get_file_info(pafs.FileSelector(root, recursive=True))
     found: set[str] = set()
+    others: list[str] = []
     for entry in entries:
         if entry.type != pafs.FileType.File or entry.base_name.startswith("."):
             continue
@@ -131,28 +159,93 @@ def list_videos(root_uri: str | Path) -> list[str]:
             found.add(entry.path)
         elif suffix in IMAGE_SUFFIXES:
             found.add(_sequence_dir(entry.path))
+        else:
+            others.append(entry.path)
+    sequences = tuple(f"{path}/" for path in found if not _is_video_file(path))
     prefix = "s3://" if storage.is_s3(str(root_uri)) else ""
-    return sorted(prefix + path for path in found)
+    videos = sorted(prefix + path for path in found)
+    skipped = sorted(prefix + p for p in others if not p.startswith(sequences))
+    base = prefix + root
+    return ArchiveScan(videos, video_ids(base, videos), skipped)
 
 
-def video_id(uri: str | Path) -> str:
-    """A storage-key-safe id: the file stem or sequence folder name, limited to [A-Za-z0-9._-].
+def list_videos(root_uri: str | Path) -> list[str]:
+    """`scan_archive(root_uri).videos`."""
+    return scan_archive(root_uri).videos
 
-    A name that had to be changed gets a short hash of the original appended, so two
-    different videos never share an id (e.g. "a b.mp4" and "a_b.mp4").
+
+def video_id(uri: str | Path, root: str | Path | None = None) -> str:
+    """The id a video's outputs are keyed by: safe as one storage key segment, stable, unique
+    within an archive.
+
+    `name` is the video's path relative to `root` (the folder that was listed; without
+    `root`, its base name), with the container suffix and an `img`/`img1` frame folder
+    dropped. A name that is one segment of [A-Za-z0-9._-] starting with a letter or digit is
+    the id (`synth_0001`, AIR-MOT's `12`); any other name (sub-folders, spaces, quotes,
+    non-ASCII letters, a leading `_` or `-`) becomes its ASCII slug, '/' written as '_',
+    plus '-' and 8 hex digits of the SHA-256 of the name, so two videos never share an id:
+    `day 1/scène.mp4` -> `day_1_scene-` + hash. `video_ids` settles the one clash left, a
+    video file and an image-sequence folder of one name side by side.
     """
-    text = str(uri).rstrip("/")
-    name = posixpath.basename(text)
-    if name in FRAME_DIR_NAMES:
-        name = posixpath.basename(posixpath.dirname(text))
-    stem, suffix = posixpath.splitext(name)
-    if suffix.lower() in VIDEO_SUFFIXES:
-        name = stem
-    safe = _UNSAFE_ID_CHARS.sub("_", name).lstrip(".")
-    if safe == name:
+    name = _video_name(str(uri), None if root is None else str(root))
+    if SAFE_ID.fullmatch(name):
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{safe or 'video'}-{digest}"
+    return _hashed_id(name)
+
+
+def video_ids(root: str | Path, uris: list[str]) -> list[str]:
+    """`video_id` of each of `uris` (from `list_videos(root)`), all distinct: where videos
+    share a name (`x.mp4` beside `x.mov`, `x.MP4` or an image folder `x/`), the `.mp4` file
+    keeps the plain id and the others get the hash of their full relative path."""
+    ids = [video_id(u, root) for u in uris]
+    counts: dict[str, int] = {}
+    for vid in ids:
+        counts[vid] = counts.get(vid, 0) + 1
+    for i, uri in enumerate(uris):
+        if counts[ids[i]] > 1 and posixpath.splitext(uri.rstrip("/"))[1] != ".mp4":
+            ids[i] = _hashed_id(
+                _relative_path(uri, str(root)) + ("" if _is_video_file(uri) else "/")
+            )
+    if len(set(ids)) != len(ids):
+        raise AssertionError(f"{root}: video ids are not unique")
+    return ids
+
+
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""One storage key segment: no '/', no '..', no leading '.', '_' or '-' (Hive readers skip
+'.' and '_' files, a leading '-' reads as a command-line flag)."""
+_ID_SLUG_CHARS = 80
+
+
+def _hashed_id(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"_+", "_", _UNSAFE_ID_CHARS.sub("_", ascii_name.replace("/", "_")))
+    slug = slug.strip("._-")[:_ID_SLUG_CHARS].rstrip("._-") or "video"
+    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def _video_name(uri: str, root: str | None) -> str:
+    name = _relative_path(uri, root)
+    return posixpath.splitext(name)[0] if _is_video_file(name) else name
+
+
+def _relative_path(uri: str, root: str | None) -> str:
+    """`uri` relative to `root` (its base name without one), an image sequence's frame
+    folder dropped."""
+    path = uri.rstrip("/")
+    if posixpath.basename(path) in FRAME_DIR_NAMES:
+        path = posixpath.dirname(path)
+    if root is not None:
+        base = root.rstrip("/")
+        if not storage.is_s3(base):
+            base, path = storage.resolve(base)[1], storage.resolve(path)[1]
+        if path.startswith(base + "/"):
+            return path[len(base) + 1 :]
+    return posixpath.basename(path)
+
+
+def _is_video_file(uri: str) -> bool:
+    return posixpath.splitext(uri.rstrip("/"))[1].lower() in VIDEO_SUFFIXES
 
 
 def _locate(uri: str | Path) -> tuple[pafs.FileSystem, str, VideoKind]:
@@ -164,7 +257,7 @@ def _locate(uri: str | Path) -> tuple[pafs.FileSystem, str, VideoKind]:
         return fs, path, "images"
     if info.size == 0:
         raise VideoError(f"{uri}: empty file (0 bytes)")
-    return fs, path, "mp4"
+    return fs, path, "container"
 
 
 def _sequence_dir(image_path: str) -> str:
@@ -271,7 +364,7 @@ def _ffmpeg_errors(uri: str | Path, doing: str) -> Iterator[None]:
 
 
 @contextmanager
-def _open_mp4(
+def _open_container(
     uri: str | Path, fs: pafs.FileSystem, path: str
 ) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     with fs.open_input_file(path) as file:
@@ -296,11 +389,37 @@ class _FrameClock:
 
     origin_pts: int
     pts_per_frame: Fraction
+    counted: bool = False
+    """AVI stores no presentation times: FFmpeg makes them up from the decoding order, which
+    is wrong after a seek when the stream has B-frames. Frames after the first decoded one
+    are then numbered by counting (the decoder itself outputs them in display order)."""
 
     @classmethod
-    def of(cls, uri: str | Path, stream: av.video.stream.VideoStream) -> _FrameClock:
+    def of(
+        cls,
+        uri: str | Path,
+        container: av.container.InputContainer,
+        stream: av.video.stream.VideoStream,
+    ) -> _FrameClock:
+        """Frame 0 is the earliest presentation time among the first packets: containers
+        disagree on `start_time` (AVI's frames start one tick after it, MPEG-TS's at it)."""
         pts_per_frame = 1 / (_frame_rate(uri, stream) * Fraction(stream.time_base))
-        return cls(stream.start_time or 0, pts_per_frame)
+        first = [
+            p.pts for p in islice(container.demux(stream), _ORIGIN_PACKETS) if p.pts is not None
+        ]
+        counted = container.format.name == "avi"
+        return cls(min(first, default=stream.start_time or 0), pts_per_frame, counted)
+
+    def indexed(self, frames: Iterator[av.VideoFrame]) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(frame index, frame) of decoded frames, from their timestamps or by counting."""
+        if not self.counted:
+            yield from ((self.index(frame.pts), frame) for frame in frames)
+            return
+        first = next(frames, None)
+        if first is not None:
+            start = self.index(first.pts)
+            yield start, first
+            yield from enumerate(frames, start + 1)
 
     def index(self, pts: int) -> int:
         return round((pts - self.origin_pts) / self.pts_per_frame)
@@ -309,11 +428,14 @@ class _FrameClock:
         return self.origin_pts + int(index * self.pts_per_frame)
 
 
-def _read_mp4_frames(
+def _read_container_frames(
     uri: str | Path, fs: pafs.FileSystem, path: str, start: int, end: int | None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    with _open_mp4(uri, fs, path) as (container, stream), _ffmpeg_errors(uri, "decode failed"):
-        clock = _FrameClock.of(uri, stream)
+    with (
+        _open_container(uri, fs, path) as (container, stream),
+        _ffmpeg_errors(uri, "decode failed"),
+    ):
+        clock = _FrameClock.of(uri, container, stream)
         listed = stream.frames or None
         expected_end = listed if end is None or listed is None else min(end, listed)
         next_index = start
@@ -339,29 +461,36 @@ def _decode_from(
 ) -> Iterator[tuple[int, av.VideoFrame]]:
     """Decoded (index, frame) pairs from the keyframe at or before frame `start` onwards.
 
-    The mp4/mov/mkv demuxers seek by presentation time, so decoding resumes at or before
-    `start`; a demuxer that lands after it (MPEG-TS seeks by decoding time) is an error
+    The mp4/mov/mkv/avi demuxers seek by presentation time, so decoding resumes at or before
+    `start`; MPEG-TS seeks by byte position and can land after it, so the seek is retried
+    further back, down to the first frame. Landing after frame 0 even then is an error
     rather than silently missing frames.
     """
-    if start > 0:
-        container.seek(clock.pts(start), stream=stream, backward=True)
-    decoded = ((clock.index(frame.pts), frame) for frame in container.decode(stream))
-    first = next(decoded, None)
+    for back in _SEEK_BACK_FRAMES:
+        target = max(start - back, 0)
+        # below frame 0's time for frame 0: MPEG-TS seeking to exactly it can land later
+        at = clock.pts(target) if target > 0 else min(clock.origin_pts, 0)
+        container.seek(at, stream=stream, backward=True)
+        decoded = clock.indexed(container.decode(stream))
+        first = next(decoded, None)
+        if first is not None and first[0] <= start:
+            yield first
+            yield from decoded
+            return
+        if target == 0:
+            break
     if first is None:
-        return
-    if start > 0 and first[0] > start:
-        raise VideoError(
-            f"{uri}: seeking to frame {start} landed on frame {first[0]}: container cannot seek exactly"
-        )
-    yield first
-    yield from decoded
+        return  # no frame at or after frame 0: an empty stream, which the caller reports
+    raise VideoError(
+        f"{uri}: seeking to frame {start} landed on frame {first[0]}: container cannot seek exactly"
+    )
 
 
 # --- writing -----------------------------------------------------------------------------
 
 
 class VideoWriter:
-    """H.264 mp4 writer (PyAV's bundled FFmpeg, no system ffmpeg); local path or s3:// URI."""
+    """H.264 writer into the container its suffix names (mp4 unless told otherwise) (PyAV's bundled FFmpeg, no system ffmpeg); local path or s3:// URI."""
 
     def __init__(
         self,
@@ -387,7 +516,10 @@ class VideoWriter:
         else:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
             target = self.uri
-        self._container = av.open(target, mode="w", format="mp4")
+        suffix = posixpath.splitext(self.uri)[1].lower()
+        if suffix not in CONTAINER_FORMATS:
+            raise ValueError(f"{uri}: expected a video file name ending in one of {VIDEO_SUFFIXES}")
+        self._container = av.open(target, mode="w", format=CONTAINER_FORMATS[suffix])
         self._stream = self._container.add_stream("libx264", rate=_fps_fraction(fps))
         self._stream.width = width
         self._stream.height = height

@@ -10,7 +10,6 @@ from tgram.model.backbone import IDAUp, build_backbone
 from tgram.model.config import ModelConfig
 from tgram.model.graph import SpatioTemporalGraph
 from tgram.model.heads import TrackingHeads
-from tgram.model.motion import MotionEncoder
 from tgram.model.losses import (
     ReIDLoss,
     UncertaintyWeighting,
@@ -19,6 +18,7 @@ from tgram.model.losses import (
     gather_at,
     masked_l1,
 )
+from tgram.model.motion import MotionEncoder
 
 
 class TGraM(nn.Module):

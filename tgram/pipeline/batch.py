@@ -23,11 +23,13 @@ Two ways to turn clips into tracks (`BatchConfig.association`):
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -35,7 +37,8 @@ import pyarrow as pa
 import ray
 
 from tgram import storage
-from tgram.data.video import list_videos, probe, read_frames, video_id
+from tgram.config import to_dict
+from tgram.data.video import probe, read_frames, scan_archive
 from tgram.inference import (
     Detector,
     FrameDetections,
@@ -51,13 +54,12 @@ from tgram.pipeline.geo import georeference, load_meta, meta_uri_for
 from tgram.pipeline.ground import cumulative_offsets, ground_table
 from tgram.pipeline.stitch import StitchConfig, stitch_table
 from tgram.pipeline.trajectories import (
+    ClipFailure,
+    RunIdentity,
     VideoRecord,
-    clear_failures,
-    trajectory_uri,
+    commit_failure,
+    commit_rows,
     video_done,
-    write_failure,
-    write_video_record,
-    write_video_trajectories,
 )
 from tgram.resources import SHIPPED_WEIGHTS
 from tgram.track.tracker import TrackerConfig
@@ -96,6 +98,11 @@ class BatchConfig:
             raise ValueError("cpus_per_actor must be > 0 and gpus_per_actor >= 0")
         if self.clip_frames < 1:
             raise ValueError(f"clip_frames: expected >= 1, got {self.clip_frames}")
+        if self.max_restarts < 0:
+            raise ValueError(
+                f"max_restarts: expected >= 0, got {self.max_restarts} (Ray's -1 restarts "
+                "forever: a clip that kills its actor would be retried without end)"
+            )
         if self.association not in ("video", "clip"):
             raise ValueError(f"association: expected 'video' or 'clip', got {self.association!r}")
         if self.association == "clip" and not 0 <= self.overlap < self.clip_frames:
@@ -109,6 +116,9 @@ class BatchSummary:
     ok: int = 0
     failed: int = 0
     skipped: int = 0
+    """Videos already done."""
+    ignored: int = 0
+    """Files under the input that are not videos (`scan_archive`'s `skipped`)."""
     rows: int = 0
     tracks: int = 0
     frames: int = 0
@@ -127,6 +137,7 @@ class BatchSummary:
         decode_share = self.decode_seconds / max(self.decode_seconds + self.track_seconds, 1e-9)
         return (
             f"videos: {self.ok} ok, {self.failed} failed, {self.skipped} already done; "
+            f"{self.ignored} other files skipped; "
             f"{self.rows} rows, {self.tracks} tracks; {self.frames} frames in {self.seconds:.1f} s "
             f"({self.fps:.2f} fps, decode {decode_share:.0%} of actor time, "
             f"association on the driver {self.associate_seconds:.1f} s)"
@@ -434,56 +445,61 @@ def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str
 
 
 def finalize_video(
-    out_root: str, clip_results: list[dict[str, Any]], tracks: pa.Table | None
+    out_root: str,
+    clip_results: list[dict[str, Any]],
+    tracks: pa.Table | None,
+    identity: RunIdentity,
 ) -> VideoRecord:
-    """Georeference and write a video's tracks (None when a clip failed: the failures are
-    written instead), then its `_videos` record.
-
-    The record is written last: it is what marks the video done, so a crash in between
-    leaves the video to be redone, never a record pointing at missing rows.
-    """
+    """Georeference a video's tracks and commit them (`trajectories.commit_rows`), or, with
+    `tracks` None (a clip failed), commit the failure; returns the video's record."""
     first = clip_results[0]
-    vid, uri = str(first["video_id"]), str(first["uri"])
-    failures = [r for r in clip_results if r["error"]]
-    clear_failures(out_root, vid)
-    base = dict(
-        video_id=vid,
-        uri=uri,
+    record = VideoRecord(
+        video_id=str(first["video_id"]),
+        uri=str(first["uri"]),
+        status="ok" if tracks is not None else "failed",
         frames=int(first["frames"]),
         fps=float(first["fps"]),
         width=int(first["width"]),
         height=int(first["height"]),
+        n_tracks=0,
+        n_rows=0,
         seconds=_clip_seconds(clip_results),
+        error="",
+        weights_sha256=identity.weights_sha256,
+        config_hash=identity.config_hash,
+        tgram_version=identity.tgram_version,
     )
     if tracks is None:
-        stale = trajectory_uri(out_root, vid)  # rows of an earlier successful run
-        if storage.exists(stale):
-            fs, path = storage.resolve(stale)
-            fs.delete_file(path)
-        for r in failures:
-            clip = Clip.from_row(r)
-            write_failure(
-                out_root,
-                vid,
-                uri,
-                start=clip.start,
-                end=clip.end,
-                stage=str(r["stage"]),
-                error=str(r["error"]),
-            )
-        record = VideoRecord(
-            **base, status="failed", n_tracks=0, n_rows=0, error=str(failures[0]["error"])
+        failures = [r for r in clip_results if r["error"]]
+        clips = [Clip.from_row(r) for r in failures]
+        return commit_failure(
+            out_root,
+            replace(record, error=str(failures[0]["error"])),
+            [
+                ClipFailure(c.start, c.end, str(r["stage"]), str(r["error"]))
+                for c, r in zip(clips, failures, strict=True)
+            ],
         )
-        write_video_record(out_root, record)
-        return record
-    offsets = cumulative_offsets(video_shifts(clip_results, frames=base["frames"]))
-    table = ground_table(vid, tracks, offsets, fps=base["fps"])
-    table = georeference(table, load_meta(meta_uri_for(uri, vid)))
-    write_video_trajectories(out_root, vid, table)
+    offsets = cumulative_offsets(video_shifts(clip_results, frames=record.frames))
+    table = ground_table(record.video_id, tracks, offsets, fps=record.fps)
+    table = georeference(table, load_meta(meta_uri_for(record.uri)))
     n_tracks = len(np.unique(tracks["track_id"].to_numpy())) if tracks.num_rows else 0
-    record = VideoRecord(**base, status="ok", n_tracks=n_tracks, n_rows=table.num_rows, error="")
-    write_video_record(out_root, record)
-    return record
+    return commit_rows(out_root, replace(record, n_tracks=n_tracks), table)
+
+
+def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
+    """The weights' SHA-256 and a hash of the settings that change a video's rows (the
+    tracker; clip length, overlap and stitching only under clip association)."""
+    settings: dict[str, Any] = {"association": cfg.association, "tracker": to_dict(cfg.tracker)}
+    if cfg.association == "clip":
+        settings.update(
+            clip_frames=cfg.clip_frames, overlap=cfg.overlap, stitch=to_dict(cfg.stitch)
+        )
+    text = json.dumps(settings, sort_keys=True)
+    return RunIdentity(
+        weights_sha256=hashlib.sha256(storage.read_bytes(weights)).hexdigest(),
+        config_hash=hashlib.sha256(text.encode()).hexdigest()[:16],
+    )
 
 
 def _clip_seconds(clip_results: list[dict[str, Any]]) -> float:
@@ -508,16 +524,25 @@ def run_batch(
     t0 = time.perf_counter()
     summary = BatchSummary()
     todo = []
-    for uri in list_videos(input_uri):
-        vid = video_id(uri)
-        if not overwrite and video_done(output_uri, vid):
+    scan = scan_archive(input_uri)
+    summary.ignored = len(scan.skipped)
+    if scan.skipped:
+        log.warning(
+            "%s: %d files are neither videos nor image sequences, e.g. %s",
+            input_uri,
+            len(scan.skipped),
+            scan.skipped[0],
+        )
+    weights = cfg.weights or str(SHIPPED_WEIGHTS)
+    identity = run_identity(cfg, weights)
+    for uri, vid in zip(scan.videos, scan.ids, strict=True):
+        if not overwrite and video_done(output_uri, vid, identity):
             summary.skipped += 1
         else:
             todo.append({"video_id": vid, "uri": uri})
     if not todo:
         summary.seconds = time.perf_counter() - t0
         return summary
-    weights = cfg.weights or str(SHIPPED_WEIGHTS)
     model = weights_config(weights)
     by_clip = cfg.association == "clip"
     runtime_env = {"env_vars": storage.s3_env()}
@@ -568,7 +593,7 @@ def run_batch(
             continue
         del pending[vid]
         tracks = None if video.failures else video_tracks(video, cfg.stitch, tuple(model.classes))
-        record = finalize_video(output_uri, video.ordered(), tracks)
+        record = finalize_video(output_uri, video.ordered(), tracks, identity)
         _count(summary, record, video)
         if on_video is not None:
             on_video(record)

@@ -8,6 +8,7 @@ geographic columns are null, so one archive can mix georeferenced and raw videos
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -83,13 +84,16 @@ def load_meta(uri: str) -> VideoMeta | None:
         raise ValueError(f"{uri}: bad video meta JSON: {reason}") from None
 
 
-def meta_uri_for(video_uri: str, video_id: str) -> str:
+def meta_uri_for(video_uri: str) -> str:
     """Where an archive keeps a video's meta: `<seq>/meta.json` inside an image sequence,
-    `meta/<id>.json` beside the `videos/` folder of an mp4 archive (the `tgram synth` layout)."""
-    if not video_uri.lower().endswith(VIDEO_SUFFIXES):
+    `meta/<file stem>.json` beside the `videos/` folder of a video-file archive (the
+    `tgram synth` layout)."""
+    path = video_uri.rstrip("/")
+    stem, suffix = posixpath.splitext(posixpath.basename(path))
+    if suffix.lower() not in VIDEO_SUFFIXES:
         return storage.join(video_uri, "meta.json")
-    videos_dir = video_uri.rstrip("/").rsplit("/", 1)[0]
-    return storage.join(videos_dir.rsplit("/", 1)[0], "meta", f"{video_id}.json")
+    videos_dir = posixpath.dirname(path)
+    return storage.join(posixpath.dirname(videos_dir), "meta", f"{stem}.json")
 
 
 def georeference(table_or_arrays: pa.Table | Mapping[str, Any], meta: VideoMeta | None) -> pa.Table:
