@@ -59,7 +59,10 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
         ("inner: 3\n", r"c.yaml:1: expected a mapping for 'inner.'"),
         ("count: 0\n", r"c.yaml: count must be >= 1, got 0"),
         ("count: [1\n", r"c.yaml:2: invalid YAML"),
-        ("count: 2\nmode: fast\ncount: 3\n", r"c.yaml:3: duplicate key 'count' \(first given on line 1\)"),
+        (
+            "count: 2\nmode: fast\ncount: 3\n",
+            r"c.yaml:3: duplicate key 'count' \(first given on line 1\)",
+        ),
         ("inner:\n  rate: 1\n  rate: 2\n", r"c.yaml:3: duplicate key 'inner.rate'"),
         ("- count: 2\n", r"c.yaml:1: expected a mapping of settings for Outer, got list"),
         ("count: -3\n", r"c.yaml:1: key 'count' expected an integer >= 0, got -3"),

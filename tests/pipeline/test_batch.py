@@ -22,12 +22,17 @@ import pytest
 
 from tgram import storage
 from tgram.data.synth import SynthConfig, generate_archive
-from tgram.data.video import VideoWriter, list_videos, read_frames, video_id
+from tgram.data.video import VideoWriter, list_videos, read_frames, scan_archive, video_id
 from tgram.eval import evaluate
 from tgram.inference import Detector, rows_to_results, track_video
 from tgram.pipeline.batch import BatchConfig, run_batch
 from tgram.pipeline.ground import cumulative_offsets
-from tgram.pipeline.trajectories import read_trajectories, to_results
+from tgram.pipeline.trajectories import (
+    check_video_id,
+    committed_video_ids,
+    read_trajectories,
+    to_results,
+)
 from tgram.resources import SHIPPED_WEIGHTS
 from tgram.track.registration import PlatformMotion
 from tgram.track.tracker import TrackerConfig
@@ -161,6 +166,35 @@ def test_bad_videos_become_failure_rows(ray_local: None, tmp_path: Path, archive
     assert read_trajectories(out, [good.stem]).num_rows > 0
 
 
+def test_any_file_name_and_a_bad_meta_file_stay_per_video(
+    ray_local: None, tmp_path: Path, archive: Path
+) -> None:
+    good = sorted((archive / "videos").glob("*.mp4"))[0].read_bytes()
+    videos = tmp_path / "in" / "videos"
+    names = ["_x.mp4", "-y.mp4", "village vidéo.mp4", "a/v.mp4", "b/v.MP4", "bad meta.mp4"]
+    for name in names:
+        (videos / name).parent.mkdir(parents=True, exist_ok=True)
+        (videos / name).write_bytes(good)
+    (videos / "notes.txt").write_text("not a video")
+    (tmp_path / "in" / "meta").mkdir()
+    (tmp_path / "in" / "meta" / "bad meta.json").write_text("{not json")
+    out = str(tmp_path / "out")
+    summary = run_batch(str(videos), out, BatchConfig(clip_frames=40, cpus_per_actor=2))
+    assert (summary.ok, summary.failed, summary.ignored) == (5, 1, 1)
+    scan = scan_archive(videos)
+    assert len(set(scan.ids)) == 6 and all(check_video_id(v) for v in scan.ids)
+    bad = scan.ids[scan.videos.index(str(videos / "bad meta.mp4"))]
+    rows = read_trajectories(out)
+    assert set(rows["video_id"].to_pylist()) == set(scan.ids) - {bad}
+    failures = _table(out, "_failures").to_pylist()
+    assert [(f["stage"], "bad video meta JSON" in f["error"]) for f in failures] == [
+        ("finalize", True)
+    ]
+    again = run_batch(str(videos), out, BatchConfig(clip_frames=40, cpus_per_actor=2))
+    assert (again.skipped, again.ok, again.failed) == (5, 0, 1)
+    assert read_trajectories(out).num_rows == rows.num_rows
+
+
 def _table(out_root: str, name: str):
     import pyarrow.dataset as ds
 
@@ -191,14 +225,15 @@ def test_killed_job_resumes_without_redoing_finished_videos(tmp_path: Path, arch
     records = out / "_videos"
     try:
         deadline = time.monotonic() + 240
-        while not (records.exists() and any(records.iterdir())):
+        while not (records.exists() and committed_video_ids(str(out))):
             assert job.poll() is None, "job ended before it could be killed"
             assert time.monotonic() < deadline, "no video finished in time"
             time.sleep(0.2)
     finally:
         os.killpg(job.pid, signal.SIGKILL)
         job.wait()
-    finished = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
+    done = committed_video_ids(str(out))
+    finished = {f"{v}.parquet": (records / f"{v}.parquet").stat().st_mtime_ns for v in done}
     assert 1 <= len(finished) < 3
     rerun = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]

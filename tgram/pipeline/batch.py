@@ -52,6 +52,7 @@ from tgram.model.weights import weights_config
 from tgram.pipeline.clips import Clip, plan_clips
 from tgram.pipeline.geo import georeference, load_meta, meta_uri_for
 from tgram.pipeline.ground import cumulative_offsets, ground_table
+from tgram.pipeline.lease import OutputLease
 from tgram.pipeline.stitch import StitchConfig, stitch_table
 from tgram.pipeline.trajectories import (
     ClipFailure,
@@ -215,9 +216,9 @@ class ClipTracker:
         if row["error"]:
             return out
         clip = Clip.from_row(row)
-        timer = _DecodeTimer(read_frames(clip.uri, clip.context_start, clip.end))
         t0 = time.perf_counter()
-        try:
+        try:  # opening is inside: the file may have changed or gone since it was planned
+            timer = _DecodeTimer(read_frames(clip.uri, clip.context_start, clip.end))
             detections = list(
                 detect_frames(
                     timer,
@@ -409,8 +410,11 @@ class VideoClips:
         t0 = time.perf_counter()
         while self.run is not None and not self.failures and self._fed in self.results:
             fed = self.results[self._fed]
-            for frame in _detections_from_ipc(fed["payload"], fed["shift"], Clip.from_row(fed)):
-                self.run.update(frame)
+            try:
+                for frame in _detections_from_ipc(fed["payload"], fed["shift"], Clip.from_row(fed)):
+                    self.run.update(frame)
+            except Exception as exc:  # noqa: BLE001 - fails this video, not the job
+                fed.update(stage="associate", error=_one_line(exc))
             fed["payload"] = b""
             self._fed += 1
         self.associate_seconds += time.perf_counter() - t0
@@ -446,17 +450,20 @@ def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str
 
 def finalize_video(
     out_root: str,
-    clip_results: list[dict[str, Any]],
-    tracks: pa.Table | None,
+    video: VideoClips,
     identity: RunIdentity,
+    stitch: StitchConfig,
+    class_names: tuple[str, ...],
 ) -> VideoRecord:
-    """Georeference a video's tracks and commit them (`trajectories.commit_rows`), or, with
-    `tracks` None (a clip failed), commit the failure; returns the video's record."""
+    """Commit a complete video: its georeferenced tracks (`trajectories.commit_rows`), or the
+    failure of its clips. An error here (a bad meta JSON, stitching, storage) fails this
+    video, recorded like a clip failure at stage "finalize": the job goes on."""
+    clip_results = video.ordered()
     first = clip_results[0]
     record = VideoRecord(
         video_id=str(first["video_id"]),
         uri=str(first["uri"]),
-        status="ok" if tracks is not None else "failed",
+        status="ok",
         frames=int(first["frames"]),
         fps=float(first["fps"]),
         width=int(first["width"]),
@@ -469,22 +476,22 @@ def finalize_video(
         config_hash=identity.config_hash,
         tgram_version=identity.tgram_version,
     )
-    if tracks is None:
-        failures = [r for r in clip_results if r["error"]]
-        clips = [Clip.from_row(r) for r in failures]
-        return commit_failure(
-            out_root,
-            replace(record, error=str(failures[0]["error"])),
-            [
-                ClipFailure(c.start, c.end, str(r["stage"]), str(r["error"]))
-                for c, r in zip(clips, failures, strict=True)
-            ],
-        )
-    offsets = cumulative_offsets(video_shifts(clip_results, frames=record.frames))
-    table = ground_table(record.video_id, tracks, offsets, fps=record.fps)
-    table = georeference(table, load_meta(meta_uri_for(record.uri)))
-    n_tracks = len(np.unique(tracks["track_id"].to_numpy())) if tracks.num_rows else 0
-    return commit_rows(out_root, replace(record, n_tracks=n_tracks), table)
+    failures = []
+    for r in video.failures:
+        clip = Clip.from_row(r)
+        failures.append(ClipFailure(clip.start, clip.end, str(r["stage"]), str(r["error"])))
+    if not failures:
+        try:
+            tracks = video_tracks(video, stitch, class_names)
+            offsets = cumulative_offsets(video_shifts(clip_results, frames=record.frames))
+            table = ground_table(record.video_id, tracks, offsets, fps=record.fps)
+            table = georeference(table, load_meta(meta_uri_for(record.uri)))
+            n_tracks = len(np.unique(tracks["track_id"].to_numpy())) if tracks.num_rows else 0
+            return commit_rows(out_root, replace(record, n_tracks=n_tracks), table)
+        except Exception as exc:  # noqa: BLE001 - one video's fault never ends the job
+            log.warning("%s: %s", record.uri, _one_line(exc))
+            failures = [ClipFailure(0, record.frames, "finalize", _one_line(exc))]
+    return commit_failure(out_root, replace(record, error=failures[0].error), failures)
 
 
 def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
@@ -520,7 +527,21 @@ def run_batch(
     """Track every video under `input_uri` into trajectory Parquet under `output_uri`.
 
     Needs a connected Ray (`ray.init`); videos already complete are skipped unless `overwrite`.
+    The job holds the output's lease (`pipeline.lease`) throughout: a second job on the same
+    output refuses at start.
     """
+    with OutputLease(output_uri):
+        return _run_batch(input_uri, output_uri, cfg, overwrite=overwrite, on_video=on_video)
+
+
+def _run_batch(
+    input_uri: str,
+    output_uri: str,
+    cfg: BatchConfig,
+    *,
+    overwrite: bool,
+    on_video: Callable[[VideoRecord], None] | None,
+) -> BatchSummary:
     t0 = time.perf_counter()
     summary = BatchSummary()
     todo = []
@@ -592,8 +613,7 @@ def run_batch(
         if not video.complete:
             continue
         del pending[vid]
-        tracks = None if video.failures else video_tracks(video, cfg.stitch, tuple(model.classes))
-        record = finalize_video(output_uri, video.ordered(), tracks, identity)
+        record = finalize_video(output_uri, video, identity, cfg.stitch, tuple(model.classes))
         _count(summary, record, video)
         if on_video is not None:
             on_video(record)
