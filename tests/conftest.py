@@ -30,6 +30,9 @@ def s3_endpoint() -> Iterator[str]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # the local Ray's workers may predate these variables: the tests opt in to sending
+        # the (fake) keys with each job, as a laptop user of a local Ray would
+        "TGRAM_FORWARD_AWS_CREDENTIALS": "1",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

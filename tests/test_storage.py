@@ -159,3 +159,19 @@ def test_retry_raises_permanent_errors_at_once() -> None:
     with pytest.raises(FileNotFoundError, match="gone"):
         storage.retry(missing, attempts=4, base_delay_s=10)
     assert len(calls) == 1
+
+
+def test_worker_env_carries_keys_only_on_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ENDPOINT_URL": "http://minio:9000",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "AKIA-driver",
+        "AWS_SECRET_ACCESS_KEY": "driver-secret",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv(storage.FORWARD_CREDENTIALS, raising=False)
+    assert storage.s3_env() == {"AWS_ENDPOINT_URL": "http://minio:9000", "AWS_REGION": "eu-west-1"}
+    monkeypatch.setenv(storage.FORWARD_CREDENTIALS, "1")
+    assert storage.s3_env()["AWS_SECRET_ACCESS_KEY"] == "driver-secret"

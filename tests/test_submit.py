@@ -19,6 +19,7 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from ray.runtime_env import RuntimeEnv
 
 from tests.conftest import _free_port
+from tgram import storage
 from tgram.resources import ROOT
 from tgram.submit import WORKING_DIR_EXCLUDES, build_runtime_env, entrypoint_argv, submit_entrypoint
 
@@ -214,18 +215,28 @@ def test_unknown_kind_is_rejected() -> None:
 def test_runtime_env_with_working_dir_is_valid_for_ray(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://minio:9000")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    runtime_env = build_runtime_env(
-        working_dir=ROOT, image=None, env={"AWS_ACCESS_KEY_ID": "override"}
-    )
-    assert runtime_env == {
-        "env_vars": {"AWS_ACCESS_KEY_ID": "override", "AWS_SECRET_ACCESS_KEY": "secret"},
+    monkeypatch.delenv(storage.FORWARD_CREDENTIALS, raising=False)
+    runtime_env = build_runtime_env(working_dir=ROOT, image=None, env=None)
+    assert runtime_env == {  # the cluster's own credentials: the driver's keys stay here
+        "env_vars": {"AWS_ENDPOINT_URL": "http://minio:9000"},
         "working_dir": str(ROOT),
         "excludes": list(WORKING_DIR_EXCLUDES),
     }
     assert "weights" not in WORKING_DIR_EXCLUDES
     RuntimeEnv(**runtime_env)
+    monkeypatch.setenv(storage.FORWARD_CREDENTIALS, "1")  # explicit opt-in
+    forwarded = build_runtime_env(
+        working_dir=ROOT, image=None, env={"AWS_ACCESS_KEY_ID": "override"}
+    )["env_vars"]
+    assert forwarded == {
+        "AWS_ENDPOINT_URL": "http://minio:9000",
+        "AWS_ACCESS_KEY_ID": "override",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        storage.FORWARD_CREDENTIALS: "1",
+    }
 
 
 def test_runtime_env_with_image_is_valid_for_ray(monkeypatch: pytest.MonkeyPatch) -> None:

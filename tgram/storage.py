@@ -26,21 +26,22 @@ def is_s3(uri: str) -> bool:
     return str(uri).startswith("s3://")
 
 
-S3_ENV = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-)
+S3_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION")
+S3_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+FORWARD_CREDENTIALS = "TGRAM_FORWARD_AWS_CREDENTIALS"
+"""Set to 1 to copy the driver's AWS keys into remote workers' runtime_env (opt-in)."""
 
 
 def s3_env() -> dict[str, str]:
-    """The variables `s3_filesystem` reads, for the runtime_env of remote Ray workers, which
-    may have started before they were set (workers then reach the same object storage)."""
-    return {k: os.environ[k] for k in S3_ENV if k in os.environ}
+    """The S3 settings `s3_filesystem` reads, for the runtime_env of remote Ray workers, which
+    may have started before they were set (workers then reach the same object storage).
+
+    Only the endpoint and region by default: workers use the cluster's own credentials (an
+    IAM role, IRSA, a mounted secret). A runtime_env is shown by the Ray dashboard and job
+    API, so the driver's keys travel only when `TGRAM_FORWARD_AWS_CREDENTIALS=1` says so
+    (a laptop's local Ray, a test cluster)."""
+    names = S3_SETTINGS + (S3_SECRETS if os.environ.get(FORWARD_CREDENTIALS) == "1" else ())
+    return {k: os.environ[k] for k in names if k in os.environ}
 
 
 def s3_filesystem() -> pafs.S3FileSystem:

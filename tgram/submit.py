@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from tgram import storage
 from tgram.resources import ROOT
 
 if TYPE_CHECKING:
@@ -45,17 +46,6 @@ WORKING_DIR_EXCLUDES: tuple[str, ...] = (
 """Local-only folders left out of the upload. weights/ is shipped: the batch job's default
 weights live there. Ray also skips what .gitignore lists; cluster/runtime_env.yaml mirrors this."""
 
-FORWARDED_ENV: tuple[str, ...] = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_ENDPOINT_URL",
-)
-"""Variables copied from the submitting environment so the job reads and writes the same S3.
-They are stored with the job's runtime_env (visible in the dashboard): on shared clusters prefer
-instance roles / IRSA and leave them unset locally."""
 
 POLL_INTERVAL_S = 1.0
 """Seconds between status polls while waiting without log streaming; lower reacts faster."""
@@ -82,7 +72,12 @@ def build_runtime_env(
             "submit: an image runs the code baked into it and Ray cannot combine image_uri with "
             "working_dir; pass working_dir=None with image"
         )
-    env_vars = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
+    # endpoint and region so the job reads and writes the same S3; the keys only on opt-in
+    # (storage.FORWARD_CREDENTIALS, which the job then passes on to its own workers): they
+    # are stored with the job's runtime_env, visible in the dashboard
+    env_vars = storage.s3_env()
+    if os.environ.get(storage.FORWARD_CREDENTIALS) == "1":
+        env_vars[storage.FORWARD_CREDENTIALS] = "1"
     env_vars.update(env or {})
     runtime_env: dict[str, Any] = {"env_vars": env_vars} if env_vars else {}
     if image is not None:
