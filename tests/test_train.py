@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from tgram.config import ConfigError
 from tgram.data.formats import read_results, write_results
 from tgram.data.sources import load_sequences
 from tgram.data.synth import SynthConfig, generate_archive
@@ -163,3 +164,23 @@ def test_init_weights_starts_a_run_from_other_weights(archive: Path, tmp_path: P
     )
     with pytest.raises(ValueError, match=r"base\.pt: weights do not match the config"):
         fit(narrower, device=torch.device("cpu"))
+
+
+def test_resume_with_other_settings_names_them_and_a_finished_run_stops(
+    archive: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_config(archive, tmp_path)
+    fit(cfg, device=torch.device("cpu"))
+    again = fit(cfg, device=torch.device("cpu"))
+    assert again.trained_epochs == 0 and [h["epoch"] for h in again.history] == [1]
+    other = replace(cfg, seed=cfg.seed + 1, optim=replace(cfg.optim, epochs=2, lr=1e-3))
+    with pytest.raises(ConfigError, match=r"other settings \(optim.lr, seed\); use a new name"):
+        fit(other, device=torch.device("cpu"))
+    longer = fit(replace(cfg, optim=replace(cfg.optim, epochs=2)), device=torch.device("cpu"))
+    assert longer.trained_epochs == 1  # training on for more epochs is a resume, not a change
+    forced = fit(
+        replace(other, optim=replace(other.optim, epochs=3)),
+        device=torch.device("cpu"),
+        resume_changed=True,
+    )
+    assert [h["epoch"] for h in forced.history] == [1, 2, 3]

@@ -121,7 +121,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         from tgram.train import export_weights, fit
 
-        result = fit(cfg)
+        result = fit(cfg, resume_changed=args.resume_changed)
+        if result.trained_epochs == 0:
+            print(f"run {cfg.name} had finished all {cfg.optim.epochs} epochs: nothing trained")
         uri = export_weights(result, storage.join(cfg.storage_path, cfg.name, "weights.pt"))
         print(f"checkpoints and metrics: {storage.join(cfg.storage_path, cfg.name)}")
     print(f"weights: {uri}")
@@ -453,6 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)"
     )
     p.add_argument("--epochs", type=int, help="override optim.epochs")
+    p.add_argument(
+        "--resume-changed",
+        action="store_true",
+        help="resume a run whose checkpoint was trained with other settings (default: refuse)",
+    )
     p.add_argument("--workers", type=int, help="train with Ray Train DDP on this many workers")
     p.add_argument(
         "--gpu", action="store_true", help="one GPU per Ray Train worker (nccl); implies Ray"

@@ -23,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
 from tgram import storage
-from tgram.config import load_config, to_dict
+from tgram.config import ConfigError, load_config, to_dict
 from tgram.data.dataset import DataConfig, MultiFrameDataset
 from tgram.data.sources import load_sequences, split_validation
 from tgram.detection_metrics import ImageDetections, detection_metrics
@@ -145,6 +145,26 @@ class LocalHooks:
 class FitResult:
     model: TGraM
     history: list[dict[str, float]]
+    trained_epochs: int = 0
+    """Epochs run by this call (0: the run had finished already)."""
+
+
+RESUMABLE_CHANGES = ("optim.epochs", "loader_workers", "storage_path", "init_weights")
+"""Settings a resumed run may differ in from its checkpoint: training on for more epochs,
+more loader processes, where the run lives, and the start weights (a resumed run ignores
+them). Any other difference is an error unless asked for (`resume_changed`)."""
+
+
+def config_changes(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two `to_dict` configs."""
+    changed = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += config_changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            changed.append(f"{prefix}{key}")
+    return changed
 
 
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -194,8 +214,12 @@ def fit(
     hooks: TrainHooks | None = None,
     device: torch.device | None = None,
     datasets: tuple[MultiFrameDataset, MultiFrameDataset] | None = None,
+    resume_changed: bool = False,
 ) -> FitResult:
-    """Train `cfg` to `cfg.optim.epochs`, resuming from the hooks' checkpoint if there is one."""
+    """Train `cfg` to `cfg.optim.epochs`, resuming from the hooks' checkpoint if there is one.
+
+    A checkpoint made with other settings (beyond RESUMABLE_CHANGES) is an error naming
+    them, unless `resume_changed`; a run that reached its epochs trains no more."""
     hooks = hooks or LocalHooks(storage.join(cfg.storage_path, cfg.name))
     device = device or select_device()
     torch.manual_seed(cfg.seed + hooks.rank)
@@ -210,6 +234,17 @@ def fit(
     ema = _ema(model, cfg.optim.ema_decay)
     start_epoch, history = 0, []
     if state is not None:
+        changed = [
+            key
+            for key in config_changes(state.get("train_config", {}), to_dict(cfg))
+            if key not in RESUMABLE_CHANGES
+        ]
+        if changed and not resume_changed:
+            raise ConfigError(
+                f"run '{cfg.name}': its checkpoint was trained with other settings "
+                f"({', '.join(changed)}); use a new name, or resume with these anyway "
+                "(--resume-changed)"
+            )
         model.load_state_dict(state["train_state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None:  # the checkpoint's state_dict is the average itself
@@ -233,6 +268,13 @@ def fit(
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * cfg.optim.epochs
     use_amp = cfg.amp and device.type == "cuda"
+    if start_epoch >= cfg.optim.epochs:
+        log.info(
+            "run '%s' finished at epoch %d of %d: nothing to train (raise optim.epochs to go on)",
+            cfg.name,
+            start_epoch,
+            cfg.optim.epochs,
+        )
     for epoch in range(start_epoch, cfg.optim.epochs):
         train_set.set_epoch(epoch)
         if hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
@@ -278,7 +320,7 @@ def fit(
         if ema is not None:
             checkpoint["ema_count"] = int(ema.n_averaged)
         hooks.report(metrics, checkpoint)
-    return FitResult(model=averaged, history=history)
+    return FitResult(averaged, history, max(cfg.optim.epochs - start_epoch, 0))
 
 
 @torch.inference_mode()
