@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -95,6 +96,9 @@ def test_labels_with_runs_of_spaces_are_read(tmp_path: Path) -> None:
         (read_gt, "1,1,nan,1,1,1,1,1,1\n", 1, "expected finite numbers"),
         (read_results, "1,1,1,1,1,1,0.5,-1,-1,-1,-1\n", 1, "expected 10 comma-separated numbers"),
         (read_labels, "0 1 0.5 0.5 0.1\n", 1, "expected 6 space-separated numbers"),
+        (read_gt, "1,1,1,1,1,1,1,70000,1\n", 1, "column 'cls' value 70000 outside [-32768, 32767]"),
+        (read_gt, "1,9e19,1,1,1,1,1,1,1\n", 1, "column 'id' value"),
+        (read_labels, "0 1 0.5 0.5 0.1 0.1\n3000000000 1 0.5 0.5 0.1 0.1\n", 2, "column 'cls'"),
     ],
 )
 def test_malformed_line_is_reported_with_file_and_line(
@@ -111,6 +115,17 @@ def test_malformed_line_is_reported_with_file_and_line(
 def test_image_list_round_trip(tmp_path: Path) -> None:
     write_image_list(tmp_path / "a.train", ["x/images/1.jpg", "x/images/2.jpg"])
     assert read_image_list(tmp_path / "a.train") == ["x/images/1.jpg", "x/images/2.jpg"]
+
+
+@pytest.mark.parametrize(
+    "escape", ["../secret/1.jpg", "x/../../1.jpg", "/etc/1.jpg", "s3://other/1.jpg"]
+)
+def test_image_list_paths_stay_inside_the_dataset_root(tmp_path: Path, escape: str) -> None:
+    (tmp_path / "a.train").write_text(f"x/images/1.jpg\n\n{escape}\n")
+    with pytest.raises(
+        FormatError, match=f"a.train:3: image path '{re.escape(escape)}' leaves the dataset root"
+    ):
+        read_image_list(tmp_path / "a.train")
 
 
 @pytest.mark.parametrize(
@@ -272,3 +287,18 @@ def test_results_reader_accepts_rows_without_placeholder_columns(tmp_path) -> No
     path.write_text("1,7,10,20,4,8\n")
     with pytest.raises(ValueError, match=r"gt_as_results.txt:1: expected 10 comma-separated"):
         read_results(path)
+
+
+def test_a_label_class_outside_the_dataset_classes_names_file_and_line(
+    mot_tree: Path, tmp_path: Path
+) -> None:
+    from tgram.data.sources import load_sequences
+
+    out = tmp_path / "labels"
+    summary = gen_labels(mot_tree, out, name="mot", classes=("pedestrian", "car"))
+    label = out / "labels_with_ids/train/SEQ-A/img1/000003.txt"
+    label.write_text("1 0 0.5 0.5 0.1 0.1\n2 0 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(
+        FormatError, match=f"{label}:2: class 2 is not one of the dataset's 2 classes"
+    ):
+        load_sequences("dataset_json", str(summary.dataset_json), ("pedestrian", "car"))

@@ -23,6 +23,7 @@ import configparser
 import json
 import logging
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -209,9 +210,20 @@ def labels_from_boxes(
 
 
 def read_image_list(uri: str | Path) -> list[str]:
-    """Image paths of a list file, one per line (blank lines ignored)."""
-    text = storage.read_bytes(uri).decode()
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    """Image paths of a list file, one per line (blank lines ignored), each relative to the
+    dataset root and inside it: an absolute path, a URI or a '..' step is an error."""
+    paths = []
+    for number, line in enumerate(storage.read_bytes(uri).decode().splitlines(), 1):
+        path = line.strip()
+        if not path:
+            continue
+        if path.startswith(("/", "\\")) or "://" in path or ".." in re.split(r"[/\\]", path):
+            raise FormatError(
+                f"{uri}:{number}: image path {path!r} leaves the dataset root "
+                "(expected a path relative to it)"
+            )
+        paths.append(path)
+    return paths
 
 
 def write_image_list(uri: str | Path, paths: Sequence[str]) -> None:
@@ -291,7 +303,8 @@ def _parse_lines(uri: str | Path, text: str, table: _Table) -> tuple[np.ndarray,
 
 
 def _first_problem(table: _Table, values: np.ndarray) -> tuple[int, str] | None:
-    """(row, message) of the first non-finite number, fractional integer or frame before 1."""
+    """(row, message) of the first non-finite number, fractional integer, integer its column
+    cannot hold, or frame before 1."""
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
         return int(np.flatnonzero(bad)[0]), "expected finite numbers"
@@ -302,6 +315,14 @@ def _first_problem(table: _Table, values: np.ndarray) -> tuple[int, str] | None:
         fractional = column != np.round(column)
         if fractional.any():
             return int(np.flatnonzero(fractional)[0]), f"column '{name}' must be an integer"
+        limits = np.iinfo(table.dtype[name])
+        outside = (column < limits.min) | (column > limits.max)
+        if outside.any():
+            row = int(np.flatnonzero(outside)[0])
+            return (
+                row,
+                f"column '{name}' value {column[row]:.0f} outside [{limits.min}, {limits.max}]",
+            )
         if name == "frame" and (column < 1).any():
             return int(
                 np.flatnonzero(column < 1)[0]

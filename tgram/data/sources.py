@@ -17,7 +17,7 @@ import pyarrow.fs as pafs
 from tgram import storage
 from tgram.data.classes import class_name_of_gt_id
 from tgram.data.dataset import FrameAnnotations, Sequence
-from tgram.data.formats import load_dataset_json, read_gt, read_labels
+from tgram.data.formats import FormatError, load_dataset_json, read_gt, read_labels
 from tgram.data.video import FRAME_DIR_NAMES, read_frames
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,12 @@ def _label_annotations(
     if not storage.exists(uri):
         return FrameAnnotations.empty()
     rows = read_labels(uri)
+    unknown = np.flatnonzero((rows["cls"] < 0) | (rows["cls"] >= len(class_map)))
+    if len(unknown):
+        raise FormatError(
+            f"{uri}:{unknown[0] + 1}: class {rows['cls'][unknown[0]]} is not one of the dataset's "
+            f"{len(class_map)} classes (0-based index into its JSON 'classes')"
+        )
     cls = class_map[rows["cls"]] if len(rows) else np.zeros(0, np.int64)
     rows = rows[cls >= 0]
     cls = cls[cls >= 0]
