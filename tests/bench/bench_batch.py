@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ray
 
+from tests.bench.run import row, to_table
 from tgram.config import load_config
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.inference import Detector, track_to_results
@@ -61,60 +62,33 @@ def run() -> list[dict]:
         finally:
             ray.shutdown()
     return [
-        dict(
-            name=f"batch job, 1 actor ({frames} frames, {synth.width}x{synth.height})",
-            value=batch[1],
-            unit="s",
+        row(
+            f"batch job, 1 actor ({frames} frames, {synth.width}x{synth.height})",
+            batch[1],
+            "s",
             peer="single-process tgram track",
             peer_value=single,
-            ratio=batch[1] / single,
             target="<= 1.15x",
             ok=batch[1] / single <= 1.15,
         ),
-        dict(
-            name=f"batch job, 2 actors on {cores} cores",
-            value=batch[2],
-            unit="s",
+        row(
+            f"batch job, 2 actors on {cores} cores",
+            batch[2],
+            "s",
             peer="1 actor",
             peer_value=batch[1],
-            ratio=batch[2] / batch[1],
-            target=None,
-            ok=None,
         ),
-        dict(
-            name="decode share of actor time",
-            value=decode_share,
-            unit="",
-            peer=None,
-            peer_value=None,
-            ratio=None,
-            target=None,
-            ok=None,
-        ),
-        dict(
-            name="tracker association on the driver (video association)",
-            value=associate,
-            unit="s",
+        row("decode share of actor time", decode_share),
+        row(
+            "tracker association on the driver (video association)",
+            associate,
+            "s",
             peer="1-actor job wall time",
             peer_value=batch[1],
-            ratio=associate / batch[1],
-            target=None,
-            ok=None,
         ),
-        dict(
-            name="batch job throughput, 1 actor",
-            value=frames / batch[1],
-            unit="fps",
-            peer=None,
-            peer_value=None,
-            ratio=None,
-            target=None,
-            ok=None,
-        ),
+        row("batch job throughput, 1 actor", frames / batch[1], "fps"),
     ]
 
 
 if __name__ == "__main__":
-    from tests.bench.run import to_table
-
     print(to_table(run()))

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tests.bench.run import row
 from tgram.data.classes import gt_class_id
 from tgram.data.formats import read_gt
 from tgram.data.synth import SynthConfig, generate_archive
@@ -103,18 +104,7 @@ def run(
         rows = []
         for w in weights or [str(SHIPPED_WEIGHTS)]:
             for name, value in measure(w, archive, frames).items():
-                rows.append(
-                    dict(
-                        name=f"{Path(w).name}: {name}",
-                        value=value,
-                        unit="",
-                        peer=None,
-                        peer_value=None,
-                        ratio=None,
-                        target=None,
-                        ok=None,
-                    )
-                )
+                rows.append(row(f"{Path(w).name}: {name}", value))
         return rows
 
 
@@ -126,8 +116,8 @@ def main() -> None:
     )
     parser.add_argument("--frames", type=int, default=12, help="frames read per video")
     args = parser.parse_args()
-    for row in run(args.weights, args.archive, args.frames):
-        print(f"{row['name']:60s} {row['value']:.4f}")
+    for line in run(args.weights, args.archive, args.frames):
+        print(f"{line['name']:60s} {line['value']:.4f}")
 
 
 if __name__ == "__main__":

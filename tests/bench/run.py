@@ -37,6 +37,30 @@ def machine() -> str:
     )
 
 
+def row(
+    name: str,
+    value: float,
+    unit: str = "",
+    *,
+    peer: str | None = None,
+    peer_value: float | None = None,
+    target: str | None = None,
+    ok: bool | None = None,
+) -> dict:
+    """One row of ROW_KEYS; ratio = value / peer_value where there is a peer."""
+    ratio = value / peer_value if peer_value else None
+    return dict(
+        name=name,
+        value=value,
+        unit=unit,
+        peer=peer,
+        peer_value=peer_value,
+        ratio=ratio,
+        target=target,
+        ok=ok,
+    )
+
+
 def run_benchmark(module: str) -> list[dict]:
     """The rows of `tests.bench.<module>.run()`, or one failed row saying why there are none."""
     started = time.perf_counter()
