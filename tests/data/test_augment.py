@@ -178,3 +178,29 @@ def test_rotate_share_draws_angles() -> None:
         draw_geometry(rng, (400, 400), (64, 64), boxes, classes, AugmentConfig()).angle == 0
         for _ in range(20)
     )
+
+
+def test_moving_objects_are_found_over_the_ground_not_the_image() -> None:
+    from tgram.data.dataset import FrameAnnotations, moving_objects
+
+    boxes = np.array([[0, 0, 4, 8], [20, 0, 24, 8], [40, 0, 44, 8], [60, 0, 64, 8]], np.float32)
+    before = FrameAnnotations.of(boxes, np.zeros(4), np.array([0, 1, 2, 3]))
+    platform = np.array([1.5, -0.5, 1.5, -0.5], np.float32)  # every object shifts with it
+    moved = boxes + platform
+    moved[1] += [5, 0, 5, 0]  # object 1 drives 5 px over the two frames
+    now = FrameAnnotations.of(moved, np.zeros(4), np.array([0, 1, 2, -1]))
+    assert moving_objects(now, before, frames=2).tolist() == [False, True, False, False]
+
+
+def test_moving_centred_crops_centre_on_moving_objects() -> None:
+    boxes = np.array([[10, 10, 14, 18], [300, 200, 304, 208]], np.float32)
+    cfg = AugmentConfig(
+        object_centred=1.0, moving_centred=1.0, translate=0.0, scales=(1.0,), rotate=0.0
+    )
+    moving = np.array([False, True])
+    for seed in range(20):
+        g = draw_geometry(
+            np.random.default_rng(seed), (400, 400), (64, 64), boxes, np.zeros(2), cfg, moving
+        )
+        centre = (g.origin_xy[0] + g.window_hw[1] / 2, g.origin_xy[1] + g.window_hw[0] / 2)
+        assert abs(centre[0] - 302) <= 1 and abs(centre[1] - 204) <= 1

@@ -48,6 +48,11 @@ class AugmentConfig:
     class_balanced: bool = True
     """Pick the class of the centre object uniformly among the classes in the frame, then an
     object of it: otherwise ~95 % of crops centre on a vehicle and ships never learn boxes."""
+    moving_centred: float = 0.0
+    """Share of object-centred crops centred on a moving object (>= MOVING_PX_PER_FRAME over
+    the sample's frames) when the frame has one. Parked rows outnumber moving cars about four
+    to one, and the shipped weights found 27 % of moving validation cars at their threshold
+    against 81 % of parked ones."""
     brightness: float = 0.25
     """Gain range (+-) of the pixel values."""
     contrast: float = 0.35
@@ -65,6 +70,8 @@ class AugmentConfig:
     """Compression of a third of the samples, as a stand-in for H.264 blocking."""
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.moving_centred <= 1.0:
+            raise ValueError(f"augment.moving_centred must be in [0, 1], got {self.moving_centred}")
         if not self.scales or any(not 0.25 <= s <= 4 for s in self.scales):
             raise ValueError(
                 f"augment.scales must be a non-empty list of factors in [0.25, 4], got {self.scales}"
@@ -149,8 +156,10 @@ def draw_geometry(
     boxes_xyxy: np.ndarray,
     classes: np.ndarray,
     cfg: AugmentConfig,
+    moving: np.ndarray | None = None,
 ) -> CropGeometry:
-    """Draw the crop of one sample: near an object with probability `object_centred`."""
+    """Draw the crop of one sample: near an object with probability `object_centred` (a
+    moving one, per `moving` [n] bool, with probability `moving_centred`)."""
     h, w = frame_hw
     scale = float(cfg.scales[rng.integers(len(cfg.scales))])
     quarter_turns = int(rng.integers(4)) if cfg.rot90 else 0
@@ -160,7 +169,14 @@ def draw_geometry(
     window_hw = (round(resized_hw[0] / scale), round(resized_hw[1] / scale))
     if len(boxes_xyxy) and rng.random() < cfg.object_centred:
         candidates = np.arange(len(boxes_xyxy))
-        if cfg.class_balanced:
+        if (
+            cfg.moving_centred
+            and moving is not None
+            and moving.any()
+            and rng.random() < cfg.moving_centred
+        ):
+            candidates = candidates[moving]
+        elif cfg.class_balanced:
             present = np.unique(classes)
             candidates = candidates[classes == present[rng.integers(len(present))]]
         box = boxes_xyxy[candidates[rng.integers(len(candidates))]]

@@ -109,6 +109,33 @@ class Sequence:
         return len(self.annotations)
 
 
+MOVING_PX_PER_FRAME = 1.0
+"""Image speed from which an object counts as moving: above platform jitter (~0.4 px a frame
+in the synthetic archives), below a slow car at 0.5-1.5 m/px and 10 fps."""
+
+
+def moving_objects(now: FrameAnnotations, before: FrameAnnotations, frames: int) -> np.ndarray:
+    """[n] bool over `now`'s objects: its centre moved >= MOVING_PX_PER_FRAME a frame over the
+    ground since `before`, `frames` earlier. The platform's motion is taken out as the median
+    displacement of all objects seen in both (most of them are parked); objects without an
+    identity, or absent then, are not moving."""
+    moving = np.zeros(len(now.ids), bool)
+    if frames < 1 or not len(now.ids) or not len(before.ids):
+        return moving
+    earlier = dict(zip(before.ids.tolist(), _centres(before.boxes), strict=True))
+    seen = np.array([i >= 0 and i in earlier for i in now.ids.tolist()])
+    if not seen.any():
+        return moving
+    shift = _centres(now.boxes[seen]) - np.stack([earlier[i] for i in now.ids[seen].tolist()])
+    ground = np.linalg.norm(shift - np.median(shift, axis=0), axis=1)
+    moving[seen] = ground >= MOVING_PX_PER_FRAME * frames
+    return moving
+
+
+def _centres(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, :2] + boxes[:, 2:]) / 2
+
+
 class MultiFrameDataset(Dataset):
     """Samples (current frame, t-1, ..., t-T+1) with one random crop shared by all T.
 
@@ -196,8 +223,13 @@ class MultiFrameDataset(Dataset):
         frame_ids = [max(t - k * self.frame_stride, 0) for k in range(self.num_frames)]
         frames = [seq.load_frame(i) for i in frame_ids]
         ann = seq.annotations[t]
+        moving = (
+            moving_objects(ann, seq.annotations[frame_ids[-1]], t - frame_ids[-1])
+            if self.augment.moving_centred
+            else None
+        )
         geometry = draw_geometry(
-            rng, frames[0].shape[:2], self.input_size, ann.boxes, ann.classes, self.augment
+            rng, frames[0].shape[:2], self.input_size, ann.boxes, ann.classes, self.augment, moving
         )
         crops = crop_frames(frames, geometry)
         if self.photometric:
