@@ -24,6 +24,7 @@ from tgram import storage
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import VideoWriter, list_videos, read_frames, scan_archive, video_id
 from tgram.eval import evaluate
+from tgram.faults import ENV as CRASH_ENV
 from tgram.inference import Detector, rows_to_results, track_video
 from tgram.pipeline.batch import BatchConfig, run_batch
 from tgram.pipeline.ground import cumulative_offsets
@@ -193,6 +194,25 @@ def test_any_file_name_and_a_bad_meta_file_stay_per_video(
     again = run_batch(str(videos), out, BatchConfig(clip_frames=40, cpus_per_actor=2))
     assert (again.skipped, again.ok, again.failed) == (5, 0, 1)
     assert read_trajectories(out).num_rows == rows.num_rows
+
+
+def test_a_clip_that_kills_its_actor_every_time_fails_only_its_video(
+    ray_local: None, tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poison clip (the actor process dies on it: a segfault or an OOM kill look alike to
+    Ray) is retried max_restarts times, then its video fails; the job finishes."""
+    videos = sorted(list_videos(archive / "videos"))[:2]
+    poisoned = video_id(videos[0])
+    monkeypatch.setenv(CRASH_ENV, f"clip:{poisoned}:1")
+    out = str(tmp_path / "out")
+    summary = run_batch(
+        str(archive / "videos"), out, BatchConfig(clip_frames=20, max_restarts=1, cpus_per_actor=2)
+    )
+    assert (summary.ok, summary.failed) == (2, 1)
+    failure = _table(out, "_failures").to_pylist()
+    assert [(f["video_id"], f["stage"]) for f in failure] == [(poisoned, "actor")]
+    assert "died on each of 2 attempts" in failure[0]["error"]
+    assert poisoned not in set(read_trajectories(out)["video_id"].to_pylist())
 
 
 def _table(out_root: str, name: str):

@@ -29,6 +29,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -39,6 +40,7 @@ import ray
 from tgram import storage
 from tgram.config import to_dict
 from tgram.data.video import probe, read_frames, scan_archive
+from tgram.faults import Deadline, crash_env, crash_point
 from tgram.inference import (
     Detector,
     FrameDetections,
@@ -85,8 +87,13 @@ class BatchConfig:
     cpus_per_actor: float = 1.0
     gpus_per_actor: float = 0.0
     """0 runs the model on CPU; 1 (or 0.5 to pack two actors per GPU) asks Ray for a GPU."""
+    clip_timeout_s: float = 0.0
+    """Longest a clip may take in its actor (0: no limit); past it the actor process ends,
+    and the clip is retried like one whose actor died. Set it to several times the expected
+    clip time: a hung read from object storage then costs minutes, not the job."""
     max_restarts: int = 3
-    """A dead actor is restarted this often and its clip retried; output is unchanged."""
+    """Retries of a clip whose actor died (the actor is restarted; output is unchanged). A
+    clip that kills its actor on every attempt then fails its video, not the job."""
     weights: str = ""
     """Weights file, local or s3:// (empty: the shipped weights)."""
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -193,7 +200,12 @@ class ClipTracker:
     clip's detections (video association) or its tracklets (clip association)."""
 
     def __init__(
-        self, weights: str, tracker: TrackerConfig, threads: int, track_clips: bool
+        self,
+        weights: str,
+        tracker: TrackerConfig,
+        threads: int,
+        track_clips: bool,
+        clip_timeout_s: float = 0.0,
     ) -> None:
         import torch
 
@@ -201,6 +213,7 @@ class ClipTracker:
         self.detector = Detector.from_weights(weights, score_threshold=tracker.det_threshold)
         self.tracker = tracker
         self.track_clips = track_clips
+        self.clip_timeout_s = clip_timeout_s
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = [
@@ -216,6 +229,11 @@ class ClipTracker:
         if row["error"]:
             return out
         clip = Clip.from_row(row)
+        crash_point(f"clip:{clip.video_id}:{clip.index}")
+        with Deadline(self.clip_timeout_s, f"clip {clip.index} of {clip.uri}"):
+            return self._track(clip, out)
+
+    def _track(self, clip: Clip, out: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:  # opening is inside: the file may have changed or gone since it was planned
             timer = _DecodeTimer(read_frames(clip.uri, clip.context_start, clip.end))
@@ -229,11 +247,11 @@ class ClipTracker:
             )
             if len(detections) < clip.end - clip.start:
                 raise ValueError(
-                    f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {row['frames']}"
+                    f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {out['frames']}"
                 )
             if self.track_clips:
                 run = TrackRun(
-                    self.tracker, fps=float(row["fps"]), emb_dim=self.detector.model.cfg.emb_dim
+                    self.tracker, fps=float(out["fps"]), emb_dim=self.detector.model.cfg.emb_dim
                 )
                 for frame in detections:
                     run.update(frame)
@@ -459,23 +477,7 @@ def finalize_video(
     failure of its clips. An error here (a bad meta JSON, stitching, storage) fails this
     video, recorded like a clip failure at stage "finalize": the job goes on."""
     clip_results = video.ordered()
-    first = clip_results[0]
-    record = VideoRecord(
-        video_id=str(first["video_id"]),
-        uri=str(first["uri"]),
-        status="ok",
-        frames=int(first["frames"]),
-        fps=float(first["fps"]),
-        width=int(first["width"]),
-        height=int(first["height"]),
-        n_tracks=0,
-        n_rows=0,
-        seconds=_clip_seconds(clip_results),
-        error="",
-        weights_sha256=identity.weights_sha256,
-        config_hash=identity.config_hash,
-        tgram_version=identity.tgram_version,
-    )
+    record = _video_record(clip_results[0], identity, _clip_seconds(clip_results))
     failures = []
     for r in video.failures:
         clip = Clip.from_row(r)
@@ -492,6 +494,48 @@ def finalize_video(
             log.warning("%s: %s", record.uri, _one_line(exc))
             failures = [ClipFailure(0, record.frames, "finalize", _one_line(exc))]
     return commit_failure(out_root, replace(record, error=failures[0].error), failures)
+
+
+def commit_lost_video(
+    out_root: str,
+    item: dict[str, Any],
+    video: VideoClips | None,
+    identity: RunIdentity,
+    attempts: int,
+) -> VideoRecord:
+    """Fail a video some of whose clips never came back: their actor died on every attempt
+    (a clip that crashes its process or runs it out of memory), so Ray Data dropped them."""
+    arrived = video.ordered() if video is not None else []
+    first = arrived[0] if arrived else {**item, "frames": 0, "fps": 0.0, "width": 0, "height": 0}
+    record = _video_record(first, identity, _clip_seconds(arrived))
+    n_clips = video.n_clips if video is not None else "all"
+    lost = (
+        f"{n_clips} clips"
+        if video is None
+        else f"{video.n_clips - len(arrived)} of {n_clips} clips"
+    )
+    error = f"{lost} lost: the actor running them died on each of {attempts} attempts"
+    failure = ClipFailure(0, record.frames, "actor", error)
+    return commit_failure(out_root, replace(record, error=error), [failure])
+
+
+def _video_record(first: dict[str, Any], identity: RunIdentity, seconds: float) -> VideoRecord:
+    return VideoRecord(
+        video_id=str(first["video_id"]),
+        uri=str(first["uri"]),
+        status="ok",
+        frames=int(first["frames"]),
+        fps=float(first["fps"]),
+        width=int(first["width"]),
+        height=int(first["height"]),
+        n_tracks=0,
+        n_rows=0,
+        seconds=seconds,
+        error="",
+        weights_sha256=identity.weights_sha256,
+        config_hash=identity.config_hash,
+        tgram_version=identity.tgram_version,
+    )
 
 
 def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
@@ -530,8 +574,20 @@ def run_batch(
     The job holds the output's lease (`pipeline.lease`) throughout: a second job on the same
     output refuses at start.
     """
-    with OutputLease(output_uri):
+    with OutputLease(output_uri), _lost_clips_fail_their_video():
         return _run_batch(input_uri, output_uri, cfg, overwrite=overwrite, on_video=on_video)
+
+
+@contextmanager
+def _lost_clips_fail_their_video() -> Iterator[None]:
+    """Let Ray Data drop a block whose actor died on every retry instead of ending the job;
+    `_run_batch` then fails the videos whose clips did not all come back."""
+    context = ray.data.DataContext.get_current()
+    saved, context.max_errored_blocks = context.max_errored_blocks, -1
+    try:
+        yield
+    finally:
+        context.max_errored_blocks = saved
 
 
 def _run_batch(
@@ -566,7 +622,7 @@ def _run_batch(
         return summary
     model = weights_config(weights)
     by_clip = cfg.association == "clip"
-    runtime_env = {"env_vars": storage.s3_env()}
+    runtime_env = {"env_vars": {**storage.s3_env(), **crash_env()}}
     ds = (
         ray.data.from_items(todo, override_num_blocks=len(todo))
         .flat_map(
@@ -590,15 +646,19 @@ def _run_batch(
                 tracker=cfg.tracker,
                 threads=int(cfg.cpus_per_actor),
                 track_clips=by_clip,
+                clip_timeout_s=cfg.clip_timeout_s,
             ),
             num_cpus=cfg.cpus_per_actor,
             num_gpus=cfg.gpus_per_actor or None,
             runtime_env=runtime_env,
-            max_restarts=cfg.max_restarts,
+            # a dead actor always comes back; the clip it was running is retried
+            # cfg.max_restarts times, then dropped and its video failed (commit_lost_video)
+            max_restarts=-1,
             max_task_retries=cfg.max_restarts,
         )
     )
     pending: dict[str, VideoClips] = {}
+    finished: set[str] = set()
     for row in ds.iter_rows():
         vid = str(row["video_id"])
         if vid not in pending:
@@ -613,10 +673,19 @@ def _run_batch(
         if not video.complete:
             continue
         del pending[vid]
+        finished.add(vid)
         record = finalize_video(output_uri, video, identity, cfg.stitch, tuple(model.classes))
         _count(summary, record, video)
         if on_video is not None:
             on_video(record)
+    attempts = cfg.max_restarts + 1
+    for item in todo:
+        if item["video_id"] not in finished:
+            video = pending.get(item["video_id"])
+            record = commit_lost_video(output_uri, item, video, identity, attempts)
+            summary.failed += 1
+            if on_video is not None:
+                on_video(record)
     summary.seconds = time.perf_counter() - t0
     return summary
 
