@@ -184,3 +184,22 @@ def test_resume_with_other_settings_names_them_and_a_finished_run_stops(
         resume_changed=True,
     )
     assert [h["epoch"] for h in forced.history] == [1, 2, 3]
+
+
+def test_an_unknown_gt_class_in_an_archive_names_file_and_line(
+    archive: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from tgram.data.formats import FormatError
+
+    copy = tmp_path / "archive"
+    shutil.copytree(archive, copy)
+    gt = sorted((copy / "gt").glob("*.txt"))[0]
+    lines = gt.read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[7] = "9"
+    lines[1] = ",".join(fields)
+    gt.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FormatError, match=f"{gt}:2: class id 9 is not a known class"):
+        load_sequences("archive", str(copy), ("airplane", "ship", "vehicle"))

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.fs as pafs
 
 from tgram import storage
-from tgram.data.classes import class_name_of_gt_id
+from tgram.data.classes import CLASS_NAMES, class_name_of_gt_id
 from tgram.data.dataset import FrameAnnotations, Sequence
 from tgram.data.formats import FormatError, load_dataset_json, read_gt, read_labels
 from tgram.data.video import FRAME_DIR_NAMES, read_frames
@@ -59,7 +59,14 @@ def load_archive(root: str, classes: Seq[str], max_frames: int | None = None) ->
     out = []
     for offset, name in enumerate(names):
         video_id = name[: -len(".mp4")]
-        gt = read_gt(storage.join(root, "gt", f"{video_id}.txt"))
+        gt_uri = storage.join(root, "gt", f"{video_id}.txt")
+        gt = read_gt(gt_uri)
+        unknown = np.flatnonzero([_safe_class_name(c) is None for c in gt["cls"]])
+        if len(unknown):
+            raise FormatError(
+                f"{gt_uri}:{unknown[0] + 1}: class id {gt['cls'][unknown[0]]} is not a known class "
+                f"(1-based ids of {', '.join(CLASS_NAMES)})"
+            )
         frames = np.stack(
             [f for _, f in read_frames(storage.join(videos_dir, name), 0, max_frames)]
         )
