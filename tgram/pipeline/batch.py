@@ -651,9 +651,10 @@ def _run_batch(
             num_cpus=cfg.cpus_per_actor,
             num_gpus=cfg.gpus_per_actor or None,
             runtime_env=runtime_env,
-            # a dead actor always comes back; the clip it was running is retried
-            # cfg.max_restarts times, then dropped and its video failed (commit_lost_video)
-            max_restarts=-1,
+            # A dead actor always comes back (Ray Data's default max_restarts=-1); the clip it
+            # was running is retried cfg.max_restarts times, not forever (the default -1), then
+            # dropped and its video failed (commit_lost_video). Ray 2.60 has no named parameter
+            # for it yet, so this one extra kwarg raises its ray_remote_args deprecation warning.
             max_task_retries=cfg.max_restarts,
         )
     )
