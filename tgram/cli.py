@@ -133,12 +133,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_track(args: argparse.Namespace) -> int:
     import time
 
-    from tgram.config import load_config
-    from tgram.inference import Detector, track_to_results
-    from tgram.track.tracker import TrackerConfig
+    from tgram.api import load_detector, load_tracker_config
+    from tgram.inference import track_to_results
 
-    tracker_cfg = load_config(args.config, TrackerConfig)
-    detector = Detector.from_weights(args.weights, score_threshold=tracker_cfg.det_threshold)
+    tracker_cfg = load_tracker_config(args.config)
+    detector = load_detector(args.weights, tracker_cfg)
     t0 = time.perf_counter()
     tracked = track_to_results(args.input, args.out, detector, tracker_cfg)
     seconds = time.perf_counter() - t0

@@ -38,11 +38,11 @@ import pyarrow as pa
 import ray
 
 from tgram import storage
+from tgram.api import load_detector
 from tgram.config import to_dict
 from tgram.data.video import probe, read_frames, scan_archive
 from tgram.faults import Deadline, crash_env, crash_point
 from tgram.inference import (
-    Detector,
     FrameDetections,
     TrackRows,
     TrackRun,
@@ -210,7 +210,7 @@ class ClipTracker:
         import torch
 
         torch.set_num_threads(max(1, threads))
-        self.detector = Detector.from_weights(weights, score_threshold=tracker.det_threshold)
+        self.detector = load_detector(weights, tracker)
         self.tracker = tracker
         self.track_clips = track_clips
         self.clip_timeout_s = clip_timeout_s
