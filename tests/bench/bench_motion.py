@@ -33,9 +33,9 @@ from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import list_videos, read_frames, video_id
 from tgram.eval import Matching, evaluate
 from tgram.inference import Detector, TrackRows
-from tgram.pipeline.batch import rows_table
 from tgram.pipeline.geo import georeference, load_meta
 from tgram.pipeline.ground import cumulative_offsets, ground_table
+from tgram.pipeline.payloads import rows_table
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.speed_eval import SpeedPairs, SpeedReport, speed_pairs
 from tgram.track.registration import PlatformMotion

@@ -6,13 +6,13 @@ import numpy as np
 
 from tgram.inference import FrameDetections
 from tgram.model.decode import Detections
-from tgram.pipeline.batch import (
-    _detections_from_ipc,
-    _detections_to_ipc,
-    _shifts_to_bytes,
+from tgram.pipeline.clips import Clip
+from tgram.pipeline.payloads import (
+    detections_from_ipc,
+    detections_to_ipc,
+    shifts_to_bytes,
     video_shifts,
 )
-from tgram.pipeline.clips import Clip
 
 
 def _detections(rng: np.random.Generator, n: int, emb_dim: int) -> Detections:
@@ -31,8 +31,8 @@ def test_detections_round_trip_every_frame_of_the_clip_including_empty_ones() ->
         FrameDetections(10 + i, _detections(rng, n, emb_dim=16), rng.normal(size=2))
         for i, n in enumerate(counts)
     ]
-    payload, shifts = _detections_to_ipc(sent, emb_dim=16), _shifts_to_bytes(sent)
-    received = list(_detections_from_ipc(payload, shifts, clip))
+    payload, shifts = detections_to_ipc(sent, emb_dim=16), shifts_to_bytes(sent)
+    received = list(detections_from_ipc(payload, shifts, clip))
     assert [f.index for f in received] == list(range(10, 16))
     for a, b in zip(sent, received, strict=True):
         np.testing.assert_array_equal(b.shift, a.shift)  # platform shifts of empty frames too
@@ -49,8 +49,8 @@ def test_a_clip_without_detections_still_yields_all_its_frames() -> None:
         FrameDetections(i, _detections(np.random.default_rng(i), 0, emb_dim=8), np.zeros(2))
         for i in range(3)
     ]
-    payload, shifts = _detections_to_ipc(sent, emb_dim=8), _shifts_to_bytes(sent)
-    received = list(_detections_from_ipc(payload, shifts, clip))
+    payload, shifts = detections_to_ipc(sent, emb_dim=8), shifts_to_bytes(sent)
+    received = list(detections_from_ipc(payload, shifts, clip))
     assert [f.index for f in received] == [0, 1, 2]
     assert all(len(f.detections) == 0 and f.detections.embeddings.shape == (0, 8) for f in received)
 

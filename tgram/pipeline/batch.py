@@ -6,6 +6,11 @@ frames never enter the object store -> the driver collects each video's clips as
 in, turns them into tracks and writes the video's Parquet. Videos therefore finish one by one:
 a job killed half way keeps its finished videos, and the re-run skips them.
 
+This module holds the job (config, summary, the Ray Data pipeline); the stages live beside it:
+`clips` (planning), `actor` (the model actor), `payloads` (actor -> driver wire formats),
+`videos` (per-video association and commit on the driver), `trajectories` (the output
+contract and commit protocol), `lease` (one writer per output).
+
 Two ways to turn clips into tracks (`BatchConfig.association`):
 - "video" (default): actors return each frame's detections; on the driver one tracker per
   video goes through them in frame order as the clips arrive. A frame's detections and
@@ -24,46 +29,35 @@ Two ways to turn clips into tracks (`BatchConfig.association`):
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
-import pyarrow as pa
 import ray
 
 from tgram import storage
-from tgram.api import load_detector
 from tgram.config import to_dict
-from tgram.data.video import probe, read_frames, scan_archive
-from tgram.faults import Deadline, crash_env, crash_point
+from tgram.data.video import scan_archive
+from tgram.faults import crash_env
 from tgram.inference import (
-    FrameDetections,
-    TrackRows,
     TrackRun,
     context_frames,
-    detect_frames,
 )
-from tgram.model.decode import Detections
 from tgram.model.weights import weights_config
-from tgram.pipeline.clips import Clip, plan_clips
-from tgram.pipeline.geo import georeference, load_meta, meta_uri_for
-from tgram.pipeline.ground import cumulative_offsets, ground_table
+from tgram.pipeline.actor import ClipTracker
+from tgram.pipeline.clips import plan_video
 from tgram.pipeline.lease import OutputLease
-from tgram.pipeline.stitch import StitchConfig, stitch_table
+from tgram.pipeline.stitch import StitchConfig
 from tgram.pipeline.trajectories import (
-    ClipFailure,
     RunIdentity,
     VideoRecord,
-    commit_failure,
-    commit_rows,
     video_done,
 )
+from tgram.pipeline.videos import VideoClips, commit_lost_video, finalize_video
 from tgram.resources import SHIPPED_WEIGHTS
 from tgram.track.tracker import TrackerConfig
 
@@ -152,392 +146,6 @@ class BatchSummary:
         )
 
 
-# -- planning -------------------------------------------------------------------------------
-
-
-def plan_video(
-    item: dict[str, Any], *, clip_frames: int, overlap: int, context: int
-) -> list[dict[str, Any]]:
-    """One row per clip of a video, or one failure row if the video cannot be probed."""
-    uri, vid = str(item["uri"]), str(item["video_id"])
-    try:
-        info = probe(uri)
-    except Exception as exc:  # noqa: BLE001 - any unreadable video becomes a failure row
-        return [_failure_row(vid, uri, "probe", exc)]
-    clips = plan_clips(vid, uri, info.frames, clip_frames, overlap, context=context)
-    video = dict(
-        fps=info.fps, frames=info.frames, width=info.width, height=info.height, n_clips=len(clips)
-    )
-    return [{**clip.to_row(), **video, "stage": "", "error": ""} for clip in clips]
-
-
-def _failure_row(
-    vid: str, uri: str, stage: str, exc: BaseException, clip: Clip | None = None
-) -> dict[str, Any]:
-    row = clip.to_row() if clip else Clip(vid, uri, 0, 0, 0, 0, 0).to_row()
-    return {
-        **row,
-        "fps": 0.0,
-        "frames": 0,
-        "width": 0,
-        "height": 0,
-        "n_clips": 1,
-        "stage": stage,
-        "error": _one_line(exc),
-    }
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
-
-
-# -- the tracker actor ----------------------------------------------------------------------
-
-
-class ClipTracker:
-    """A Ray actor: loads the model once, then runs it over one clip per call, returning the
-    clip's detections (video association) or its tracklets (clip association)."""
-
-    def __init__(
-        self,
-        weights: str,
-        tracker: TrackerConfig,
-        threads: int,
-        track_clips: bool,
-        clip_timeout_s: float = 0.0,
-    ) -> None:
-        import torch
-
-        torch.set_num_threads(max(1, threads))
-        self.detector = load_detector(weights, tracker)
-        self.tracker = tracker
-        self.track_clips = track_clips
-        self.clip_timeout_s = clip_timeout_s
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        results = [
-            self.track_clip({k: v[i] for k, v in batch.items()}) for i in range(len(batch["uri"]))
-        ]
-        return {
-            k: np.array([r[k] for r in results], dtype=object if k in _OBJECT_COLUMNS else None)
-            for k in results[0]
-        }
-
-    def track_clip(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = {**row, "payload": b"", "shift": b"", "decode_s": 0.0, "track_s": 0.0}
-        if row["error"]:
-            return out
-        clip = Clip.from_row(row)
-        crash_point(f"clip:{clip.video_id}:{clip.index}")
-        with Deadline(self.clip_timeout_s, f"clip {clip.index} of {clip.uri}"):
-            return self._track(clip, out)
-
-    def _track(self, clip: Clip, out: dict[str, Any]) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        try:  # opening is inside: the file may have changed or gone since it was planned
-            timer = _DecodeTimer(read_frames(clip.uri, clip.context_start, clip.end))
-            detections = list(
-                detect_frames(
-                    timer,
-                    self.detector,
-                    first_output_frame=clip.start,
-                    registration=self.tracker.registration,
-                )
-            )
-            if len(detections) < clip.end - clip.start:
-                raise ValueError(
-                    f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {out['frames']}"
-                )
-            if self.track_clips:
-                run = TrackRun(
-                    self.tracker, fps=float(out["fps"]), emb_dim=self.detector.model.cfg.emb_dim
-                )
-                for frame in detections:
-                    run.update(frame)
-                payload = _tracklets_to_ipc(run.rows(), clip, self.detector.class_names)
-            else:
-                payload = _detections_to_ipc(detections, self.detector.model.cfg.emb_dim)
-        except Exception as exc:  # noqa: BLE001 - a bad clip fails its video, never the job
-            return {**out, "stage": "track", "error": _one_line(exc)}
-        seconds = time.perf_counter() - t0
-        return {
-            **out,
-            "payload": payload,
-            "shift": _shifts_to_bytes(detections),
-            "decode_s": timer.seconds,
-            "track_s": seconds - timer.seconds,
-        }
-
-
-_OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload", "shift"}
-
-
-class _DecodeTimer:
-    """Wraps a frame iterator to measure the time spent decoding (the rest is model + tracker)."""
-
-    def __init__(self, frames: Iterator[tuple[int, np.ndarray]]) -> None:
-        self._frames, self.seconds = frames, 0.0
-
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        while True:
-            t0 = time.perf_counter()
-            item = next(self._frames, None)
-            self.seconds += time.perf_counter() - t0
-            if item is None:
-                return
-            yield item
-
-
-def _shifts_to_bytes(detections: list[FrameDetections]) -> bytes:
-    """A clip's per-frame platform shifts, [frames, 2] little-endian float64 (no pickle)."""
-    shifts = np.stack([f.shift for f in detections]) if detections else np.zeros((0, 2))
-    return np.asarray(shifts, "<f8").tobytes()
-
-
-def _shifts_from_bytes(payload: bytes) -> np.ndarray:
-    return np.frombuffer(payload, "<f8").reshape(-1, 2)
-
-
-def video_shifts(clip_results: list[dict[str, Any]], frames: int) -> np.ndarray:
-    """[frames, 2] per-frame platform shifts of a video from its clips, placed by frame
-    (clips of `association: clip` overlap; their shared frames agree)."""
-    shifts = np.zeros((frames, 2))
-    for r in clip_results:
-        clip = Clip.from_row(r)
-        shifts[clip.start : clip.end] = _shifts_from_bytes(r["shift"])
-    return shifts
-
-
-def _detections_to_ipc(detections: list[FrameDetections], emb_dim: int) -> bytes:
-    """A clip's detections, one row each, as Arrow IPC bytes. Embeddings stay float32: the
-    driver's tracker must see exactly what `tgram track` sees."""
-    frame = np.concatenate(
-        [np.full(len(f.detections), f.index, np.int32) for f in detections]
-        + [np.zeros(0, np.int32)]
-    )
-
-    def stacked(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-        return np.concatenate(
-            [getattr(f.detections, name) for f in detections] + [np.zeros(shape, dtype)]
-        ).astype(dtype)
-
-    boxes = stacked("boxes", (0, 4), np.float32)
-    embedding = stacked("embeddings", (0, emb_dim), np.float32)
-    table = pa.table(
-        {
-            "frame": frame,
-            "x1": boxes[:, 0],
-            "y1": boxes[:, 1],
-            "x2": boxes[:, 2],
-            "y2": boxes[:, 3],
-            "score": stacked("scores", (0,), np.float32),
-            "class_id": stacked("classes", (0,), np.int64),
-            "embedding": pa.FixedSizeListArray.from_arrays(embedding.reshape(-1), emb_dim),
-        }
-    )
-    return _to_ipc(table)
-
-
-def _detections_from_ipc(payload: bytes, shifts: bytes, clip: Clip) -> Iterator[FrameDetections]:
-    """Every frame of the clip in order, empty frames included: the tracker must step
-    through them as it would in `tgram track`."""
-    shift = _shifts_from_bytes(shifts)
-    table = _from_ipc(payload)
-    frame = table["frame"].to_numpy()
-    boxes = np.stack([table[c].to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1).reshape(-1, 4)
-    scores, classes = table["score"].to_numpy(), table["class_id"].to_numpy()
-    embedding = table["embedding"].combine_chunks()
-    embeddings = embedding.flatten().to_numpy().reshape(len(frame), embedding.type.list_size)
-    bounds = np.searchsorted(frame, np.arange(clip.start, clip.end + 1))
-    for index, lo, hi in zip(range(clip.start, clip.end), bounds[:-1], bounds[1:], strict=True):
-        det = Detections(boxes[lo:hi], scores[lo:hi], classes[lo:hi], embeddings[lo:hi])
-        yield FrameDetections(index, det, shift[index - clip.start])
-
-
-def _to_ipc(table: pa.Table) -> bytes:
-    """Arrow IPC, zstd: how clips travel from actors to the driver (no pickle)."""
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(
-        sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")
-    ) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
-def _from_ipc(payload: bytes) -> pa.Table:
-    with pa.ipc.open_stream(payload) as reader:
-        return reader.read_all()
-
-
-def _tracklets_to_ipc(rows: TrackRows, clip: Clip, class_names: tuple[str, ...]) -> bytes:
-    """A clip's rows as Arrow IPC bytes (no pickle). Embeddings are kept only on overlap
-    frames, where stitching compares them; elsewhere they are zero, which leaves the
-    direction of a tracklet's mean embedding over the overlap unchanged and compresses away."""
-    in_overlap = (rows.frame < clip.start + clip.overlap) | (rows.frame >= clip.end - clip.overlap)
-    embedding = np.where(in_overlap[:, None], rows.embedding, 0).astype(np.float16)
-    table = rows_table(rows, class_names, id_column="local_track_id")
-    return _to_ipc(
-        table.append_column(
-            "embedding",
-            pa.FixedSizeListArray.from_arrays(embedding.reshape(-1), embedding.shape[1]),
-        )
-    )
-
-
-def rows_table(rows: TrackRows, class_names: tuple[str, ...], *, id_column: str) -> pa.Table:
-    return pa.table(
-        {
-            "frame": rows.frame,
-            id_column: rows.track_id,
-            "class": pa.array(
-                np.asarray(class_names, dtype=object)[rows.class_id] if len(rows) else [],
-                pa.string(),
-            ),
-            "x1": rows.boxes[:, 0],
-            "y1": rows.boxes[:, 1],
-            "x2": rows.boxes[:, 2],
-            "y2": rows.boxes[:, 3],
-            "score": rows.score,
-            "vx": rows.velocity[:, 0],
-            "vy": rows.velocity[:, 1],
-        }
-    )
-
-
-# -- per-video finalisation (driver) --------------------------------------------------------
-
-
-class VideoClips:
-    """One video's clip results as they stream in to the driver, in any order.
-
-    Under video association `run` (the video's tracker) takes each clip's detections as soon
-    as all earlier clips are in, and the clip's payload is then dropped, so the driver holds
-    only clips that arrived ahead of a missing one.
-    """
-
-    def __init__(self, n_clips: int, run: TrackRun | None) -> None:
-        self.n_clips = n_clips
-        self.run = run
-        self.results: dict[int, dict[str, Any]] = {}
-        self.associate_seconds = 0.0
-        self._fed = 0
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.results[int(row["index"])] = row
-        t0 = time.perf_counter()
-        while self.run is not None and not self.failures and self._fed in self.results:
-            fed = self.results[self._fed]
-            try:
-                for frame in _detections_from_ipc(fed["payload"], fed["shift"], Clip.from_row(fed)):
-                    self.run.update(frame)
-            except Exception as exc:  # noqa: BLE001 - fails this video, not the job
-                fed.update(stage="associate", error=_one_line(exc))
-            fed["payload"] = b""
-            self._fed += 1
-        self.associate_seconds += time.perf_counter() - t0
-
-    @property
-    def complete(self) -> bool:
-        return len(self.results) == self.n_clips
-
-    @property
-    def failures(self) -> list[dict[str, Any]]:
-        return [r for r in self.results.values() if r["error"]]
-
-    def ordered(self) -> list[dict[str, Any]]:
-        return [self.results[i] for i in sorted(self.results)]
-
-
-def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str, ...]) -> pa.Table:
-    """The tracks of a complete video without failures: frame, track_id, class, x1, y1, x2,
-    y2, score, vx, vy; from its tracker (video association) or by stitching its clips."""
-    if video.run is not None:
-        return rows_table(video.run.rows(), class_names, id_column="track_id")
-    results = video.ordered()
-    parts = []
-    for r in results:
-        part = _from_ipc(r["payload"])
-        parts.append(
-            part.append_column(
-                "clip_index", pa.array(np.full(part.num_rows, int(r["index"]), np.int32))
-            )
-        )
-    return stitch_table(pa.concat_tables(parts), [Clip.from_row(r) for r in results], stitch)
-
-
-def finalize_video(
-    out_root: str,
-    video: VideoClips,
-    identity: RunIdentity,
-    stitch: StitchConfig,
-    class_names: tuple[str, ...],
-) -> VideoRecord:
-    """Commit a complete video: its georeferenced tracks (`trajectories.commit_rows`), or the
-    failure of its clips. An error here (a bad meta JSON, stitching, storage) fails this
-    video, recorded like a clip failure at stage "finalize": the job goes on."""
-    clip_results = video.ordered()
-    record = _video_record(clip_results[0], identity, _clip_seconds(clip_results))
-    failures = []
-    for r in video.failures:
-        clip = Clip.from_row(r)
-        failures.append(ClipFailure(clip.start, clip.end, str(r["stage"]), str(r["error"])))
-    if not failures:
-        try:
-            tracks = video_tracks(video, stitch, class_names)
-            offsets = cumulative_offsets(video_shifts(clip_results, frames=record.frames))
-            table = ground_table(record.video_id, tracks, offsets, fps=record.fps)
-            table = georeference(table, load_meta(meta_uri_for(record.uri)))
-            n_tracks = len(np.unique(tracks["track_id"].to_numpy())) if tracks.num_rows else 0
-            return commit_rows(out_root, replace(record, n_tracks=n_tracks), table)
-        except Exception as exc:  # noqa: BLE001 - one video's fault never ends the job
-            log.warning("%s: %s", record.uri, _one_line(exc))
-            failures = [ClipFailure(0, record.frames, "finalize", _one_line(exc))]
-    return commit_failure(out_root, replace(record, error=failures[0].error), failures)
-
-
-def commit_lost_video(
-    out_root: str,
-    item: dict[str, Any],
-    video: VideoClips | None,
-    identity: RunIdentity,
-    attempts: int,
-) -> VideoRecord:
-    """Fail a video some of whose clips never came back: their actor died on every attempt
-    (a clip that crashes its process or runs it out of memory), so Ray Data dropped them."""
-    arrived = video.ordered() if video is not None else []
-    first = arrived[0] if arrived else {**item, "frames": 0, "fps": 0.0, "width": 0, "height": 0}
-    record = _video_record(first, identity, _clip_seconds(arrived))
-    n_clips = video.n_clips if video is not None else "all"
-    lost = (
-        f"{n_clips} clips"
-        if video is None
-        else f"{video.n_clips - len(arrived)} of {n_clips} clips"
-    )
-    error = f"{lost} lost: the actor running them died on each of {attempts} attempts"
-    failure = ClipFailure(0, record.frames, "actor", error)
-    return commit_failure(out_root, replace(record, error=error), [failure])
-
-
-def _video_record(first: dict[str, Any], identity: RunIdentity, seconds: float) -> VideoRecord:
-    return VideoRecord(
-        video_id=str(first["video_id"]),
-        uri=str(first["uri"]),
-        status="ok",
-        frames=int(first["frames"]),
-        fps=float(first["fps"]),
-        width=int(first["width"]),
-        height=int(first["height"]),
-        n_tracks=0,
-        n_rows=0,
-        seconds=seconds,
-        error="",
-        weights_sha256=identity.weights_sha256,
-        config_hash=identity.config_hash,
-        tgram_version=identity.tgram_version,
-    )
-
-
 def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
     """The weights' SHA-256 and a hash of the settings that change a video's rows (the
     tracker; clip length, overlap and stitching only under clip association)."""
@@ -551,13 +159,6 @@ def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
         weights_sha256=hashlib.sha256(storage.read_bytes(weights)).hexdigest(),
         config_hash=hashlib.sha256(text.encode()).hexdigest()[:16],
     )
-
-
-def _clip_seconds(clip_results: list[dict[str, Any]]) -> float:
-    return float(sum(float(r["decode_s"]) + float(r["track_s"]) for r in clip_results))
-
-
-# -- the job --------------------------------------------------------------------------------
 
 
 def run_batch(

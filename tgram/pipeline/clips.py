@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tgram.data.video import probe
+
 
 @dataclass(frozen=True)
 class Clip:
@@ -82,3 +84,43 @@ def plan_clips(
         clips.append(Clip(video_id, uri, len(clips), start, end, overlap, max(0, start - context)))
         start += step
     return clips
+
+
+# -- planning (the batch job's flat_map) ------------------------------------------------------
+
+
+def plan_video(
+    item: dict[str, Any], *, clip_frames: int, overlap: int, context: int
+) -> list[dict[str, Any]]:
+    """One row per clip of a video, or one failure row if the video cannot be probed."""
+    uri, vid = str(item["uri"]), str(item["video_id"])
+    try:
+        info = probe(uri)
+    except Exception as exc:  # noqa: BLE001 - any unreadable video becomes a failure row
+        return [failure_row(vid, uri, "probe", exc)]
+    clips = plan_clips(vid, uri, info.frames, clip_frames, overlap, context=context)
+    video = dict(
+        fps=info.fps, frames=info.frames, width=info.width, height=info.height, n_clips=len(clips)
+    )
+    return [{**clip.to_row(), **video, "stage": "", "error": ""} for clip in clips]
+
+
+def failure_row(
+    vid: str, uri: str, stage: str, exc: BaseException, clip: Clip | None = None
+) -> dict[str, Any]:
+    row = clip.to_row() if clip else Clip(vid, uri, 0, 0, 0, 0, 0).to_row()
+    return {
+        **row,
+        "fps": 0.0,
+        "frames": 0,
+        "width": 0,
+        "height": 0,
+        "n_clips": 1,
+        "stage": stage,
+        "error": one_line(exc),
+    }
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"

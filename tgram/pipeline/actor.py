@@ -1,0 +1,118 @@
+"""The batch job's model actor: opens, seeks and decodes its own clip (frames never enter
+the object store), runs the model over it, and returns the clip's detections or tracklets."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tgram.api import load_detector
+from tgram.data.video import read_frames
+from tgram.faults import Deadline, crash_point
+from tgram.inference import (
+    TrackRun,
+    detect_frames,
+)
+from tgram.pipeline.clips import Clip, one_line
+from tgram.pipeline.payloads import detections_to_ipc, shifts_to_bytes, tracklets_to_ipc
+from tgram.track.tracker import TrackerConfig
+
+log = logging.getLogger(__name__)
+
+
+class ClipTracker:
+    """A Ray actor: loads the model once, then runs it over one clip per call, returning the
+    clip's detections (video association) or its tracklets (clip association)."""
+
+    def __init__(
+        self,
+        weights: str,
+        tracker: TrackerConfig,
+        threads: int,
+        track_clips: bool,
+        clip_timeout_s: float = 0.0,
+    ) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        self.detector = load_detector(weights, tracker)
+        self.tracker = tracker
+        self.track_clips = track_clips
+        self.clip_timeout_s = clip_timeout_s
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        results = [
+            self.track_clip({k: v[i] for k, v in batch.items()}) for i in range(len(batch["uri"]))
+        ]
+        return {
+            k: np.array([r[k] for r in results], dtype=object if k in _OBJECT_COLUMNS else None)
+            for k in results[0]
+        }
+
+    def track_clip(self, row: dict[str, Any]) -> dict[str, Any]:
+        out = {**row, "payload": b"", "shift": b"", "decode_s": 0.0, "track_s": 0.0}
+        if row["error"]:
+            return out
+        clip = Clip.from_row(row)
+        crash_point(f"clip:{clip.video_id}:{clip.index}")
+        with Deadline(self.clip_timeout_s, f"clip {clip.index} of {clip.uri}"):
+            return self._track(clip, out)
+
+    def _track(self, clip: Clip, out: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:  # opening is inside: the file may have changed or gone since it was planned
+            timer = _DecodeTimer(read_frames(clip.uri, clip.context_start, clip.end))
+            detections = list(
+                detect_frames(
+                    timer,
+                    self.detector,
+                    first_output_frame=clip.start,
+                    registration=self.tracker.registration,
+                )
+            )
+            if len(detections) < clip.end - clip.start:
+                raise ValueError(
+                    f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {out['frames']}"
+                )
+            if self.track_clips:
+                run = TrackRun(
+                    self.tracker, fps=float(out["fps"]), emb_dim=self.detector.model.cfg.emb_dim
+                )
+                for frame in detections:
+                    run.update(frame)
+                payload = tracklets_to_ipc(run.rows(), clip, self.detector.class_names)
+            else:
+                payload = detections_to_ipc(detections, self.detector.model.cfg.emb_dim)
+        except Exception as exc:  # noqa: BLE001 - a bad clip fails its video, never the job
+            return {**out, "stage": "track", "error": one_line(exc)}
+        seconds = time.perf_counter() - t0
+        return {
+            **out,
+            "payload": payload,
+            "shift": shifts_to_bytes(detections),
+            "decode_s": timer.seconds,
+            "track_s": seconds - timer.seconds,
+        }
+
+
+_OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload", "shift"}
+
+
+class _DecodeTimer:
+    """Wraps a frame iterator to measure the time spent decoding (the rest is model + tracker)."""
+
+    def __init__(self, frames: Iterator[tuple[int, np.ndarray]]) -> None:
+        self._frames, self.seconds = frames, 0.0
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        while True:
+            t0 = time.perf_counter()
+            item = next(self._frames, None)
+            self.seconds += time.perf_counter() - t0
+            if item is None:
+                return
+            yield item

@@ -1,0 +1,137 @@
+"""What a clip sends from its actor to the driver: Arrow IPC payloads (detections with their
+embeddings, or tracklets) and the per-frame platform shifts as raw float64."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tgram.inference import (
+    FrameDetections,
+    TrackRows,
+)
+from tgram.model.decode import Detections
+from tgram.pipeline.clips import Clip
+
+log = logging.getLogger(__name__)
+
+
+def shifts_to_bytes(detections: list[FrameDetections]) -> bytes:
+    """A clip's per-frame platform shifts, [frames, 2] little-endian float64 (no pickle)."""
+    shifts = np.stack([f.shift for f in detections]) if detections else np.zeros((0, 2))
+    return np.asarray(shifts, "<f8").tobytes()
+
+
+def shifts_from_bytes(payload: bytes) -> np.ndarray:
+    return np.frombuffer(payload, "<f8").reshape(-1, 2)
+
+
+def video_shifts(clip_results: list[dict[str, Any]], frames: int) -> np.ndarray:
+    """[frames, 2] per-frame platform shifts of a video from its clips, placed by frame
+    (clips of `association: clip` overlap; their shared frames agree)."""
+    shifts = np.zeros((frames, 2))
+    for r in clip_results:
+        clip = Clip.from_row(r)
+        shifts[clip.start : clip.end] = shifts_from_bytes(r["shift"])
+    return shifts
+
+
+def detections_to_ipc(detections: list[FrameDetections], emb_dim: int) -> bytes:
+    """A clip's detections, one row each, as Arrow IPC bytes. Embeddings stay float32: the
+    driver's tracker must see exactly what `tgram track` sees."""
+    frame = np.concatenate(
+        [np.full(len(f.detections), f.index, np.int32) for f in detections]
+        + [np.zeros(0, np.int32)]
+    )
+
+    def stacked(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        return np.concatenate(
+            [getattr(f.detections, name) for f in detections] + [np.zeros(shape, dtype)]
+        ).astype(dtype)
+
+    boxes = stacked("boxes", (0, 4), np.float32)
+    embedding = stacked("embeddings", (0, emb_dim), np.float32)
+    table = pa.table(
+        {
+            "frame": frame,
+            "x1": boxes[:, 0],
+            "y1": boxes[:, 1],
+            "x2": boxes[:, 2],
+            "y2": boxes[:, 3],
+            "score": stacked("scores", (0,), np.float32),
+            "class_id": stacked("classes", (0,), np.int64),
+            "embedding": pa.FixedSizeListArray.from_arrays(embedding.reshape(-1), emb_dim),
+        }
+    )
+    return to_ipc(table)
+
+
+def detections_from_ipc(payload: bytes, shifts: bytes, clip: Clip) -> Iterator[FrameDetections]:
+    """Every frame of the clip in order, empty frames included: the tracker must step
+    through them as it would in `tgram track`."""
+    shift = shifts_from_bytes(shifts)
+    table = from_ipc(payload)
+    frame = table["frame"].to_numpy()
+    boxes = np.stack([table[c].to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1).reshape(-1, 4)
+    scores, classes = table["score"].to_numpy(), table["class_id"].to_numpy()
+    embedding = table["embedding"].combine_chunks()
+    embeddings = embedding.flatten().to_numpy().reshape(len(frame), embedding.type.list_size)
+    bounds = np.searchsorted(frame, np.arange(clip.start, clip.end + 1))
+    for index, lo, hi in zip(range(clip.start, clip.end), bounds[:-1], bounds[1:], strict=True):
+        det = Detections(boxes[lo:hi], scores[lo:hi], classes[lo:hi], embeddings[lo:hi])
+        yield FrameDetections(index, det, shift[index - clip.start])
+
+
+def to_ipc(table: pa.Table) -> bytes:
+    """Arrow IPC, zstd: how clips travel from actors to the driver (no pickle)."""
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(
+        sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")
+    ) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def from_ipc(payload: bytes) -> pa.Table:
+    with pa.ipc.open_stream(payload) as reader:
+        return reader.read_all()
+
+
+def tracklets_to_ipc(rows: TrackRows, clip: Clip, class_names: tuple[str, ...]) -> bytes:
+    """A clip's rows as Arrow IPC bytes (no pickle). Embeddings are kept only on overlap
+    frames, where stitching compares them; elsewhere they are zero, which leaves the
+    direction of a tracklet's mean embedding over the overlap unchanged and compresses away."""
+    in_overlap = (rows.frame < clip.start + clip.overlap) | (rows.frame >= clip.end - clip.overlap)
+    embedding = np.where(in_overlap[:, None], rows.embedding, 0).astype(np.float16)
+    table = rows_table(rows, class_names, id_column="local_track_id")
+    return to_ipc(
+        table.append_column(
+            "embedding",
+            pa.FixedSizeListArray.from_arrays(embedding.reshape(-1), embedding.shape[1]),
+        )
+    )
+
+
+def rows_table(rows: TrackRows, class_names: tuple[str, ...], *, id_column: str) -> pa.Table:
+    return pa.table(
+        {
+            "frame": rows.frame,
+            id_column: rows.track_id,
+            "class": pa.array(
+                np.asarray(class_names, dtype=object)[rows.class_id] if len(rows) else [],
+                pa.string(),
+            ),
+            "x1": rows.boxes[:, 0],
+            "y1": rows.boxes[:, 1],
+            "x2": rows.boxes[:, 2],
+            "y2": rows.boxes[:, 3],
+            "score": rows.score,
+            "vx": rows.velocity[:, 0],
+            "vy": rows.velocity[:, 1],
+        }
+    )

@@ -1,0 +1,164 @@
+"""The driver's per-video work: gather a video's clips as they stream in, associate them into
+tracks (one tracker over the video, or stitching), and commit the result or the failure."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tgram.inference import (
+    TrackRun,
+)
+from tgram.pipeline.clips import Clip, one_line
+from tgram.pipeline.geo import georeference, load_meta, meta_uri_for
+from tgram.pipeline.ground import cumulative_offsets, ground_table
+from tgram.pipeline.payloads import detections_from_ipc, from_ipc, rows_table, video_shifts
+from tgram.pipeline.stitch import StitchConfig, stitch_table
+from tgram.pipeline.trajectories import (
+    ClipFailure,
+    RunIdentity,
+    VideoRecord,
+    commit_failure,
+    commit_rows,
+)
+
+log = logging.getLogger(__name__)
+
+
+class VideoClips:
+    """One video's clip results as they stream in to the driver, in any order.
+
+    Under video association `run` (the video's tracker) takes each clip's detections as soon
+    as all earlier clips are in, and the clip's payload is then dropped, so the driver holds
+    only clips that arrived ahead of a missing one.
+    """
+
+    def __init__(self, n_clips: int, run: TrackRun | None) -> None:
+        self.n_clips = n_clips
+        self.run = run
+        self.results: dict[int, dict[str, Any]] = {}
+        self.associate_seconds = 0.0
+        self._fed = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.results[int(row["index"])] = row
+        t0 = time.perf_counter()
+        while self.run is not None and not self.failures and self._fed in self.results:
+            fed = self.results[self._fed]
+            try:
+                for frame in detections_from_ipc(fed["payload"], fed["shift"], Clip.from_row(fed)):
+                    self.run.update(frame)
+            except Exception as exc:  # noqa: BLE001 - fails this video, not the job
+                fed.update(stage="associate", error=one_line(exc))
+            fed["payload"] = b""
+            self._fed += 1
+        self.associate_seconds += time.perf_counter() - t0
+
+    @property
+    def complete(self) -> bool:
+        return len(self.results) == self.n_clips
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [r for r in self.results.values() if r["error"]]
+
+    def ordered(self) -> list[dict[str, Any]]:
+        return [self.results[i] for i in sorted(self.results)]
+
+
+def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str, ...]) -> pa.Table:
+    """The tracks of a complete video without failures: frame, track_id, class, x1, y1, x2,
+    y2, score, vx, vy; from its tracker (video association) or by stitching its clips."""
+    if video.run is not None:
+        return rows_table(video.run.rows(), class_names, id_column="track_id")
+    results = video.ordered()
+    parts = []
+    for r in results:
+        part = from_ipc(r["payload"])
+        parts.append(
+            part.append_column(
+                "clip_index", pa.array(np.full(part.num_rows, int(r["index"]), np.int32))
+            )
+        )
+    return stitch_table(pa.concat_tables(parts), [Clip.from_row(r) for r in results], stitch)
+
+
+def finalize_video(
+    out_root: str,
+    video: VideoClips,
+    identity: RunIdentity,
+    stitch: StitchConfig,
+    class_names: tuple[str, ...],
+) -> VideoRecord:
+    """Commit a complete video: its georeferenced tracks (`trajectories.commit_rows`), or the
+    failure of its clips. An error here (a bad meta JSON, stitching, storage) fails this
+    video, recorded like a clip failure at stage "finalize": the job goes on."""
+    clip_results = video.ordered()
+    record = _video_record(clip_results[0], identity, _clip_seconds(clip_results))
+    failures = []
+    for r in video.failures:
+        clip = Clip.from_row(r)
+        failures.append(ClipFailure(clip.start, clip.end, str(r["stage"]), str(r["error"])))
+    if not failures:
+        try:
+            tracks = video_tracks(video, stitch, class_names)
+            offsets = cumulative_offsets(video_shifts(clip_results, frames=record.frames))
+            table = ground_table(record.video_id, tracks, offsets, fps=record.fps)
+            table = georeference(table, load_meta(meta_uri_for(record.uri)))
+            n_tracks = len(np.unique(tracks["track_id"].to_numpy())) if tracks.num_rows else 0
+            return commit_rows(out_root, replace(record, n_tracks=n_tracks), table)
+        except Exception as exc:  # noqa: BLE001 - one video's fault never ends the job
+            log.warning("%s: %s", record.uri, one_line(exc))
+            failures = [ClipFailure(0, record.frames, "finalize", one_line(exc))]
+    return commit_failure(out_root, replace(record, error=failures[0].error), failures)
+
+
+def commit_lost_video(
+    out_root: str,
+    item: dict[str, Any],
+    video: VideoClips | None,
+    identity: RunIdentity,
+    attempts: int,
+) -> VideoRecord:
+    """Fail a video some of whose clips never came back: their actor died on every attempt
+    (a clip that crashes its process or runs it out of memory), so Ray Data dropped them."""
+    arrived = video.ordered() if video is not None else []
+    first = arrived[0] if arrived else {**item, "frames": 0, "fps": 0.0, "width": 0, "height": 0}
+    record = _video_record(first, identity, _clip_seconds(arrived))
+    n_clips = video.n_clips if video is not None else "all"
+    lost = (
+        f"{n_clips} clips"
+        if video is None
+        else f"{video.n_clips - len(arrived)} of {n_clips} clips"
+    )
+    error = f"{lost} lost: the actor running them died on each of {attempts} attempts"
+    failure = ClipFailure(0, record.frames, "actor", error)
+    return commit_failure(out_root, replace(record, error=error), [failure])
+
+
+def _video_record(first: dict[str, Any], identity: RunIdentity, seconds: float) -> VideoRecord:
+    return VideoRecord(
+        video_id=str(first["video_id"]),
+        uri=str(first["uri"]),
+        status="ok",
+        frames=int(first["frames"]),
+        fps=float(first["fps"]),
+        width=int(first["width"]),
+        height=int(first["height"]),
+        n_tracks=0,
+        n_rows=0,
+        seconds=seconds,
+        error="",
+        weights_sha256=identity.weights_sha256,
+        config_hash=identity.config_hash,
+        tgram_version=identity.tgram_version,
+    )
+
+
+def _clip_seconds(clip_results: list[dict[str, Any]]) -> float:
+    return float(sum(float(r["decode_s"]) + float(r["track_s"]) for r in clip_results))
