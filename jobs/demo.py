@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from tgram.api import load_detector, load_tracker_config
 from tgram.config import load_config
 from tgram.data.formats import read_results
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import video_id
 from tgram.eval import evaluate_files
-from tgram.inference import Detector, track_to_results
+from tgram.inference import track_to_results
 from tgram.pipeline.batch import BatchConfig, run_batch
 from tgram.pipeline.trajectories import read_trajectories, to_results
 from tgram.query import query, to_text
 from tgram.ray_session import connect
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
-from tgram.track.tracker import TrackerConfig
 from tgram.viz import plot_trajectories, render_demo_video
 
 
@@ -37,8 +37,8 @@ def run_demo(out: Path, weights: Path) -> None:
         f"[1/5] synthetic archive ({cfg.videos} videos, {cfg.width}x{cfg.height}, {cfg.frames} frames): {archive}"
     )
 
-    tracker_cfg = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
-    detector = Detector.from_weights(str(weights), score_threshold=tracker_cfg.det_threshold)
+    tracker_cfg = load_tracker_config()
+    detector = load_detector(weights, tracker_cfg)
     tracked = track_to_results(str(archive / "videos"), str(results), detector, tracker_cfg)
     print(f"[2/5] tracked with {weights.name}: MOTChallenge results in {results}")
 

@@ -48,8 +48,10 @@ def test_sweep_prefers_thresholds_that_drop_clutter() -> None:
         emb_dim=8,
         det_thresholds=(0.2, 0.5),
         new_track_margins=(0.0, 0.1),
+        low_det_thresholds=(1.0, 0.1, 0.3),
     )
-    assert len(table) == 4
+    # 0.3 is no band below det 0.2: skipped there
+    assert len(table) == 10 and {c.low_det_threshold for c in table} == {1.0, 0.1, 0.3}
     assert [c.objective for c in table] == sorted((c.objective for c in table), reverse=True)
     best = table[0]
     assert best.det_threshold == 0.5 and best.mota > 0.9
@@ -66,7 +68,18 @@ def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = tmp_path / "track.yaml"
     assert (
         main(
-            ["calibrate", str(archive), "--out", str(out), "--det", "0.3,0.5", "--margins", "0,0.1"]
+            [
+                "calibrate",
+                str(archive),
+                "--out",
+                str(out),
+                "--det",
+                "0.3,0.5",
+                "--margins",
+                "0,0.1",
+                "--low",
+                "1",
+            ]
         )
         == 0
     )

@@ -46,7 +46,7 @@ def load_detector(
     device: torch.device | str | None = None,
 ) -> Detector:
     """The network of a weights file (local or s3://; default: the shipped weights), keeping
-    detections from the tracker's `det_threshold` up, as `tgram track` does."""
+    detections from the lowest score the tracker uses (`score_floor`), as `tgram track` does."""
     import torch
 
     from tgram.inference import Detector
@@ -55,7 +55,7 @@ def load_detector(
     return Detector.from_weights(
         str(weights or SHIPPED_WEIGHTS),
         device=None if device is None else torch.device(device),
-        score_threshold=tracker.det_threshold,
+        score_threshold=tracker.score_floor,
     )
 
 

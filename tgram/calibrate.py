@@ -34,6 +34,8 @@ from tgram.track.tracker import TrackerConfig
 DET_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 NEW_TRACK_MARGINS = (0.0, 0.05, 0.1, 0.2)
 """Track births need at least det_threshold + margin (ByteTrack keeps 0.1)."""
+LOW_DET_THRESHOLDS = (1.0, 0.1, 0.2)
+"""Floors of ByteTrack's second association (1.0: off; ByteTrack uses 0.1)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class CachedVideo:
 class Candidate:
     det_threshold: float
     new_track_threshold: float
+    low_det_threshold: float
     mota: float
     idf1: float
     hota: float
@@ -95,19 +98,29 @@ def sweep(
     emb_dim: int,
     det_thresholds: Sequence[float] = DET_THRESHOLDS,
     new_track_margins: Sequence[float] = NEW_TRACK_MARGINS,
+    low_det_thresholds: Sequence[float] = LOW_DET_THRESHOLDS,
     match: MatchKind = "iou",
 ) -> list[Candidate]:
-    """Score every (det, det + margin) threshold pair; best first."""
+    """Score every (det, det + margin, low) threshold triple; best first."""
     out = []
-    for det, margin in product(det_thresholds, new_track_margins):
-        config = replace(base, det_threshold=det, new_track_threshold=min(det + margin, 1.0))
+    for det, margin, low in product(det_thresholds, new_track_margins, low_det_thresholds):
+        if low < 1.0 and low >= det:
+            continue  # no band below det_threshold: the same as off
+        config = replace(
+            base,
+            det_threshold=det,
+            new_track_threshold=min(det + margin, 1.0),
+            low_det_threshold=low,
+        )
         results = {
             name: rows_to_results(track_cached(video, config, emb_dim))
             for name, video in cached.items()
         }
         overall = evaluate(gt, results, match=match).overall
         out.append(
-            Candidate(det, config.new_track_threshold, overall.mota, overall.idf1, overall.hota)
+            Candidate(
+                det, config.new_track_threshold, low, overall.mota, overall.idf1, overall.hota
+            )
         )
     return sorted(out, key=lambda c: -c.objective)
 
@@ -119,6 +132,7 @@ def calibrate(
     *,
     det_thresholds: Sequence[float] = DET_THRESHOLDS,
     new_track_margins: Sequence[float] = NEW_TRACK_MARGINS,
+    low_det_thresholds: Sequence[float] = LOW_DET_THRESHOLDS,
     match: MatchKind = "iou",
     on_frame: Callable[[], object] | None = None,
 ) -> tuple[TrackerConfig, list[Candidate]]:
@@ -127,7 +141,8 @@ def calibrate(
     if not videos:
         raise ValueError(f"{archive}/videos: no videos to calibrate on")
     gt = {video_id(uri): read_gt(f"{archive.rstrip('/')}/gt/{video_id(uri)}.txt") for uri in videos}
-    detector = Detector.from_weights(detector_weights, score_threshold=min(det_thresholds))
+    floor = min([*det_thresholds, *low_det_thresholds])
+    detector = Detector.from_weights(detector_weights, score_threshold=floor)
     cached = cache_detections(videos, detector, on_frame, base.registration)
     table = sweep(
         cached,
@@ -136,9 +151,13 @@ def calibrate(
         emb_dim=detector.model.cfg.emb_dim,
         det_thresholds=det_thresholds,
         new_track_margins=new_track_margins,
+        low_det_thresholds=low_det_thresholds,
         match=match,
     )
     best = table[0]
     return replace(
-        base, det_threshold=best.det_threshold, new_track_threshold=best.new_track_threshold
+        base,
+        det_threshold=best.det_threshold,
+        new_track_threshold=best.new_track_threshold,
+        low_det_threshold=best.low_det_threshold,
     ), table

@@ -153,7 +153,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from tgram.calibrate import DET_THRESHOLDS, NEW_TRACK_MARGINS, calibrate
+    from tgram.calibrate import DET_THRESHOLDS, LOW_DET_THRESHOLDS, NEW_TRACK_MARGINS, calibrate
     from tgram.config import load_config, to_dict
     from tgram.data.video import list_videos, probe
     from tgram.track.tracker import TrackerConfig
@@ -167,21 +167,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         base,
         det_thresholds=_floats(args.det) if args.det else DET_THRESHOLDS,
         new_track_margins=_floats(args.margins) if args.margins else NEW_TRACK_MARGINS,
+        low_det_thresholds=_floats(args.low) if args.low else LOW_DET_THRESHOLDS,
         match=args.match,
         on_frame=bar.update,
     )
     bar.close()
     print(
-        f"{'det':>5} {'new':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching, best first)"
+        f"{'det':>5} {'new':>5} {'low':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching, best first)"
     )
     for c in table:
         print(
-            f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
+            f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.low_det_threshold:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
         )
-    header = f"# tgram calibrate {args.archive} --weights {args.weights}: det/new-track thresholds chosen there\n"
+    header = f"# tgram calibrate {args.archive} --weights {args.weights}: det/new-track/low thresholds chosen there\n"
     Path(args.out).write_text(header + yaml.safe_dump(to_dict(best), sort_keys=False))
     print(
-        f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}; tracker config written to {args.out}"
+        f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}, low_det_threshold {best.low_det_threshold}; tracker config written to {args.out}"
     )
     return 0
 
@@ -502,6 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--margins",
         help="candidate track-birth margins above the detection threshold (default: 0,0.05,0.1,0.2)",
+    )
+    p.add_argument(
+        "--low",
+        help="candidate floors of the low-score second association, 1 = off (default: 1,0.1,0.2)",
     )
     p.add_argument(
         "--match",

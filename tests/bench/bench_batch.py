@@ -37,9 +37,7 @@ def run() -> list[dict]:
         tracker = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
 
         t0 = time.perf_counter()
-        detector = Detector.from_weights(
-            str(SHIPPED_WEIGHTS), score_threshold=tracker.det_threshold
-        )
+        detector = Detector.from_weights(str(SHIPPED_WEIGHTS), score_threshold=tracker.score_floor)
         track_to_results(videos, str(Path(tmp) / "single"), detector, tracker, progress=False)
         single = time.perf_counter() - t0
 

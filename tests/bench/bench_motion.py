@@ -62,7 +62,7 @@ def run(weights: str | Path = SHIPPED_WEIGHTS, only: str | None = None) -> list[
 def _set_rows(name: str, archive: Path, weights: str, config: TrackerConfig) -> list[dict]:
     videos = list_videos(archive / "videos")
     errors, registration_s, frames = _registration(archive, videos, config)
-    detector = Detector.from_weights(weights, score_threshold=config.det_threshold)
+    detector = Detector.from_weights(weights, score_threshold=config.score_floor)
     start = time.perf_counter()
     cached = cache_detections(videos, detector, registration=config.registration)
     per_frame_s = (time.perf_counter() - start) / frames

@@ -21,11 +21,12 @@ import pyarrow.fs as pafs
 import pytest
 
 from tgram import storage
+from tgram.api import load_detector
 from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import VideoWriter, list_videos, read_frames, scan_archive, video_id
 from tgram.eval import evaluate
 from tgram.faults import ENV as CRASH_ENV
-from tgram.inference import Detector, rows_to_results, track_video
+from tgram.inference import rows_to_results, track_video
 from tgram.pipeline.batch import BatchConfig, run_batch
 from tgram.pipeline.ground import cumulative_offsets
 from tgram.pipeline.trajectories import (
@@ -58,7 +59,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def whole_video_tracks(archive: Path) -> dict[str, np.ndarray]:
     """`tgram track` on each whole video: the reference the batch job must reproduce."""
     tracker = TrackerConfig()
-    detector = Detector.from_weights(str(SHIPPED_WEIGHTS), score_threshold=tracker.det_threshold)
+    detector = load_detector(SHIPPED_WEIGHTS, tracker)
     return {
         video_id(u): rows_to_results(track_video(u, detector, tracker))
         for u in list_videos(archive / "videos")

@@ -307,3 +307,29 @@ def test_shift_must_be_two_finite_numbers() -> None:
             frame_index=1,
             shift=np.array([np.nan, 0.0]),
         )
+
+
+@pytest.mark.parametrize("low", [1.0, 0.1])
+def test_low_score_detections_continue_tracks_but_never_start_them(low: float) -> None:
+    """ByteTrack's second association: a tracked car whose score dips below det_threshold in
+    one frame keeps its track (and its row) when the low band is on; a low-scoring newcomer
+    never becomes a track."""
+    tracker = OnlineTracker(dataclasses.replace(CONFIG, low_det_threshold=low), fps=10)
+    # object 0 drives 1 px a frame; object 1 only ever scores low
+    for frame in range(4):
+        step(tracker, frame, [[20.0 + frame, 30.0]], [0])
+    # a different embedding makes stage 1 fail: the low-score IoU stage is what can match it
+    dipped = tracker.update(
+        boxes_at([[24.0, 30.0], [80.0, 80.0]]),
+        np.array([0.3, 0.3], np.float32),
+        np.zeros(2, np.int64),
+        EMBEDDINGS[[5, 1]],
+        frame_index=4,
+    )
+    continued = low < 1.0
+    assert len(dipped.track_ids) == int(continued)
+    after = step(tracker, 5, [[25.0, 30.0]], [0])
+    assert len(after.track_ids) == 1 and after.track_ids[0] == 1  # same track either way
+    assert dataclasses.replace(CONFIG, low_det_threshold=low).score_floor == min(
+        low, CONFIG.det_threshold
+    )

@@ -57,6 +57,11 @@ class TrackerConfig:
     """Detections scoring below this are ignored (FairMOT's conf_thres). Raising it trades
     recall for fewer false tracks. 0.45 / 0.55 were chosen for the shipped weights by `tgram
     calibrate` on the validation archive (centre matching); other weights: calibrate them."""
+    low_det_threshold: float = 1.0
+    """ByteTrack's second association: detections scoring in [low_det_threshold,
+    det_threshold) continue tracked tracks that no confident detection matched (IoU >=
+    iou_match_threshold) and never start one. At or above det_threshold: off. Tiny moving
+    cars score lower than parked ones, so their tracks break where one frame dips."""
     new_track_threshold: float = 0.55
     """Minimum score to start a track from an unmatched detection: ByteTrack's 0.1 margin
     above det_threshold, so a flickering borderline detection continues tracks but does not
@@ -103,6 +108,7 @@ class TrackerConfig:
         )
         for name in unit_interval:
             _check_range(name, getattr(self, name), 0.0, 1.0)
+        _check_range("low_det_threshold", self.low_det_threshold, 0.0, 1.0)
         _check_range("duplicate_iou", self.duplicate_iou, 0.0, 1.0, low_open=True)
         _check_range("embedding_momentum", self.embedding_momentum, 0.0, 1.0, high_open=True)
         _check_range(
@@ -115,6 +121,11 @@ class TrackerConfig:
                 f"track.new_track_threshold ({self.new_track_threshold}) must be >= "
                 f"track.det_threshold ({self.det_threshold}): lower-scoring detections are already dropped"
             )
+
+    @property
+    def score_floor(self) -> float:
+        """The lowest detection score this tracker uses: what a detector must keep for it."""
+        return min(self.det_threshold, self.low_det_threshold)
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,7 @@ class _TrackTable:
 
 @dataclass(frozen=True)
 class _Detections:
-    """This frame's usable detections (score >= det_threshold, positive size)."""
+    """Detections of one frame that the tracker uses (of positive size, in one score band)."""
 
     boxes: np.ndarray  # [D, 4] float64 xyxy
     xyah: np.ndarray  # [D, 4] float64
@@ -254,7 +265,7 @@ class OnlineTracker:
         prediction (global motion compensation, as BoT-SORT's), so the Kalman velocities and
         the association gates are in ground terms; None means no platform motion.
         """
-        dets = self._usable_detections(boxes_xyxy, scores, classes, embeddings)
+        dets, low = self._usable_detections(boxes_xyxy, scores, classes, embeddings)
         first_frame = self._frame_index is None
         if not first_frame:
             if frame_index <= self._frame_index:
@@ -275,12 +286,16 @@ class OnlineTracker:
         stage2, now_lost, dets_left = self._match_iou(
             was_tracked, dets_left, dets, self.config.iou_match_threshold
         )
+        stage_low, now_lost, _ = self._match_iou(
+            now_lost, np.arange(len(low.scores)), low, self.config.iou_match_threshold
+        )
         tentative = np.flatnonzero(tracks.states == TrackState.TENTATIVE)
         stage3, unconfirmed, dets_left = self._match_iou(
             tentative, dets_left, dets, self.config.unconfirmed_match_threshold
         )
 
         self._apply_matches(np.concatenate([stage1, stage2, stage3]), dets, frame_index)
+        self._apply_matches(stage_low, low, frame_index)
         tracks.states[now_lost] = TrackState.LOST
         tracks.states[unconfirmed] = TrackState.REMOVED
         expired = (tracks.states == TrackState.LOST) & (
@@ -295,7 +310,9 @@ class OnlineTracker:
 
     def _usable_detections(
         self, boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, embeddings: np.ndarray
-    ) -> _Detections:
+    ) -> tuple[_Detections, _Detections]:
+        """(detections >= det_threshold, detections in [low_det_threshold, det_threshold)),
+        both of positive size."""
         boxes = np.asarray(boxes, dtype=np.float64)
         scores = np.asarray(scores, dtype=np.float32)
         classes = np.asarray(classes, dtype=np.int64)
@@ -320,18 +337,20 @@ class OnlineTracker:
                 f"OnlineTracker.update: embeddings have {embeddings.shape[1]} dims, the tracks {tracked_dim}"
             )
         # A box without area has no aspect ratio, so the Kalman filter cannot take it.
-        usable = (
-            (scores >= self.config.det_threshold)
-            & (boxes[:, 2] > boxes[:, 0])
-            & (boxes[:, 3] > boxes[:, 1])
-        )
-        return _Detections(
-            boxes=boxes[usable],
-            xyah=xyxy_to_xyah(boxes[usable]),
-            scores=scores[usable],
-            classes=classes[usable],
-            embeddings=unit_rows(embeddings[usable]),
-        )
+        sized = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        confident = sized & (scores >= self.config.det_threshold)
+        low = sized & ~confident & (scores >= self.config.low_det_threshold)
+
+        def select(mask: np.ndarray) -> _Detections:
+            return _Detections(
+                boxes=boxes[mask],
+                xyah=xyxy_to_xyah(boxes[mask]),
+                scores=scores[mask],
+                classes=classes[mask],
+                embeddings=unit_rows(embeddings[mask]),
+            )
+
+        return select(confident), select(low)
 
     def _compensate(self, shift: np.ndarray) -> None:
         shift = np.asarray(shift, dtype=np.float64)
