@@ -247,6 +247,7 @@ def test_runtime_env_with_image_is_valid_for_ray(monkeypatch: pytest.MonkeyPatch
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
         "AWS_ENDPOINT_URL",
+        storage.FORWARD_CREDENTIALS,
     ):
         monkeypatch.delenv(name, raising=False)
     runtime_env = build_runtime_env(working_dir=None, image="registry.example/tgram:1", env=None)
