@@ -153,13 +153,15 @@ def test_new_object_is_confirmed_next_frame_and_one_frame_blips_take_no_id() -> 
 
 
 def test_score_thresholds_continue_but_do_not_start_tracks() -> None:
-    tracker = OnlineTracker(CONFIG, fps=10)  # det 0.4, new track 0.5
+    tracker = OnlineTracker(CONFIG, fps=10)  # det 0.45, new track 0.55, low band from 0.2
     assert len(step(tracker, 0, [(10.0, 10.0)], [0], score=0.45)) == 0  # too weak to start
     for frame in range(1, 4):
         step(tracker, frame, [(10.0, 10.0)], [0])
     continued = step(tracker, 4, [(10.0, 10.0)], [0], score=0.45)
     assert continued.track_ids.tolist() == [1] and continued.scores[0] == pytest.approx(0.45)
-    assert len(step(tracker, 5, [(10.0, 10.0)], [0], score=0.3)) == 0  # ignored: track is lost
+    # below det_threshold: continues a track through the low-score band, never below it
+    assert step(tracker, 5, [(10.0, 10.0)], [0], score=0.3).track_ids.tolist() == [1]
+    assert len(step(tracker, 6, [(10.0, 10.0)], [0], score=0.1)) == 0  # ignored: track is lost
 
 
 @pytest.mark.parametrize(("duplicate_iou", "second_track"), [(0.85, False), (1.0, True)])

@@ -241,7 +241,9 @@ def _run_batch(
         .map_batches(
             ClipTracker,
             batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=cfg.actors),
+            # one clip in flight per actor: an actor that dies takes down only the clip that
+            # killed it, not a healthy one queued behind it (whose retries would run out too)
+            compute=ray.data.ActorPoolStrategy(size=cfg.actors, max_tasks_in_flight_per_actor=1),
             fn_constructor_kwargs=dict(
                 weights=weights,
                 tracker=cfg.tracker,
