@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,6 +17,7 @@ import pytest
 from pyproj import Transformer
 
 from tests.outputs import commit, record_for
+from tests.outputs import vehicle_rows as _rows
 from tgram import storage
 from tgram.faults import CRASH_EXIT
 from tgram.faults import ENV as CRASH_ENV
@@ -54,26 +54,6 @@ EQUATOR_META = {
     "crs": "EPSG:32631",
     "geotransform": [500000.0 - 103 * 0.5, 0.5, 0.0, 205 * 0.5, 0.0, -0.5],
 }
-
-
-def _rows(video_id: str = "v1", n: int = 4) -> dict[str, np.ndarray | list]:
-    """One vehicle moving (3, 4) px/frame; its first box (100, 200, 6, 10) centres on (103, 205)."""
-    frame = np.arange(n, dtype=np.int32)
-    return {
-        "video_id": [video_id] * n,
-        "frame": frame,
-        "track_id": np.ones(n, np.int64),
-        "class": ["vehicle"] * n,
-        "x": (100 + 3 * frame).astype(np.float32),
-        "y": (200 + 4 * frame).astype(np.float32),
-        "w": np.full(n, 6, np.float32),
-        "h": np.full(n, 10, np.float32),
-        "score": np.full(n, 0.9, np.float32),
-        "vx": np.full(n, 3, np.float32),
-        "vy": np.full(n, 4, np.float32),
-        "x_stab": (100 + 3 * frame).astype(np.float32),  # a platform that does not move
-        "y_stab": (200 + 4 * frame).astype(np.float32),
-    }
 
 
 def _meta_file(tmp_path: Path, meta: dict) -> str:
@@ -219,10 +199,9 @@ def test_temporary_files_are_hidden_from_every_reader(tmp_path: Path) -> None:
     folder = tmp_path / "video_id=v1"
     env = {**os.environ, CRASH_ENV: "mid-write:part-0.parquet"}
     script = (
-        "import sys, pyarrow as pa; from tests.outputs import commit;"
+        "import sys; from tests.outputs import commit, vehicle_rows;"
         "from tgram.pipeline.geo import georeference;"
-        "from tests.pipeline.test_trajectories import _rows;"
-        "commit(sys.argv[1], 'v1', georeference(_rows('v1', 8), None))"
+        "commit(sys.argv[1], 'v1', georeference(vehicle_rows('v1', 8), None))"
     )
     run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, cwd=ROOT)
     assert run.returncode == CRASH_EXIT
@@ -307,23 +286,28 @@ def test_a_failure_keeps_committed_rows_and_their_record(out_root: str) -> None:
 
 
 _COMMIT_SCRIPT = """
+import os
 import sys
-from tests.outputs import commit, record_for
-from tests.pipeline.test_trajectories import _rows
+from tests.outputs import commit, record_for, vehicle_rows
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.trajectories import ClipFailure, commit_failure
 root, outcome = sys.argv[1:]
 if outcome == "rows":
-    commit(root, "v1", georeference(_rows("v1", 6), None))
+    commit(root, "v1", georeference(vehicle_rows("v1", 6), None))
 else:
     commit_failure(root, record_for("v1", "failed"), [ClipFailure(0, 6, "decode", "bad")])
+# the commit is done: skip interpreter teardown, where a native library's thread sometimes
+# aborts this short-lived process ("terminate called without an active exception")
+os._exit(0)
 """
 
 
 def _commit_in_process(root: str, outcome: str, crash_at: str | None) -> int:
     env = {**os.environ, CRASH_ENV: crash_at or ""}
     argv = [sys.executable, "-c", _COMMIT_SCRIPT, root, outcome]
-    return subprocess.run(argv, env=env, cwd=ROOT).returncode
+    run = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode in (0, CRASH_EXIT), run.stderr[-3000:]
+    return run.returncode
 
 
 def _state(root: str) -> tuple:
