@@ -420,10 +420,10 @@ def trajectory_dataset(out_root: str, video_ids: Iterable[str] | None = None) ->
     """The committed trajectory files as one Hive-partitioned dataset: filters on video_id
     skip whole files. With `video_ids`, only those of them that are committed."""
     fs, root = storage.resolve(out_root)
-    wanted = committed_video_ids(out_root)
-    if video_ids is not None:
-        asked = set(video_ids)
-        wanted = [v for v in wanted if v in asked]
+    if video_ids is None:
+        wanted = committed_video_ids(out_root)
+    else:  # only the records of the videos asked for
+        wanted = [v for v in dict.fromkeys(video_ids) if committed_record(out_root, v) is not None]
     paths = [storage.resolve(trajectory_uri(out_root, v))[1] for v in wanted]
     return pads.dataset(
         paths,
