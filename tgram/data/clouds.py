@@ -55,8 +55,13 @@ class Clouds:
             shadow = np.repeat(255 * (1 - CLOUD_SHADOW * alpha[..., None]), 3, axis=2).astype(
                 np.uint8
             )
+            # over the frame's footprint (the frame itself unless the view is turned)
             margin = scene.margin
-            centre = (rng.uniform(0, cfg.width) + margin, rng.uniform(0, cfg.height) + margin)
+            world_h, world_w = scene.occluder.shape
+            centre = (
+                rng.uniform(0, world_w - 2 * margin) + margin,
+                rng.uniform(0, world_h - 2 * margin) + margin,
+            )
             self.puffs.append(
                 Puff(colour, alpha, shadow, centre, rng.uniform(0, cfg.frames), rng.uniform(20, 60))
             )

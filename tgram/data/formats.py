@@ -22,6 +22,7 @@ from __future__ import annotations
 import configparser
 import json
 import logging
+import math
 import posixpath
 import re
 from collections.abc import Sequence
@@ -646,9 +647,11 @@ def video_meta_record(
     gsd_m: float,
     place: str,
     platform_shift_px: Sequence[Sequence[float]] | None = None,
+    view_angle_deg: float = 0.0,
 ) -> dict[str, object]:
-    """The meta JSON of a video (`meta/<id>.json`): timing and a north-up GDAL geotransform
-    with its top-left corner at `origin_xy` (metres in `crs`).
+    """The meta JSON of a video (`meta/<id>.json`): timing and a GDAL geotransform with its
+    top-left corner at `origin_xy` (metres in `crs`), north-up or with the image's x axis
+    turned `view_angle_deg` from east towards south (y down, as image axes turn).
 
     `platform_shift_px` (synthetic videos only, see `platform_shift`): one [dx, dy] per
     frame; None leaves the key out, so real videos' meta keeps its keys.
@@ -662,7 +665,7 @@ def video_meta_record(
         "frames": frames,
         "start_time": start.isoformat().replace("+00:00", "Z"),
         "crs": crs,
-        "geotransform": [x0, gsd_m, 0.0, y0, 0.0, -gsd_m],
+        "geotransform": _geotransform(x0, y0, gsd_m, view_angle_deg),
         "gsd_m": gsd_m,
         "place": place,
     }
@@ -674,6 +677,16 @@ def video_meta_record(
             )
         record["platform_shift_px"] = shift
     return record
+
+
+def _geotransform(x0: float, y0: float, gsd_m: float, angle_deg: float) -> list[float]:
+    """GDAL order: X = x0 + col g1 + row g2, Y = y0 + col g4 + row g5; a column step is the
+    world direction (cos, sin) in image axes (y down, so northing falls with sin)."""
+    if angle_deg == 0.0:
+        return [x0, gsd_m, 0.0, y0, 0.0, -gsd_m]
+    a = math.radians(angle_deg)
+    c, s = round(math.cos(a), 12) + 0.0, round(math.sin(a), 12) + 0.0
+    return [x0, gsd_m * c, -gsd_m * s, y0, -gsd_m * s, -gsd_m * c]
 
 
 # --- synthetic motion truth ----------------------------------------------------------------

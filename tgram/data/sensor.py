@@ -20,6 +20,7 @@ import numpy as np
 
 from tgram.data.style import Style, fixed_style
 from tgram.data.synth_config import SynthConfig
+from tgram.data.view import View
 
 NOISE_PAD = 16
 """The noise tile is this much larger than a frame; each frame reads it at a random offset."""
@@ -44,9 +45,14 @@ class Sensor:
     """
 
     def __init__(
-        self, cfg: SynthConfig, rng: np.random.Generator, style: Style | None = None
+        self,
+        cfg: SynthConfig,
+        rng: np.random.Generator,
+        style: Style | None = None,
+        view: View | None = None,
     ) -> None:
         style = fixed_style(cfg) if style is None else style
+        self.view = View(cfg.width, cfg.height) if view is None else view
         self.cfg, self.margin, self.noise_sigma = cfg, style.margin, style.noise_sigma
         t = np.arange(cfg.frames)
         self.jitter = np.stack([self._wobble(rng, t) for _ in range(2)], axis=1) * style.jitter_px
@@ -88,20 +94,24 @@ class Sensor:
         return 0.65 * slow + 0.35 * fast
 
     def offset(self, t: int) -> tuple[float, float]:
-        """World position of the frame's top-left corner at frame t."""
+        """World position of the top-left corner of the frame's footprint at frame t (the
+        frame's own corner when the view is upright)."""
         return self.margin + float(self.jitter[t, 0]), self.margin + float(self.jitter[t, 1])
 
     def expose(self, canvas: np.ndarray, t: int) -> np.ndarray:
         """Frame t (RGB uint8) of the composited world `canvas`, already optics-blurred."""
         width, height = self.cfg.width, self.cfg.height
         ox, oy = self.offset(t)
-        ix, iy = math.floor(ox), math.floor(oy)
-        fx, fy = ox - ix, oy - iy
-        region = canvas[iy : iy + height + 1, ix : ix + width + 1]
-        rows = self._rows
-        cv2.addWeighted(region[:, :width], 1 - fx, region[:, 1:], fx, 0, dst=rows)
         gain = float(self.gain[t])
-        frame = cv2.addWeighted(rows[:height], (1 - fy) * gain, rows[1:], fy * gain, 0)
+        if self.view.turned:
+            frame = self.view.sample(canvas, (ox, oy), gain)
+        else:
+            ix, iy = math.floor(ox), math.floor(oy)
+            fx, fy = ox - ix, oy - iy
+            region = canvas[iy : iy + height + 1, ix : ix + width + 1]
+            rows = self._rows
+            cv2.addWeighted(region[:, :width], 1 - fx, region[:, 1:], fx, 0, dst=rows)
+            frame = cv2.addWeighted(rows[:height], (1 - fy) * gain, rows[1:], fy * gain, 0)
         if self.noise_sigma > 0:
             dy, dx = self.noise_offsets[t]
             window = (slice(dy, dy + height), slice(dx, dx + width))

@@ -70,6 +70,12 @@ class StyleRanges:
     azimuth is drawn over the full circle."""
     density: Range = (0.6, 1.4)
     """Per-video factor on `density` (traffic, parked cars, ships, airplanes)."""
+    view_angle_deg: Range = (0.0, 0.0)
+    """Angle the frame is turned by against the world, degrees (tgram.data.view): the renderer
+    lays roads, parking rows, aprons and piers along the world's axes, real imagery shows
+    them at any angle. Drawn from the video's own stream only when the range is not
+    (0, 0), so archives of other settings stay as they were. With 90-degree turns and flips
+    in training, (0, 90) covers every heading."""
     biomes: tuple[Biome, ...] = BIOMES
     """Ground palettes drawn from, evenly: temperate (green), arid (desert), urban (grey),
     winter (snow), tropical (lush); each video's palette is jittered further."""
@@ -91,6 +97,7 @@ class StyleRanges:
             "brightness_drift": (0.0, 0.49),
             "shadow_ratio": (0.0, 5.0),
             "density": (0.01, 10.0),
+            "view_angle_deg": (-360.0, 360.0),
         }
         for f in fields(self):
             if f.name == "biomes":

@@ -54,9 +54,10 @@ from tgram.data.palette import SHADOW_DARKNESS
 from tgram.data.scene import build_scene
 from tgram.data.sensor import Sensor, optics_blur
 from tgram.data.sprites import LegacyFleet, Sprite, StyledFleet, stamp
-from tgram.data.style import draw_style
+from tgram.data.style import Style, draw_style
 from tgram.data.synth_config import SynthConfig
 from tgram.data.traffic import Traffic
+from tgram.data.view import View
 from tgram.data.video_meta import video_meta
 from tgram.data.world import Pose as ParkingPose
 from tgram.data.world import Stand
@@ -81,21 +82,27 @@ class SyntheticVideo:
         self.video_id = f"synth_{index:04d}"
         # independent streams: e.g. more clouds must not change where the cars drive (the
         # sixth, the style's, is new: the first five are what they were before it)
-        streams = np.random.SeedSequence([cfg.seed, index]).spawn(6)
-        scene_seq, object_seq, sensor_seq, meta_seq, cloud_seq, style_seq = streams
+        # (and the seventh, the view's)
+        streams = np.random.SeedSequence([cfg.seed, index]).spawn(7)
+        scene_seq, object_seq, sensor_seq, meta_seq, cloud_seq, style_seq, view_seq = streams
         self.style = style = draw_style(cfg, np.random.default_rng(style_seq))
+        self.view = draw_view(cfg, style, np.random.default_rng(view_seq))
         self.scene = build_scene(
-            np.random.default_rng(scene_seq), cfg.width, cfg.height, cfg.classes, style
+            np.random.default_rng(scene_seq), *self.view.footprint, cfg.classes, style
         )
-        self._sensor = Sensor(cfg, np.random.default_rng(sensor_seq), style)
+        self._sensor = Sensor(cfg, np.random.default_rng(sensor_seq), style, self.view)
+        offsets = np.array([self._sensor.offset(t) for t in range(cfg.frames)])
         self.meta = video_meta(
             cfg,
             self.video_id,
             np.random.default_rng(meta_seq),
             style.gsd_m,
-            platform_shift([self._sensor.offset(t) for t in range(cfg.frames)]),
+            platform_shift(self.view.frame_shift(offsets)),
+            self.view.angle_deg,
         )
         self.meta["style"] = style.meta(self.scene.shadow_dir, self.scene.shadow_ratio)
+        if self.view.turned:
+            self.meta["style"]["view_angle_deg"] = round(self.view.angle_deg, 3)
         self.crf = style.crf
         """H.264 quality of the video's mp4."""
         self._rng = np.random.default_rng(object_seq)
@@ -149,14 +156,11 @@ class SyntheticVideo:
             np.copyto(canvas, self._static_canvas)
             moving, poses = self._draw_movers(canvas, owner, t)
             hidden = self._clouds.draw(canvas, owner, t)
-            ox, oy = self._sensor.offset(t)
             layer = Layer.join([self._static, moving])
-            visible = self._compositor.visible(
-                owner, layer, (ox, oy), (self.cfg.width, self.cfg.height)
-            )
+            boxes, visible = self._silhouettes(owner, layer, self._sensor.offset(t))
             yield SynthFrame(
                 self._sensor.expose(canvas, t),
-                self._ground_truth(t, layer, visible, ox, oy),
+                self._ground_truth(t, layer, visible, boxes),
                 _positions(t, Poses.join([self._parked, poses])),
             )
             # undo this frame's changes to the owner map (far fewer pixels than a full copy;
@@ -300,18 +304,35 @@ class SyntheticVideo:
         if region is not None:
             canvas[region] = canvas[region] * (1 - patch[..., None] * SHADOW_DARKNESS)
 
-    def _ground_truth(
-        self, t: int, layer: Layer, visible: np.ndarray, ox: float, oy: float
-    ) -> np.ndarray:
-        """gt rows of the objects with visible pixels, boxes in frame coordinates."""
-        shown = visible[layer.index + 1] > 0
-        index, box, area = (
-            layer.index[shown],
-            layer.box[shown].astype(np.float64),
-            layer.area[shown],
+    def _silhouettes(
+        self, owner: np.ndarray, layer: Layer, offset: tuple[float, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each layer object's silhouette box in frame coordinates ([n, 4] x0, x1, y0, y1,
+        unclipped) and the visible silhouette pixels per owner value inside the frame."""
+        size = (self.cfg.width, self.cfg.height)
+        if not self.view.turned:
+            visible = self._compositor.visible(owner, layer, offset, size)
+            ox, oy = offset
+            return layer.box.astype(np.float64) - np.array([ox, ox, oy, oy]), visible
+        shown = np.take(owner.reshape(-1), layer.pixels) == layer.owners
+        box, visible = self.view.silhouettes(
+            layer.pixels,
+            layer.owners,
+            shown,
+            owner.shape[1],
+            offset,
+            int(layer.index.max(initial=-1)) + 2,
         )
-        x0, x1 = (np.clip(box[:, k] - ox, 0, self.cfg.width) for k in (0, 1))
-        y0, y1 = (np.clip(box[:, k] - oy, 0, self.cfg.height) for k in (2, 3))
+        return box[layer.index + 1], visible
+
+    def _ground_truth(
+        self, t: int, layer: Layer, visible: np.ndarray, boxes: np.ndarray
+    ) -> np.ndarray:
+        """gt rows of the objects with visible pixels, `boxes` in frame coordinates."""
+        shown = visible[layer.index + 1] > 0
+        index, box, area = layer.index[shown], boxes[shown], layer.area[shown]
+        x0, x1 = (np.clip(box[:, k], 0, self.cfg.width) for k in (0, 1))
+        y0, y1 = (np.clip(box[:, k], 0, self.cfg.height) for k in (2, 3))
         gt = np.zeros(len(index), GT_DTYPE)
         gt["frame"] = t
         gt["id"] = index + 1
@@ -328,3 +349,11 @@ def _positions(t: int, poses: Poses) -> np.ndarray:
     rows = np.zeros(len(poses.index), POSITION_DTYPE)
     rows["frame"], rows["id"], rows["x"], rows["y"] = t, poses.index + 1, poses.x, poses.y
     return rows
+
+
+def draw_view(cfg: SynthConfig, style: Style, rng: np.random.Generator) -> View:
+    """The video's view: upright unless the randomised style's view_angle_deg range is set."""
+    lo, hi = cfg.style_ranges.view_angle_deg
+    if not style.randomised or (lo, hi) == (0.0, 0.0):
+        return View(cfg.width, cfg.height)
+    return View(cfg.width, cfg.height, float(rng.uniform(lo, hi)))

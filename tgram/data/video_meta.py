@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -28,10 +29,11 @@ def video_meta(
     rng: np.random.Generator,
     gsd_m: float | None = None,
     platform_shift_px: list[list[float]] | None = None,
+    view_angle_deg: float = 0.0,
 ) -> dict[str, object]:
-    """Timing and georeference: a UTM CRS and a GDAL geotransform north-up at `gsd_m` m/px
-    (the video's style draws it; None: cfg.gsd_m); `platform_shift_px` (formats.platform_shift)
-    is recorded when given."""
+    """Timing and georeference: a UTM CRS and a GDAL geotransform at `gsd_m` m/px (the
+    video's style draws it; None: cfg.gsd_m), north-up or turned by `view_angle_deg`
+    (tgram.data.view); `platform_shift_px` (formats.platform_shift) is recorded when given."""
     gsd = cfg.gsd_m if gsd_m is None else gsd_m
     city, lon, lat = CITIES[rng.integers(len(CITIES))]
     lon += rng.uniform(-0.05, 0.05)
@@ -40,8 +42,12 @@ def video_meta(
     easting, northing = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True).transform(
         lon, lat
     )
-    x0 = round(easting - cfg.width * gsd / 2, 2)
-    y0 = round(northing + cfg.height * gsd / 2, 2)
+    # the frame's top-left corner: its centre minus half the frame along the turned axes
+    a = math.radians(view_angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    half_w, half_h = cfg.width * gsd / 2, cfg.height * gsd / 2
+    x0 = round(easting - half_w * c + half_h * s, 2)
+    y0 = round(northing + half_w * s + half_h * c, 2)
     # Sun-synchronous pass near 10:30 local solar time.
     local_solar = timedelta(hours=10.5 + rng.uniform(-0.5, 0.5) - lon / 15)
     day = datetime(2023, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 365)))
@@ -58,4 +64,5 @@ def video_meta(
         gsd_m=gsd,
         place=city,
         platform_shift_px=platform_shift_px,
+        view_angle_deg=view_angle_deg,
     )

@@ -8,6 +8,7 @@ geographic columns are null, so one archive can mix georeferenced and raw videos
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,14 +63,17 @@ class VideoMeta:
 def load_meta(uri: str) -> VideoMeta | None:
     """The meta JSON at `uri`, or None if there is none (rows then have null t/lon/lat/speed).
 
-    Keys: fps, start_time (ISO 8601 UTC), crs, geotransform; gsd_m defaults to |pixel width|.
+    Keys: fps, start_time (ISO 8601 UTC), crs, geotransform; gsd_m defaults to the length of a
+    column step (the pixel width, whether or not the image is north-up).
     """
     if not storage.exists(uri):
         return None
     try:
         raw: dict[str, Any] = json.loads(storage.read_bytes(uri))
         geotransform = tuple(float(v) for v in raw["geotransform"])
-        pixel_width = abs(geotransform[1]) if len(geotransform) == 6 else float("nan")
+        pixel_width = (
+            math.hypot(geotransform[1], geotransform[4]) if len(geotransform) == 6 else float("nan")
+        )
         return VideoMeta(
             fps=float(raw["fps"]),
             start_time=datetime.fromisoformat(str(raw["start_time"]).replace("Z", "+00:00")),
