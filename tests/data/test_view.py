@@ -88,7 +88,9 @@ def test_a_turned_meta_geotransform_and_platform_shift_are_in_frame_axes(tmp_pat
     world = np.array([video._sensor.offset(t) for t in range(4)])
     world_shift = world[0] - world
     # turned by 90 degrees: a world shift (dx, dy) is (dy, -dx) in the frame
-    np.testing.assert_allclose(shift, np.stack([world_shift[:, 1], -world_shift[:, 0]], 1), atol=2e-3)
+    np.testing.assert_allclose(
+        shift, np.stack([world_shift[:, 1], -world_shift[:, 0]], 1), atol=2e-3
+    )
     uri = tmp_path / "meta.json"
     uri.write_text(json.dumps(meta))
     assert load_meta(str(uri)).gsd_m == pytest.approx(gsd)

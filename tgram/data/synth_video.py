@@ -57,8 +57,8 @@ from tgram.data.sprites import LegacyFleet, Sprite, StyledFleet, stamp
 from tgram.data.style import Style, draw_style
 from tgram.data.synth_config import SynthConfig
 from tgram.data.traffic import Traffic
-from tgram.data.view import View
 from tgram.data.video_meta import video_meta
+from tgram.data.view import View
 from tgram.data.world import Pose as ParkingPose
 from tgram.data.world import Stand
 
