@@ -16,7 +16,6 @@ import numpy as np
 from tgram.api import load_detector, load_tracker_config
 from tgram.config import load_config
 from tgram.data.formats import read_results
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import video_id
 from tgram.eval import evaluate_files
 from tgram.inference import track_to_results
@@ -25,6 +24,7 @@ from tgram.pipeline.trajectories import read_trajectories, to_results
 from tgram.query import query, to_text
 from tgram.ray_session import connect
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
+from tgram.synth import SynthConfig, generate_archive
 from tgram.viz import plot_trajectories, render_demo_video
 
 

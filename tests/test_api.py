@@ -12,7 +12,7 @@ import tgram
 import tgram.api
 from tgram.cli import main
 from tgram.data.formats import read_results
-from tgram.data.synth import SynthConfig, generate_archive
+from tgram.synth import SynthConfig, generate_archive
 
 
 @pytest.fixture(scope="module")

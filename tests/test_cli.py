@@ -69,8 +69,9 @@ def test_plot_writes_trajectory_and_speed_pngs(
     import pyarrow as pa
 
     from tests.outputs import commit
+    from tgram.data.meta import VideoMeta
     from tgram.data.video import VideoWriter
-    from tgram.pipeline.geo import VideoMeta, georeference
+    from tgram.pipeline.geo import georeference
 
     video = tmp_path / "v1.mp4"
     with VideoWriter(str(video), fps=10, width=64, height=48) as writer:

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tgram import storage
-from tgram.pipeline.geo import VideoMeta, georeference
+from tgram.data.meta import VideoMeta
+from tgram.pipeline.geo import georeference
 from tgram.pipeline.trajectories import (
     PART_FILE,
     ClipFailure,

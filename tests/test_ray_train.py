@@ -20,10 +20,10 @@ from torch.utils.data import DataLoader, Subset
 from tests.conftest import _free_port
 from tests.test_train import tiny_config
 from tgram import storage
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.inference import Detector
 from tgram.model.tgram import TGraM
 from tgram.ray_train import distributed_model, load_ray_checkpoint, train_on_ray
+from tgram.synth import SynthConfig, generate_archive
 from tgram.train import TrainConfig, build_datasets
 
 GLOBAL_BATCH = 4

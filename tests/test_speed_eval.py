@@ -9,9 +9,9 @@ import pytest
 from tests.outputs import commit
 from tgram.cli import main
 from tgram.data.formats import read_gt, read_speed_truth
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.pipeline.geo import georeference
 from tgram.speed_eval import MOVING_MPS, evaluate_speeds, speed_truth_uri
+from tgram.synth import SynthConfig, generate_archive
 
 
 @pytest.fixture(scope="module")

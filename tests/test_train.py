@@ -11,9 +11,9 @@ import torch
 from tgram.config import ConfigError
 from tgram.data.formats import read_results, write_results
 from tgram.data.sources import load_sequences
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.inference import Detector, rows_to_results, track_video
 from tgram.model.weights import load_weights
+from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import TrackerConfig
 from tgram.train import (
     OptimConfig,

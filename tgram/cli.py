@@ -39,7 +39,7 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, object]:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from tgram.config import load_config
-    from tgram.data.synth import SynthConfig, generate_archive
+    from tgram.synth import SynthConfig, generate_archive
 
     overrides = _given(
         args, "videos", "frames", "width", "height", "fps", "density", "seed", "layout"

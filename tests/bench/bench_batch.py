@@ -18,10 +18,10 @@ import ray
 
 from tests.bench.run import row, to_table
 from tgram.config import load_config
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.inference import Detector, track_to_results
 from tgram.pipeline.batch import BatchConfig, run_batch
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
+from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import TrackerConfig
 
 

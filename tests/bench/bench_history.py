@@ -27,10 +27,10 @@ import torch
 from tests.bench.run import row
 from tgram.data.classes import gt_class_id
 from tgram.data.formats import read_gt
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import list_videos, read_frames, video_id
 from tgram.inference import Detector
 from tgram.resources import SHIPPED_WEIGHTS
+from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import TrackerConfig
 
 MOVING_PX = 2.0

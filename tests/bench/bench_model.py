@@ -39,12 +39,12 @@ import torch
 
 from tgram.config import load_config
 from tgram.data.dataset import MultiFrameDataset
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.inference import Detector
 from tgram.model.config import ModelConfig
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights, read_checkpoint
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
+from tgram.synth import SynthConfig, generate_archive
 from tgram.train import TrainConfig, build_datasets, fit, load_train_config, select_device, validate
 
 log = logging.getLogger(__name__)

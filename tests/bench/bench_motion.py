@@ -29,15 +29,16 @@ from tgram.calibrate import CachedVideo, cache_detections, track_cached
 from tgram.config import load_config
 from tgram.data.classes import CLASS_NAMES
 from tgram.data.formats import read_gt, read_speed_truth
-from tgram.data.synth import SynthConfig, generate_archive
+from tgram.data.meta import load_meta
 from tgram.data.video import list_videos, read_frames, video_id
 from tgram.eval import Matching, evaluate
 from tgram.inference import Detector, TrackRows
-from tgram.pipeline.geo import georeference, load_meta
+from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
 from tgram.pipeline.payloads import rows_table
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.speed_eval import SpeedPairs, SpeedReport, speed_pairs
+from tgram.synth import SynthConfig, generate_archive
 from tgram.track.registration import PlatformMotion
 from tgram.track.tracker import TrackerConfig
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from tests.outputs import commit
-from tgram.pipeline.geo import VideoMeta, georeference
+from tgram.data.meta import VideoMeta
+from tgram.pipeline.geo import georeference
 from tgram.query import query
 
 VIDEOS, ROWS_PER_VIDEO, TRACKS_PER_VIDEO = 200, 50_000, 250

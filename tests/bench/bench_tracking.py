@@ -44,7 +44,6 @@ from tgram.classical import (
 from tgram.config import load_config
 from tgram.data.classes import CLASS_NAMES, gt_class_id
 from tgram.data.formats import read_gt
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.detection_metrics import ImageDetections, detection_metrics, gt_frame
 from tgram.eval import EvalReport, MatchKind, evaluate
@@ -52,6 +51,7 @@ from tgram.heldout import HeldoutConfig, generate_heldout_archive
 from tgram.inference import Detector, TrackRows, rows_to_results
 from tgram.model.decode import Detections
 from tgram.resources import CONFIGS, ROOT, SHIPPED_WEIGHTS
+from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import OnlineTracker, TrackerConfig
 
 AP_SCORE_FLOOR = 0.05

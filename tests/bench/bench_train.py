@@ -15,8 +15,8 @@ from pathlib import Path
 import ray
 
 from tests.test_train import tiny_config
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.ray_train import load_ray_checkpoint, train_on_ray
+from tgram.synth import SynthConfig, generate_archive
 from tgram.train import TrainConfig
 
 WORKER_COUNTS = (1, 2)

@@ -27,7 +27,7 @@ from tgram.data.formats import (
     write_labels,
     write_results,
 )
-from tgram.data.synth import SynthConfig, generate_archive
+from tgram.synth import SynthConfig, generate_archive
 
 
 def gt_rows(*rows: tuple) -> np.ndarray:

@@ -22,7 +22,6 @@ import pytest
 
 from tgram import storage
 from tgram.api import load_detector
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import VideoWriter, list_videos, read_frames, scan_archive, video_id
 from tgram.eval import evaluate
 from tgram.faults import ENV as CRASH_ENV
@@ -36,6 +35,7 @@ from tgram.pipeline.trajectories import (
     to_results,
 )
 from tgram.resources import SHIPPED_WEIGHTS
+from tgram.synth import SynthConfig, generate_archive
 from tgram.track.registration import PlatformMotion
 from tgram.track.tracker import TrackerConfig
 

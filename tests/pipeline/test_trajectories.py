@@ -19,9 +19,10 @@ from pyproj import Transformer
 from tests.outputs import commit, record_for
 from tests.outputs import vehicle_rows as _rows
 from tgram import storage
+from tgram.data.meta import VideoMeta, load_meta, meta_uri_for
 from tgram.faults import CRASH_EXIT
 from tgram.faults import ENV as CRASH_ENV
-from tgram.pipeline.geo import VideoMeta, georeference, load_meta, meta_uri_for
+from tgram.pipeline.geo import georeference
 from tgram.pipeline.trajectories import (
     COMMIT_KEY,
     PROVENANCE,

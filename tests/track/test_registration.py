@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from tgram.data.synth import SynthConfig, generate_archive
 from tgram.data.video import read_frames
 from tgram.inference import Detector, context_frames, detect_frames
 from tgram.model.config import ModelConfig
 from tgram.model.tgram import TGraM
+from tgram.synth import SynthConfig, generate_archive
 from tgram.track.registration import PlatformMotion, RegistrationConfig
 
 PAD = 32

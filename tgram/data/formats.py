@@ -22,12 +22,10 @@ from __future__ import annotations
 import configparser
 import json
 import logging
-import math
 import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -634,74 +632,7 @@ def _frame_size(seq: _SequenceDir, first_image_uri: str) -> tuple[int, int]:
     return image.shape[1], image.shape[0]
 
 
-def video_meta_record(
-    video_id: str,
-    *,
-    fps: float,
-    width: int,
-    height: int,
-    frames: int,
-    start: datetime,
-    crs: str,
-    origin_xy: tuple[float, float],
-    gsd_m: float,
-    place: str,
-    platform_shift_px: Sequence[Sequence[float]] | None = None,
-    view_angle_deg: float = 0.0,
-) -> dict[str, object]:
-    """The meta JSON of a video (`meta/<id>.json`): timing and a GDAL geotransform with its
-    top-left corner at `origin_xy` (metres in `crs`), north-up or with the image's x axis
-    turned `view_angle_deg` from east towards south (y down, as image axes turn).
-
-    `platform_shift_px` (synthetic videos only, see `platform_shift`): one [dx, dy] per
-    frame; None leaves the key out, so real videos' meta keeps its keys.
-    """
-    x0, y0 = origin_xy
-    record: dict[str, object] = {
-        "video_id": video_id,
-        "fps": fps,
-        "width": width,
-        "height": height,
-        "frames": frames,
-        "start_time": start.isoformat().replace("+00:00", "Z"),
-        "crs": crs,
-        "geotransform": _geotransform(x0, y0, gsd_m, view_angle_deg),
-        "gsd_m": gsd_m,
-        "place": place,
-    }
-    if platform_shift_px is not None:
-        shift = [[float(v) for v in pair] for pair in platform_shift_px]
-        if len(shift) != frames or any(len(pair) != 2 for pair in shift):
-            raise ValueError(
-                f"{video_id}: platform_shift_px needs one [dx, dy] per frame ({frames}), got {len(shift)}"
-            )
-        record["platform_shift_px"] = shift
-    return record
-
-
-def _geotransform(x0: float, y0: float, gsd_m: float, angle_deg: float) -> list[float]:
-    """GDAL order: X = x0 + col g1 + row g2, Y = y0 + col g4 + row g5; a column step is the
-    world direction (cos, sin) in image axes (y down, so northing falls with sin)."""
-    if angle_deg == 0.0:
-        return [x0, gsd_m, 0.0, y0, 0.0, -gsd_m]
-    a = math.radians(angle_deg)
-    c, s = round(math.cos(a), 12) + 0.0, round(math.sin(a), 12) + 0.0
-    return [x0, gsd_m * c, -gsd_m * s, y0, -gsd_m * s, -gsd_m * c]
-
-
 # --- synthetic motion truth ----------------------------------------------------------------
-
-
-def platform_shift(offsets: np.ndarray | Sequence[Sequence[float]]) -> list[list[float]]:
-    """The meta's `platform_shift_px` from the world position of each frame's top-left corner
-    ([frames, 2] px): shift[t] = offsets[0] - offsets[t], rounded to 3 decimals.
-
-    It is the image displacement of static ground since frame 0 (a ground point at p in
-    frame 0 is at p + shift[t] in frame t), which a tracker's camera-motion compensation
-    or a speed estimate has to take out; shift[0] is [0, 0].
-    """
-    o = np.asarray(offsets, np.float64).reshape(-1, 2)
-    return (np.round(o[0] - o, 3) + 0.0).tolist()  # + 0.0: no -0.0 in the JSON
 
 
 def speed_truth(gt: np.ndarray, positions: np.ndarray, gsd_m: float, fps: float) -> np.ndarray:

@@ -7,97 +7,18 @@ geographic columns are null, so one archive can mix georeferenced and raw videos
 
 from __future__ import annotations
 
-import json
-import math
-import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj import Transformer
 
-from tgram import storage
-from tgram.data.video import VIDEO_SUFFIXES
+from tgram.data.meta import VideoMeta
 
 GEO_COLUMNS = ("t", "lon", "lat", "speed_mps")
 """Columns `georeference` adds (and replaces if present)."""
-
-
-@dataclass(frozen=True)
-class VideoMeta:
-    """What georeferencing needs from a video's meta JSON."""
-
-    fps: float
-    start_time: datetime
-    """UTC time of frame 0."""
-    crs: str
-    """The projected CRS the geotransform is in, e.g. "EPSG:32650" (UTM 50N)."""
-    geotransform: tuple[float, float, float, float, float, float]
-    """GDAL order: x0, pixel width, row rotation, y0, column rotation, pixel height (< 0 north-up)."""
-    gsd_m: float
-    """Ground sampling distance, metres per pixel: turns px/frame into m/s."""
-
-    def __post_init__(self) -> None:
-        if len(self.geotransform) != 6:
-            raise ValueError(
-                f"geotransform: expected 6 numbers (GDAL order), got {len(self.geotransform)}"
-            )
-        if not self.fps > 0:
-            raise ValueError(f"fps: expected > 0, got {self.fps}")
-        if not self.gsd_m > 0:
-            raise ValueError(f"gsd_m: expected > 0, got {self.gsd_m}")
-        if self.start_time.tzinfo is None:
-            raise ValueError("start_time: expected a time zone (ISO 8601 with 'Z' or an offset)")
-        try:
-            CRS.from_user_input(self.crs)
-        except CRSError:
-            raise ValueError(
-                f"crs: expected a CRS such as 'EPSG:32650', got {self.crs!r}"
-            ) from None
-
-
-def load_meta(uri: str) -> VideoMeta | None:
-    """The meta JSON at `uri`, or None if there is none (rows then have null t/lon/lat/speed).
-
-    Keys: fps, start_time (ISO 8601 UTC), crs, geotransform; gsd_m defaults to the length of a
-    column step (the pixel width, whether or not the image is north-up).
-    """
-    if not storage.exists(uri):
-        return None
-    try:
-        raw: dict[str, Any] = json.loads(storage.read_bytes(uri))
-        geotransform = tuple(float(v) for v in raw["geotransform"])
-        pixel_width = (
-            math.hypot(geotransform[1], geotransform[4]) if len(geotransform) == 6 else float("nan")
-        )
-        return VideoMeta(
-            fps=float(raw["fps"]),
-            start_time=datetime.fromisoformat(str(raw["start_time"]).replace("Z", "+00:00")),
-            crs=str(raw["crs"]),
-            geotransform=geotransform,  # type: ignore[arg-type]  # length checked by VideoMeta
-            gsd_m=float(raw.get("gsd_m", pixel_width)),
-        )
-    except KeyError as exc:
-        raise ValueError(f"{uri}: bad video meta JSON: missing key {exc}") from None
-    except (ValueError, TypeError, AttributeError) as exc:
-        reason = " ".join(str(exc).split())
-        raise ValueError(f"{uri}: bad video meta JSON: {reason}") from None
-
-
-def meta_uri_for(video_uri: str) -> str:
-    """Where an archive keeps a video's meta: `<seq>/meta.json` inside an image sequence,
-    `meta/<file stem>.json` beside the `videos/` folder of a video-file archive (the
-    `tgram synth` layout)."""
-    path = video_uri.rstrip("/")
-    stem, suffix = posixpath.splitext(posixpath.basename(path))
-    if suffix.lower() not in VIDEO_SUFFIXES:
-        return storage.join(video_uri, "meta.json")
-    videos_dir = posixpath.dirname(path)
-    return storage.join(posixpath.dirname(videos_dir), "meta", f"{stem}.json")
 
 
 def georeference(table_or_arrays: pa.Table | Mapping[str, Any], meta: VideoMeta | None) -> pa.Table:

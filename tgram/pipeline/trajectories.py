@@ -35,9 +35,10 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from tgram import __version__, storage
+from tgram.data.meta import VideoMeta, load_meta, meta_uri_for
 from tgram.data.video import SAFE_ID
 from tgram.faults import crash_point
-from tgram.pipeline.geo import VideoMeta, georeference, load_meta, meta_uri_for
+from tgram.pipeline.geo import georeference
 
 __all__ = [
     "COMMIT_KEY",

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from tgram.data.meta import load_meta, meta_uri_for
 from tgram.inference import (
     TrackRun,
 )
 from tgram.pipeline.clips import Clip, one_line
-from tgram.pipeline.geo import georeference, load_meta, meta_uri_for
+from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
 from tgram.pipeline.payloads import detections_from_ipc, from_ipc, rows_table, video_shifts
 from tgram.pipeline.stitch import StitchConfig, stitch_table

@@ -18,9 +18,9 @@ import math
 import cv2
 import numpy as np
 
-from tgram.data.style import Style, fixed_style
-from tgram.data.synth_config import SynthConfig
-from tgram.data.view import View
+from tgram.synth.config import SynthConfig
+from tgram.synth.style import Style, fixed_style
+from tgram.synth.view import View
 
 NOISE_PAD = 16
 """The noise tile is this much larger than a frame; each frame reads it at a random offset."""
@@ -41,7 +41,7 @@ def optics_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 class Sensor:
     """Whole-frame effects of one video, drawn from one random stream at construction.
 
-    `style` is the video's style (tgram.data.style); None: the fixed style of `cfg`.
+    `style` is the video's style (tgram.synth.style); None: the fixed style of `cfg`.
     """
 
     def __init__(

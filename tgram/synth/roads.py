@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgram.data.painter import Painter
-from tgram.data.world import (
+from tgram.synth.painter import Painter
+from tgram.synth.world import (
     CROSSWALK_DEPTH,
     LANE_WIDTH,
     SIDEWALK_WIDTH,

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from tgram.config import ConfigError, from_dict
-from tgram.data.palette import LEGACY_GRADING, LEGACY_PALETTE
-from tgram.data.sensor import blur_kernel
-from tgram.data.sprites import CAR_COLOURS, VEHICLE_KINDS
-from tgram.data.style import draw_style, fixed_style
-from tgram.data.synth import SynthConfig, SyntheticVideo, generate_archive
-from tgram.data.synth_config import BIOMES, StyleRanges
+from tgram.synth import SynthConfig, SyntheticVideo, generate_archive
+from tgram.synth.config import BIOMES, StyleRanges
+from tgram.synth.palette import LEGACY_GRADING, LEGACY_PALETTE
+from tgram.synth.sensor import blur_kernel
+from tgram.synth.sprites import CAR_COLOURS, VEHICLE_KINDS
+from tgram.synth.style import draw_style, fixed_style
 
 TINY = SynthConfig(width=192, height=128, frames=3, videos=1, seed=4)
 """Randomised (the default style)."""

@@ -1,12 +1,12 @@
 """One synthetic video: its scene, its objects' motion, and its frames with exact gt.
 
-Each video is a static scene painted once (tgram.data.scene) plus objects that move on it:
+Each video is a static scene painted once (tgram.synth.scene) plus objects that move on it:
 vehicles driving a road grid with traffic lights (car-following, turns, kerbside stops),
 parked cars, ships with wakes along shipping routes and berthed at piers, airplanes taxiing
 to and pushed back from apron stands. Per frame the objects are composited, cloud puffs
 drift over, and a sensor model applies platform jitter, blur, brightness drift and noise.
 How all of it looks (ground sample distance, palette, sun, objects' sizes and colours,
-sensor, compression) is the video's style (tgram.data.style), drawn per video from its own
+sensor, compression) is the video's style (tgram.synth.style), drawn per video from its own
 random stream in the randomised style, recorded in the meta under "style".
 
 Ground truth is exact by construction: each object's box is the tight box of its drawn
@@ -34,10 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from tgram.data.classes import gt_class_id
-from tgram.data.clouds import Clouds
-from tgram.data.compositor import Compositor, Layer, Poses, clip
-from tgram.data.formats import GT_DTYPE, POSITION_DTYPE, platform_shift
-from tgram.data.movers import (
+from tgram.data.formats import GT_DTYPE, POSITION_DTYPE
+from tgram.data.meta import platform_shift
+from tgram.synth.clouds import Clouds
+from tgram.synth.compositor import Compositor, Layer, Poses, clip
+from tgram.synth.config import SynthConfig
+from tgram.synth.meta import video_meta
+from tgram.synth.movers import (
     PUSHBACK_SPEED,
     ROUTE_ACCEL,
     SHIP_ARRIVALS,
@@ -50,17 +53,15 @@ from tgram.data.movers import (
     draw_wake,
     spaced,
 )
-from tgram.data.palette import SHADOW_DARKNESS
-from tgram.data.scene import build_scene
-from tgram.data.sensor import Sensor, optics_blur
-from tgram.data.sprites import LegacyFleet, Sprite, StyledFleet, stamp
-from tgram.data.style import Style, draw_style
-from tgram.data.synth_config import SynthConfig
-from tgram.data.traffic import Traffic
-from tgram.data.video_meta import video_meta
-from tgram.data.view import View
-from tgram.data.world import Pose as ParkingPose
-from tgram.data.world import Stand
+from tgram.synth.palette import SHADOW_DARKNESS
+from tgram.synth.scene import build_scene
+from tgram.synth.sensor import Sensor, optics_blur
+from tgram.synth.sprites import LegacyFleet, Sprite, StyledFleet, stamp
+from tgram.synth.style import Style, draw_style
+from tgram.synth.traffic import Traffic
+from tgram.synth.view import View
+from tgram.synth.world import Pose as ParkingPose
+from tgram.synth.world import Stand
 
 
 @dataclass(frozen=True)

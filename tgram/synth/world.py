@@ -1,7 +1,7 @@
 """The world a synthetic video looks at: the painted scene and the geometry objects move on.
 
 Sizes are "legacy pixels" (~0.5 m for geometry, ~1 m/px at 10 fps for speeds; see
-tgram.data.style): the fixed style draws them as they are, a randomised style scales them
+tgram.synth.style): the fixed style draws them as they are, a randomised style scales them
 by `Scene.scale` (geometry) and `Scene.speed` (motion).
 """
 
@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from tgram.data.palette import RGB
+from tgram.synth.palette import RGB
 
 Side = Literal["left", "right", "top", "bottom"]
 

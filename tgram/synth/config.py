@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal, get_args
 
 from tgram.data.classes import CLASS_NAMES, check_class_names
-from tgram.data.world import MARGIN
+from tgram.synth.world import MARGIN
 
 X264Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
@@ -71,7 +71,7 @@ class StyleRanges:
     density: Range = (0.6, 1.4)
     """Per-video factor on `density` (traffic, parked cars, ships, airplanes)."""
     view_angle_deg: Range = (0.0, 0.0)
-    """Angle the frame is turned by against the world, degrees (tgram.data.view): the renderer
+    """Angle the frame is turned by against the world, degrees (tgram.synth.view): the renderer
     lays roads, parking rows, aprons and piers along the world's axes, real imagery shows
     them at any angle. Drawn from the video's own stream only when the range is not
     (0, 0), so archives of other settings stay as they were. With 90-degree turns and flips

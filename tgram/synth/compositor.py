@@ -24,10 +24,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tgram.data.palette import SHADOW_DARKNESS
-from tgram.data.sensor import optics_blur
-from tgram.data.sprites import SILHOUETTE_ALPHA, Sprite, Stamp, stamp
-from tgram.data.world import Scene
+from tgram.synth.palette import SHADOW_DARKNESS
+from tgram.synth.sensor import optics_blur
+from tgram.synth.sprites import SILHOUETTE_ALPHA, Sprite, Stamp, stamp
+from tgram.synth.world import Scene
 
 FAINT = 1 / 32
 """Coverage below which a sprite pixel is not drawn at all (it would change < 4 grey levels)."""

@@ -1,6 +1,6 @@
 """Ships and airplanes following routes: arc-length paths, legs with stops, and ship wakes.
 
-Speeds and accelerations are legacy px/frame (tgram.data.style): the video scales them by
+Speeds and accelerations are legacy px/frame (tgram.synth.style): the video scales them by
 its scene's `speed`."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from tgram.data.painter import pixel
-from tgram.data.palette import RGB
-from tgram.data.sprites import Sprite
+from tgram.synth.painter import pixel
+from tgram.synth.palette import RGB
+from tgram.synth.sprites import Sprite
 
 SHIP_SPEED = (0.25, 0.7)
 """Ship cruise speeds, px/frame (2.5-7 m/s at 1 m/px and 10 fps); one per route, so ships on

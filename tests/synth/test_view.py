@@ -1,4 +1,4 @@
-"""Turned views (tgram.data.view): frames and gt of a turned video against the upright one."""
+"""Turned views (tgram.synth.view): frames and gt of a turned video against the upright one."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from tgram.data.synth_config import StyleRanges, SynthConfig
-from tgram.data.synth_video import SyntheticVideo
-from tgram.data.view import View
-from tgram.pipeline.geo import load_meta
+from tgram.data.meta import load_meta
+from tgram.synth.config import StyleRanges, SynthConfig
+from tgram.synth.video import SyntheticVideo
+from tgram.synth.view import View
 
 
 def _video(angle: float, size: tuple[int, int] = (256, 256)) -> SyntheticVideo:

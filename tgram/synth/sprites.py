@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tgram.data.palette import CONTAINER_COLOURS, LEGACY_GRADING, RGB, Grading, shade
+from tgram.synth.palette import CONTAINER_COLOURS, LEGACY_GRADING, RGB, Grading, shade
 
 SUPERSAMPLE = 4
 """Sprites are drawn this many times finer, then area-averaged: anti-aliased edges."""

@@ -5,7 +5,7 @@ lots and parks, and, in bands along two sides of the frame, a port (water with a
 shoreline, quays, piers, a container yard) and an airport apron (terminal, stands,
 taxilanes). One sun lights it all, so every cast shadow points the same way.
 
-The video's style (tgram.data.style) sets the palette, the sun, the grading and the scale
+The video's style (tgram.synth.style) sets the palette, the sun, the grading and the scale
 of the geometry; without one the scene is painted in the fixed style.
 """
 
@@ -15,15 +15,15 @@ import math
 
 import numpy as np
 
-from tgram.data.airport import paint_airport
-from tgram.data.movers import FOAM
-from tgram.data.painter import Painter, paint_tall_things, smooth_noise
-from tgram.data.palette import SHADOW_DARKNESS
-from tgram.data.roads import layout_roads, paint_roads
-from tgram.data.style import FIXED_SCENE_STYLE, Style
-from tgram.data.urban import paint_blocks
-from tgram.data.waterfront import paint_port
-from tgram.data.world import Band, Scene, Side, Sizes
+from tgram.synth.airport import paint_airport
+from tgram.synth.movers import FOAM
+from tgram.synth.painter import Painter, paint_tall_things, smooth_noise
+from tgram.synth.palette import SHADOW_DARKNESS
+from tgram.synth.roads import layout_roads, paint_roads
+from tgram.synth.style import FIXED_SCENE_STYLE, Style
+from tgram.synth.urban import paint_blocks
+from tgram.synth.waterfront import paint_port
+from tgram.synth.world import Band, Scene, Side, Sizes
 
 
 def build_scene(

@@ -1,16 +1,16 @@
 """The port: water with a shoreline, quays, piers with berthed ships, a container yard.
 
-Sizes are legacy pixels times the painter's scale `k` (see tgram.data.style).
+Sizes are legacy pixels times the painter's scale `k` (see tgram.synth.style).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tgram.data.painter import Painter, free_intervals, rounded_polyline, smooth_noise
-from tgram.data.palette import shade
-from tgram.data.urban import lots, plant
-from tgram.data.world import Band, Pose, Scene
+from tgram.synth.painter import Painter, free_intervals, rounded_polyline, smooth_noise
+from tgram.synth.palette import shade
+from tgram.synth.urban import lots, plant
+from tgram.synth.world import Band, Pose, Scene
 
 
 def paint_port(p: Painter, scene: Scene, band: Band) -> None:

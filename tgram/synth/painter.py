@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tgram.data.palette import LEGACY_PALETTE, RGB, SHADOW_DARKNESS, Palette, shade
-from tgram.data.world import Sizes
+from tgram.synth.palette import LEGACY_PALETTE, RGB, SHADOW_DARKNESS, Palette, shade
+from tgram.synth.world import Sizes
 
 
 class Painter:
@@ -17,7 +17,7 @@ class Painter:
     shadow has darkened the ground, because they stand above it.
 
     `palette` holds the ground materials; `k` is the scale, pixels per legacy pixel (see
-    tgram.data.style): painting steps give their sizes in legacy pixels and multiply by it.
+    tgram.synth.style): painting steps give their sizes in legacy pixels and multiply by it.
     """
 
     def __init__(

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 from pyproj import Transformer
 
-from tgram.data.formats import video_meta_record
-from tgram.data.synth_config import SynthConfig
+from tgram.data.meta import video_meta_record
+from tgram.synth.config import SynthConfig
 
 CITIES = (
     ("Shanghai", 121.49, 31.23),
@@ -33,7 +33,7 @@ def video_meta(
 ) -> dict[str, object]:
     """Timing and georeference: a UTM CRS and a GDAL geotransform at `gsd_m` m/px (the
     video's style draws it; None: cfg.gsd_m), north-up or turned by `view_angle_deg`
-    (tgram.data.view); `platform_shift_px` (formats.platform_shift) is recorded when given."""
+    (tgram.synth.view); `platform_shift_px` (formats.platform_shift) is recorded when given."""
     gsd = cfg.gsd_m if gsd_m is None else gsd_m
     city, lon, lat = CITIES[rng.integers(len(CITIES))]
     lon += rng.uniform(-0.05, 0.05)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tgram.data.compositor import Compositor, Layer, Poses
-from tgram.data.sprites import Sprite
-from tgram.data.world import Scene
+from tgram.synth.compositor import Compositor, Layer, Poses
+from tgram.synth.sprites import Sprite
+from tgram.synth.world import Scene
 
 HEIGHT, WIDTH = 20, 30
 COLOUR = (100.0, 150.0, 200.0)

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from tgram.data.painter import Painter, free_intervals, rect_poly
-from tgram.data.palette import shade
-from tgram.data.roads import along
-from tgram.data.world import SIDEWALK_WIDTH, Pose, Scene
+from tgram.synth.painter import Painter, free_intervals, rect_poly
+from tgram.synth.palette import shade
+from tgram.synth.roads import along
+from tgram.synth.world import SIDEWALK_WIDTH, Pose, Scene
 
 
 def paint_blocks(p: Painter, scene: Scene, urban: tuple[float, float, float, float]) -> None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tgram.data.sensor import Sensor, optics_blur
-from tgram.data.synth_config import SynthConfig
-from tgram.data.world import MARGIN
+from tgram.synth.config import SynthConfig
+from tgram.synth.sensor import Sensor, optics_blur
+from tgram.synth.world import MARGIN
 
 QUIET = SynthConfig(
     width=80, height=64, frames=2, jitter_px=0.0, noise_sigma=0.0, brightness_drift=0.0

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tgram.data.compositor import clip
-from tgram.data.painter import smooth_noise
-from tgram.data.palette import LEGACY_GRADING, Grading
-from tgram.data.synth_config import SynthConfig
-from tgram.data.world import Scene
+from tgram.synth.compositor import clip
+from tgram.synth.config import SynthConfig
+from tgram.synth.painter import smooth_noise
+from tgram.synth.palette import LEGACY_GRADING, Grading
+from tgram.synth.world import Scene
 
 CLOUD_HIDES = 0.5
 """Cloud opacity from which the ground below counts as hidden (visibility)."""

@@ -16,15 +16,14 @@ from tgram.data.formats import (
     POSITION_DTYPE,
     SPEED_DTYPE,
     FormatError,
-    platform_shift,
     read_gt,
     read_speed_truth,
     speed_truth,
-    video_meta_record,
     write_speed_truth,
 )
-from tgram.data.synth import SynthConfig, generate_archive
-from tgram.data.video_meta import video_meta
+from tgram.data.meta import platform_shift, video_meta_record
+from tgram.synth import SynthConfig, generate_archive
+from tgram.synth.meta import video_meta
 
 SMALL = SynthConfig(width=256, height=160, frames=12, videos=1, seed=0, style="fixed")
 BOX_ERROR_PX = 0.75

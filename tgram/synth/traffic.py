@@ -7,7 +7,7 @@ cost more CPU than compositing them. Every car moves on the state of the frame b
 synchronous update): a follower sees its leader where the leader was, never further
 ahead than it now is, so keeping the IDM's gap to that position keeps queues apart.
 
-The constants are legacy pixels (tgram.data.style): speeds, accelerations and gaps are
+The constants are legacy pixels (tgram.synth.style): speeds, accelerations and gaps are
 scaled by the scene's `speed`, distances along lanes by its `scale`.
 """
 
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tgram.data.compositor import Poses
-from tgram.data.movers import SPEED_WOBBLE
-from tgram.data.sprites import Sprite, vehicle_sprite
-from tgram.data.world import Scene
+from tgram.synth.compositor import Poses
+from tgram.synth.movers import SPEED_WOBBLE
+from tgram.synth.sprites import Sprite, vehicle_sprite
+from tgram.synth.world import Scene
 
 ACCEL = 0.04
 """Car acceleration, px/frame^2 (4 m/s^2 at 1 m/px and 10 fps)."""

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tgram.data.traffic import LIGHT_CYCLE, Traffic
-from tgram.data.world import Crossing, Lane, Scene
+from tgram.synth.traffic import LIGHT_CYCLE, Traffic
+from tgram.synth.world import Crossing, Lane, Scene
 
 STOP_LINE = 300.0
 

@@ -15,9 +15,9 @@ from pyproj import Transformer
 from tgram import storage
 from tgram.config import ConfigError, from_dict, load_config
 from tgram.data.formats import read_gt
-from tgram.data.synth import SynthConfig, SyntheticVideo, generate_archive
-from tgram.data.video_meta import CITIES
-from tgram.data.world import MARGIN
+from tgram.synth import SynthConfig, SyntheticVideo, generate_archive
+from tgram.synth.meta import CITIES
+from tgram.synth.world import MARGIN
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "synth"
 TINY = SynthConfig(width=256, height=192, frames=12, videos=1, style="fixed")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgram.data.painter import Painter, rounded_polyline
-from tgram.data.world import Band, Pose, Scene, Stand
+from tgram.synth.painter import Painter, rounded_polyline
+from tgram.synth.world import Band, Pose, Scene, Stand
 
 
 def paint_airport(p: Painter, scene: Scene, band: Band) -> None:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tgram.data.palette import (
+from tgram.synth.config import STYLE_MARGIN, SynthConfig
+from tgram.synth.palette import (
     BIOME_PALETTES,
     HAZE,
     LEGACY_GRADING,
@@ -27,9 +28,8 @@ from tgram.data.palette import (
     Grading,
     Palette,
 )
-from tgram.data.sprites import MAX_PLANE_M, MAX_SHIP_M, MIN_SHIP_M
-from tgram.data.synth_config import STYLE_MARGIN, SynthConfig
-from tgram.data.world import MARGIN, Sizes
+from tgram.synth.sprites import MAX_PLANE_M, MAX_SHIP_M, MIN_SHIP_M
+from tgram.synth.world import MARGIN, Sizes
 
 LEGACY_GSD_M = 0.5
 """Metres per legacy pixel of the scene geometry and object sizes (see the module doc)."""

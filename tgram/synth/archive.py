@@ -2,7 +2,7 @@
 
 This module writes the archive: videos side by side in worker processes, each an mp4 (or
 an AIR-MOT JPEG sequence) with its gt, meta and speed truth. What is in a video, and how it
-is drawn, is tgram.data.synth_video.
+is drawn, is tgram.synth.video.
 
 mp4 layout: `videos/<id>.mp4`, `gt/<id>.txt`, `meta/<id>.json`, `speeds/<id>.csv`; AIR-MOT:
 `images/<split>/<id>/img/000001.jpg`, `<id>/gt/gt.txt`, `<id>/gt/speeds.csv`, `<id>/meta.json`.
@@ -22,11 +22,9 @@ import numpy as np
 
 from tgram import storage
 from tgram.data.formats import speed_truth, write_gt, write_speed_truth
-from tgram.data.synth_config import SynthConfig
-from tgram.data.synth_video import SyntheticVideo
 from tgram.data.video import VideoWriter
-
-__all__ = ["SynthConfig", "SyntheticVideo", "generate_archive"]
+from tgram.synth.config import SynthConfig
+from tgram.synth.video import SyntheticVideo
 
 Progress = Callable[[int], object]
 
