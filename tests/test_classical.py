@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
+from tgram.classes import class_index
 from tgram.classical import BackgroundSubtractionConfig, BackgroundSubtractionDetector
 from tgram.config import load_config
-from tgram.data.classes import class_index
+from tgram.geometry import iou_matrix
 from tgram.resources import CONFIGS
-from tgram.track.matching import iou_matrix
 
 HEIGHT, WIDTH, MARGIN = 96, 128, 10
 STATIC_BOX = (20.0, 30.0, 30.0, 36.0)  # scene xyxy: a parked 10x6 px car

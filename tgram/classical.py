@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tgram.data.classes import class_index
+from tgram.classes import class_index
 from tgram.model.decode import Detections
 
 DETECTED_CLASS = class_index("vehicle")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tgram.data.classes import class_name_of_gt_id
-from tgram.track.matching import iou_matrix
+from tgram.classes import class_name_of_gt_id
+from tgram.geometry import iou_matrix
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from tests.bench.run import row
-from tgram.data.classes import gt_class_id
+from tgram.classes import gt_class_id
 from tgram.data.formats import read_gt
 from tgram.data.video import list_videos, read_frames, video_id
 from tgram.inference import Detector

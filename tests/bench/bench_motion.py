@@ -26,8 +26,8 @@ import pyarrow as pa
 
 from tests.bench.bench_tracking import SETS, EvalSet, _log, _row, _with_gt_class, written
 from tgram.calibrate import CachedVideo, cache_detections, track_cached
+from tgram.classes import CLASS_NAMES
 from tgram.config import load_config
-from tgram.data.classes import CLASS_NAMES
 from tgram.data.formats import read_gt, read_speed_truth
 from tgram.data.meta import load_meta
 from tgram.data.video import list_videos, read_frames, video_id

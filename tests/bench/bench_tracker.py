@@ -20,7 +20,7 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
-from tgram.data.classes import CLASS_NAMES
+from tgram.classes import CLASS_NAMES
 from tgram.track.tracker import OnlineTracker, TrackerConfig
 
 FRAME_SIZE = (4000, 3000)

@@ -36,13 +36,13 @@ import numpy as np
 from numpy.lib import recfunctions
 
 from tgram.calibrate import CachedVideo, cache_detections, track_cached
+from tgram.classes import CLASS_NAMES, gt_class_id
 from tgram.classical import (
     DETECTED_CLASS,
     BackgroundSubtractionConfig,
     BackgroundSubtractionDetector,
 )
 from tgram.config import load_config
-from tgram.data.classes import CLASS_NAMES, gt_class_id
 from tgram.data.formats import read_gt
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.detection_metrics import ImageDetections, detection_metrics, gt_frame

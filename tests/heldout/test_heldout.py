@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
+from tgram.classes import CLASS_NAMES, gt_class_id
 from tgram.cli import main
 from tgram.config import ConfigError, load_config
-from tgram.data.classes import CLASS_NAMES, gt_class_id
 from tgram.data.formats import GT_DTYPE, read_gt
 from tgram.data.video import probe, read_frames
 from tgram.heldout import HeldoutConfig, HeldoutVideo, generate_heldout_archive
@@ -289,7 +289,7 @@ def test_shares_no_code_with_the_training_renderer() -> None:
     allowed = {
         "tgram.data.formats",
         "tgram.data.video",
-        "tgram.data.classes",
+        "tgram.classes",
         "tgram.storage",
         "tgram.config",
     }

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from tgram.track.matching import (
-    GATE_95,
-    class_gate,
-    embedding_distance,
-    fuse_motion,
-    iou_matrix,
-    linear_assignment,
-    neighbour_pairs,
-)
+from tgram.geometry import iou_matrix, linear_assignment, neighbour_pairs
+from tgram.track.matching import GATE_95, class_gate, embedding_distance, fuse_motion
 
 INF = np.inf
 

@@ -35,8 +35,8 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
 from tgram import storage
+from tgram.classes import CLASS_NAMES
 from tgram.config import ConfigError, from_dict
-from tgram.data.classes import CLASS_NAMES
 from tgram.data.video import FRAME_DIR_NAMES, IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ GT_DTYPE = np.dtype(
     ]
 )
 """One gt box: 0-based frame, identity, tlwh pixels, mark (0 = ignore), 1-based gt class id
-as in the file (see tgram.data.classes), visible fraction in [0, 1]."""
+as in the file (see tgram.classes), visible fraction in [0, 1]."""
 
 RESULT_DTYPE = np.dtype(
     [

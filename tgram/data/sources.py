@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.fs as pafs
 
 from tgram import storage
-from tgram.data.classes import CLASS_NAMES, class_name_of_gt_id
+from tgram.classes import CLASS_NAMES, class_name_of_gt_id
 from tgram.data.dataset import FrameAnnotations, Sequence
 from tgram.data.formats import FormatError, load_dataset_json, read_gt, read_labels
 from tgram.data.video import FRAME_DIR_NAMES, read_frames

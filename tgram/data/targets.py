@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-DOWN_RATIO = 4
+from tgram.geometry import DOWN_RATIO
+
 MIN_RADIUS = 1
 IGNORED_PEAK = 0.999
 """Peak of an ignored object's Gaussian: not 1, so it is no positive, and close enough to 1

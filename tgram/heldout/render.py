@@ -28,7 +28,7 @@ from pathlib import Path as FilePath
 import numpy as np
 
 from tgram import storage
-from tgram.data.classes import gt_class_id
+from tgram.classes import gt_class_id
 from tgram.data.formats import GT_DTYPE, POSITION_DTYPE, speed_truth, write_gt, write_speed_truth
 from tgram.data.meta import platform_shift, video_meta_record
 from tgram.data.video import VideoWriter

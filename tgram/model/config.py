@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tgram.data.classes import CLASS_NAMES
+from tgram.classes import CLASS_NAMES
 
 PeakRule = Literal["maxpool", "box"]
 

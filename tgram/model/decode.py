@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tgram.data.targets import DOWN_RATIO
+from tgram.geometry import DOWN_RATIO
 from tgram.model.config import PeakRule
 
 

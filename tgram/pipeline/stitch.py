@@ -26,8 +26,8 @@ import pyarrow as pa
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from tgram.geometry import iou_matrix, linear_assignment, neighbour_pairs, unit_rows
 from tgram.pipeline.clips import Clip
-from tgram.track.matching import iou_matrix, linear_assignment, neighbour_pairs, unit_rows
 
 Rows = pa.Table | Mapping[str, np.ndarray]
 """Tracklet rows of one video's clips: a pyarrow Table (embedding a fixed-size list column)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Literal, get_args
 
-from tgram.data.classes import CLASS_NAMES, check_class_names
+from tgram.classes import CLASS_NAMES, check_class_names
 from tgram.synth.world import MARGIN
 
 X264Preset = Literal[

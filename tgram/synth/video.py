@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tgram.data.classes import gt_class_id
+from tgram.classes import gt_class_id
 from tgram.data.formats import GT_DTYPE, POSITION_DTYPE
 from tgram.data.meta import platform_shift
 from tgram.synth.clouds import Clouds

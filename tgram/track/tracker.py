@@ -15,18 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+from tgram.geometry import Pairs, iou_matrix, linear_assignment, neighbour_pairs, unit_rows
 from tgram.track.kalman import STATE_DIM, KalmanFilter, xyah_to_xyxy, xyxy_to_xyah
-from tgram.track.matching import (
-    GATE_95,
-    Pairs,
-    class_gate,
-    embedding_distance,
-    fuse_motion,
-    iou_matrix,
-    linear_assignment,
-    neighbour_pairs,
-    unit_rows,
-)
+from tgram.track.matching import GATE_95, class_gate, embedding_distance, fuse_motion
 from tgram.track.registration import RegistrationConfig
 
 _Assignment = tuple[np.ndarray, np.ndarray, np.ndarray]
