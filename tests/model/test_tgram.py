@@ -3,10 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from tgram.data.targets import build_targets
 from tgram.model.config import ModelConfig
 from tgram.model.graph import SpatioTemporalGraph
+from tgram.model.heads import TrackingHeads
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights, save_weights
 
@@ -214,3 +216,32 @@ def test_weights_round_trip_and_mismatch(tmp_path) -> None:
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="junk.pt: not a tgram weights file"):
         load_weights(str(tmp_path / "junk.pt"))
+
+
+class _TinyBackbone(nn.Module):
+    """Two levels (strides 4 and 32) of plain convolutions: any module with `.channels` fits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channels = [8, 16]
+        self.fine = nn.Conv2d(3, 8, 3, stride=4, padding=1)
+        self.coarse = nn.Conv2d(8, 16, 3, stride=8, padding=1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        fine = self.fine(x)
+        return [fine, self.coarse(fine)]
+
+
+def test_backbone_decoder_and_heads_are_injected_and_trained_through() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(frames=3, emb_dim=16, adversarial=False)
+    heads = TrackingHeads(cfg.decoder_channels, 8, cfg.num_classes, cfg.emb_dim)
+    model = TGraM(cfg, num_ids=10, backbone=_TinyBackbone(), heads=heads)
+    assert model.heads is heads and isinstance(model.backbone, _TinyBackbone)
+    assert model.graph is not None  # built for the injected backbone's coarsest width (16)
+    frames, targets = batch(b=2)
+    out = model(frames)
+    assert out["hm"].shape == (2, 3, H // 4, W // 4)
+    model.compute_losses(out, targets)["total"].backward()
+    assert model.backbone.fine.weight.grad.abs().sum() > 0
+    assert heads.hm[0].weight.grad.abs().sum() > 0

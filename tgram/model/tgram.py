@@ -26,23 +26,43 @@ class TGraM(nn.Module):
 
     forward returns the same dict in train and eval: the head maps plus "features", the shared
     stride-4 map that the gradient adversarial loss differentiates against.
+
+    Composed, as torchvision's detectors are: `backbone` (an nn.Module returning a list of
+    feature levels, strides 4 to 32, with their widths in `.channels`), `decoder` (levels ->
+    one stride-4 map of `cfg.decoder_channels`) and `heads` (that map -> "hm", "ltrb",
+    "offset", "emb") may be passed in; each one left out is built from `cfg`. The graph,
+    motion branch and discriminator follow `cfg` and the backbone's widths.
     """
 
-    def __init__(self, cfg: ModelConfig, num_ids: int) -> None:
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        num_ids: int,
+        *,
+        backbone: nn.Module | None = None,
+        decoder: nn.Module | None = None,
+        heads: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.num_ids = num_ids
-        self.backbone = build_backbone(cfg.backbone)
-        channels = self.backbone.channels
+        self.backbone = build_backbone(cfg.backbone) if backbone is None else backbone
+        channels = list(self.backbone.channels)
         self.graph = (
             SpatioTemporalGraph(channels[-1], cfg.graph_channels)
             if cfg.graph and cfg.frames > 1
             else None
         )
         self.motion = MotionEncoder(cfg.frames, cfg.decoder_channels) if cfg.motion else None
-        self.decoder = IDAUp(channels, cfg.decoder_channels, deform=cfg.deform_conv)
-        self.heads = TrackingHeads(
-            cfg.decoder_channels, cfg.head_channels, cfg.num_classes, cfg.emb_dim
+        self.decoder = (
+            IDAUp(channels, cfg.decoder_channels, deform=cfg.deform_conv)
+            if decoder is None
+            else decoder
+        )
+        self.heads = (
+            TrackingHeads(cfg.decoder_channels, cfg.head_channels, cfg.num_classes, cfg.emb_dim)
+            if heads is None
+            else heads
         )
         self.reid_loss = ReIDLoss(cfg.emb_dim, num_ids)
         self.weighting = UncertaintyWeighting()
