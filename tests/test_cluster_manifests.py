@@ -18,9 +18,10 @@ from ray.runtime_env import RuntimeEnv
 from tgram.cli import build_parser
 from tgram.config import load_config
 from tgram.pipeline.batch import BatchConfig
-from tgram.resources import ROOT
 from tgram.submit import JOB_MODULES, WORKING_DIR_EXCLUDES
 from tgram.train import load_train_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CLUSTER = ROOT / "cluster"
 YAML_FILES = sorted(CLUSTER.rglob("*.yaml"))

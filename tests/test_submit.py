@@ -20,8 +20,9 @@ from ray.runtime_env import RuntimeEnv
 
 from tests.conftest import _free_port
 from tgram import storage
-from tgram.resources import ROOT
 from tgram.submit import WORKING_DIR_EXCLUDES, build_runtime_env, entrypoint_argv, submit_entrypoint
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 

@@ -306,7 +306,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from tgram.resources import ROOT
+    from tgram.resources import CHECKOUT
     from tgram.submit import entrypoint_argv, submit_entrypoint
 
     rest = args.job_args
@@ -319,7 +319,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return submit_entrypoint(
         entrypoint_argv(args.kind, rest),
         address=args.address,
-        working_dir=None if (args.image or args.no_upload) else ROOT,
+        working_dir=None if (args.image or args.no_upload) else CHECKOUT,
         image=args.image,
         env=env,
         follow=not args.no_follow,

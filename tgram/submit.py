@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tgram import storage
-from tgram.resources import ROOT
+from tgram.resources import CHECKOUT
 
 if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient
@@ -94,7 +94,7 @@ def submit_entrypoint(
     entrypoint: Sequence[str],
     *,
     address: str,
-    working_dir: str | Path | None = ROOT,
+    working_dir: str | Path | None = CHECKOUT,
     image: str | None = None,
     env: Mapping[str, str] | None = None,
     follow: bool = True,

@@ -50,7 +50,7 @@ from tgram.eval import EvalReport, MatchKind, evaluate
 from tgram.heldout import HeldoutConfig, generate_heldout_archive
 from tgram.inference import Detector, TrackRows, rows_to_results
 from tgram.model.decode import Detections
-from tgram.resources import CONFIGS, ROOT, SHIPPED_WEIGHTS
+from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import OnlineTracker, TrackerConfig
 
@@ -60,7 +60,7 @@ MATCHES: tuple[MatchKind, ...] = ("iou", "center")
 METRICS = {"mota": "MOTA", "idf1": "IDF1", "hota": "HOTA", "idsw": "IDSW"}
 ABLATIONS = ("fairmot", "graph_only", "gal_only", "tgram")
 """configs/model/<name>.yaml; their weights are looked for at <ablation dir>/<name>/weights.pt."""
-DEFAULT_ABLATION_DIR = ROOT / "runs" / "ablation"
+DEFAULT_ABLATION_DIR = Path(__file__).resolve().parents[2] / "runs" / "ablation"
 FPS_BEFORE = 3.9
 """`tgram track` at 1024x576 on 2 cores before the issue's retraining: no slower than this."""
 
