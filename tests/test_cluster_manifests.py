@@ -262,11 +262,9 @@ def _entrypoint_args(rayjob: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def test_train_rayjob_runs_jobs_train_with_a_valid_config() -> None:
-    from jobs.train import parse_args
-
     module, args = _entrypoint_args(dict(RAYJOBS)["cluster/kuberay/rayjob-train.yaml"])
     assert module == JOB_MODULES["train"]
-    parsed = parse_args(args)
+    parsed = build_parser().parse_args(["train", "--ray", *args])
     cfg = load_train_config(ROOT / parsed.config)
     assert parsed.gpu and cfg.storage_path.startswith("s3://") and cfg.data.path.startswith("s3://")
     workers = dict(RAYJOBS)["cluster/kuberay/rayjob-train.yaml"]["spec"]["rayClusterSpec"][

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tgram.pipeline.batch import BatchConfig
 
 Handler = Callable[[argparse.Namespace], int]
+Arguments = Callable[[argparse.ArgumentParser], None]
+"""Registers a command's own arguments on its subparser."""
 TRACKER_CONFIG = str(CONFIGS / "track" / "default.yaml")
 """The tracker settings `tgram track`, `tgram batch` and `tgram calibrate` start from."""
 
@@ -56,6 +58,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", help="output directory")
+    p.add_argument(
+        "--config",
+        default=str(CONFIGS / "synth" / "default.yaml"),
+        help="synth YAML (default: %(default)s)",
+    )
+    p.add_argument("--videos", type=int, help="number of videos")
+    p.add_argument("--frames", type=int, help="frames per video")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--fps", type=float)
+    p.add_argument("--density", type=float, help="object density multiplier")
+    p.add_argument("--classes", help="comma-separated subset of airplane,ship,vehicle")
+    p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--layout", choices=["mp4", "airmot"], help="mp4 archive (default) or AIR-MOT image tree"
+    )
+    p.add_argument(
+        "--workers", type=int, help="processes rendering videos in parallel (default: one per core)"
+    )
+
+
 def cmd_synth_heldout(args: argparse.Namespace) -> int:
     from tgram.config import load_config
     from tgram.heldout import HeldoutConfig, generate_heldout_archive
@@ -72,12 +97,37 @@ def cmd_synth_heldout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_heldout_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = "An independent renderer (tgram.heldout) for measuring generalisation: never train or tune on its output."
+    p.add_argument("out", help="output directory (videos/, gt/, meta/, speeds/), local or s3://")
+    p.add_argument(
+        "--config",
+        default=str(CONFIGS / "heldout" / "default.yaml"),
+        help="held-out YAML (default: %(default)s)",
+    )
+    p.add_argument("--videos", type=int, help="number of videos")
+    p.add_argument("--frames", type=int, help="frames per video")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--seed", type=int)
+
+
 def cmd_gen_labels(args: argparse.Namespace) -> int:
     from tgram.data.formats import gen_labels
 
     summary = gen_labels(args.root, args.out, name=args.name)
     print(summary)
     return 0
+
+
+def _gen_labels_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "root", help="AIR-MOT (images/{train,test}/<seq>) or MOTChallenge (<split>/<seq>/img1) tree"
+    )
+    p.add_argument(
+        "out", help="output directory for labels_with_ids, image lists and the dataset JSON"
+    )
+    p.add_argument("--name", default="dataset", help="dataset name used for list/JSON file names")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -103,6 +153,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--gt", required=True, help="gt dir (<id>.txt or <seq>/gt/gt.txt) or one gt file"
+    )
+    p.add_argument("--res", help="results dir of <id>.txt, or one results file")
+    p.add_argument(
+        "--speeds",
+        metavar="OUT",
+        help="also score the speeds of a trajectory output (tgram batch) against the speed "
+        "truth that tgram synth writes beside the gt (speeds/<id>.csv)",
+    )
+    p.add_argument(
+        "--match", choices=["iou", "center"], default="iou", help="box matching rule (default: iou)"
+    )
+    p.add_argument("--iou", type=float, help="IoU threshold for --match iou (default: 0.5)")
+    p.add_argument(
+        "--center-px",
+        type=float,
+        help="centre distance threshold in px for --match center (default: 5)",
+    )
+    p.add_argument("--per-class", action="store_true", help="also report each class")
+    p.add_argument("--json", help="also write the metrics as JSON here")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tgram import storage
     from tgram.train import load_train_config
@@ -111,23 +185,55 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         overrides["optim.epochs"] = args.epochs
     cfg = load_train_config(args.config, overrides)
-    if args.workers or args.address or args.gpu:
+    if args.ray or args.workers or args.address or args.gpu or args.max_failures is not None:
         from tgram.ray_train import train_on_ray
 
         result, uri = train_on_ray(
-            cfg, workers=args.workers or 1, use_gpu=args.gpu, address=args.address
+            cfg,
+            workers=args.workers or 1,
+            use_gpu=args.gpu,
+            address=args.address,
+            **_given(args, "max_failures"),
         )
         print(f"Ray Train run: {result.path}")
     else:
-        from tgram.train import export_weights, fit
+        from tgram.train import WEIGHTS_FILE, export_weights, fit
 
         result = fit(cfg, resume_changed=args.resume_changed)
         if result.trained_epochs == 0:
             print(f"run {cfg.name} had finished all {cfg.optim.epochs} epochs: nothing trained")
-        uri = export_weights(result, storage.join(cfg.storage_path, cfg.name, "weights.pt"))
+        uri = export_weights(result, storage.join(cfg.storage_path, cfg.name, WEIGHTS_FILE))
         print(f"checkpoints and metrics: {storage.join(cfg.storage_path, cfg.name)}")
     print(f"weights: {uri}")
     return 0
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="training YAML (see configs/train/)")
+    p.add_argument(
+        "--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)"
+    )
+    p.add_argument("--epochs", type=int, help="override optim.epochs")
+    p.add_argument(
+        "--resume-changed",
+        action="store_true",
+        help="resume a run whose checkpoint was trained with other settings (default: refuse)",
+    )
+    p.add_argument("--workers", type=int, help="train with Ray Train DDP on this many workers")
+    p.add_argument(
+        "--gpu", action="store_true", help="one GPU per Ray Train worker (nccl); implies Ray"
+    )
+    p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); implies Ray")
+    p.add_argument(
+        "--max-failures",
+        type=int,
+        help="worker-group restarts Ray Train allows (default: 2); implies Ray",
+    )
+    p.add_argument(
+        "--ray",
+        action="store_true",
+        help="Ray Train even on one worker (what python -m jobs.train runs)",
+    )
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -150,6 +256,20 @@ def cmd_track(args: argparse.Namespace) -> int:
         f"tracked {len(tracked)} videos, {frames} frames in {seconds:.1f} s ({frames / seconds:.2f} fps); results in {args.out}"
     )
     return 0
+
+
+def _track_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "input",
+        help="a video file, a folder of videos, or an image-sequence folder (local or s3://)",
+    )
+    p.add_argument("--out", required=True, help="output dir for <video_id>.txt results")
+    p.add_argument(
+        "--weights",
+        default=str(SHIPPED_WEIGHTS),
+        help="weights file, local or s3:// (default: shipped)",
+    )
+    p.add_argument("--config", default=TRACKER_CONFIG, help="tracker YAML")
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -187,6 +307,43 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "archive",
+        help="labelled validation archive (videos/<id>.mp4, gt/<id>.txt); never the test set",
+    )
+    p.add_argument(
+        "--out", required=True, help="tracker YAML to write (use it with tgram track --config)"
+    )
+    p.add_argument(
+        "--weights",
+        default=str(SHIPPED_WEIGHTS),
+        help="weights file, local or s3:// (default: shipped)",
+    )
+    p.add_argument(
+        "--config",
+        default=TRACKER_CONFIG,
+        help="tracker YAML the other settings come from",
+    )
+    p.add_argument(
+        "--det", help="candidate detection thresholds, comma-separated (default: 0.2,...,0.5)"
+    )
+    p.add_argument(
+        "--margins",
+        help="candidate track-birth margins above the detection threshold (default: 0,0.05,0.1,0.2)",
+    )
+    p.add_argument(
+        "--low",
+        help="candidate floors of the low-score second association, 1 = off (default: 1,0.1,0.2)",
+    )
+    p.add_argument(
+        "--match",
+        choices=["iou", "center"],
+        default="iou",
+        help="matching the scores use (default: iou)",
+    )
+
+
 def _floats(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(","))
@@ -208,6 +365,16 @@ def cmd_demo_video(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"trajectory plot: {plot_trajectories(args.video, rows, args.plot)}")
     return 0
+
+
+def _demo_video_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", help="the video (mp4 or image-sequence folder, local or s3://)")
+    p.add_argument("results", help="its MOTChallenge results file (from tgram track)")
+    p.add_argument("--out", default="demo.mp4", help="output mp4 (default: %(default)s)")
+    p.add_argument("--plot", help="also write a PNG of all trajectories over the first frame here")
+    p.add_argument(
+        "--trail-s", type=float, default=3.0, help="trail length in seconds (default: %(default)s)"
+    )
 
 
 def batch_config(args: argparse.Namespace) -> BatchConfig:
@@ -248,6 +415,42 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "input", help="archive: a video, a folder or an s3:// prefix of mp4 files / image sequences"
+    )
+    p.add_argument("output", help="trajectory Parquet root, local or s3://")
+    p.add_argument(
+        "--config",
+        default=str(CONFIGS / "batch" / "default.yaml"),
+        help="batch YAML (default: %(default)s)",
+    )
+    p.add_argument(
+        "--tracker",
+        default=TRACKER_CONFIG,
+        help="tracker YAML, as tgram track --config (default: %(default)s)",
+    )
+    p.add_argument(
+        "--address", help="Ray cluster address (auto, ray://host:10001); default: start a local Ray"
+    )
+    p.add_argument("--actors", type=int, help="tracker actors")
+    p.add_argument("--gpus-per-actor", type=float, help="GPUs per actor (0: CPU)")
+    p.add_argument("--clip-frames", type=int, help="frames per clip")
+    p.add_argument(
+        "--association",
+        choices=["video", "clip"],
+        help="video: one tracker per video over all clips' detections (same tracks as tgram track); "
+        "clip: each clip tracked on its own, then stitched over the overlap",
+    )
+    p.add_argument(
+        "--overlap", type=int, help="frames shared by consecutive clips (clip association)"
+    )
+    p.add_argument("--weights", help="weights file, local or s3:// (default: shipped)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="redo videos whose output is already complete"
+    )
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     from datetime import datetime
 
@@ -283,6 +486,28 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _query_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
+    p.add_argument("sql", nargs="?", help="SQL over the tables trajectories, videos, failures")
+    p.add_argument(
+        "--allow-external-access",
+        dest="external_access",
+        action="store_true",
+        help="let the SQL read and write files and install extensions (off: only the three tables)",
+    )
+    p.add_argument("--video", help="tracks of this video only")
+    p.add_argument(
+        "--class", dest="class_name", help="tracks of this class (airplane, ship, vehicle)"
+    )
+    p.add_argument("--bbox", help="tracks seen inside lon_min,lat_min,lon_max,lat_max (WGS84)")
+    p.add_argument("--start", help="tracks seen at or after this UTC time (ISO 8601)")
+    p.add_argument("--end", help="tracks seen at or before this UTC time (ISO 8601)")
+    p.add_argument("--min-speed", type=float, help="tracks whose mean speed exceeds this (m/s)")
+    p.add_argument(
+        "--out", help="write the result to a .csv or .parquet file instead of printing it"
+    )
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from tgram import storage
     from tgram.pipeline.trajectories import committed_record, read_trajectories, to_results
@@ -303,6 +528,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
         f"speed histogram: {plot_speed_histogram(speeds, storage.join(out_dir, f'{args.video}_speed.png'))}"
     )
     return 0
+
+
+def _plot_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
+    p.add_argument("--video", required=True, help="video_id to plot")
+    p.add_argument("--out", help="directory for the PNGs (default: current directory)")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -328,264 +559,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     )
 
 
-COMMANDS: dict[str, tuple[str, Handler]] = {
-    "synth": ("generate a synthetic Jilin-1-like video archive with exact ground truth", cmd_synth),
-    "synth-heldout": (
-        "generate a held-out style family of synthetic video with exact ground truth (evaluation only)",
-        cmd_synth_heldout,
-    ),
-    "gen-labels": (
-        "convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON",
-        cmd_gen_labels,
-    ),
-    "eval": (
-        "score MOTChallenge result files against ground truth (CLEAR-MOT, IDF1, HOTA)",
-        cmd_eval,
-    ),
-    "train": (
-        "train a TGraM model from a YAML config (one process, or Ray Train DDP with --workers)",
-        cmd_train,
-    ),
-    "track": ("track videos / image sequences into MOTChallenge result files", cmd_track),
-    "calibrate": (
-        "choose the tracker's detection and track-birth thresholds on a labelled validation archive",
-        cmd_calibrate,
-    ),
-    "demo-video": (
-        "render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot",
-        cmd_demo_video,
-    ),
-    "query": ("SQL (DuckDB) over a trajectory output; without SQL a summary", cmd_query),
-    "plot": (
-        "PNG plots of one video of a trajectory output: tracks over its first frame, speed histogram",
-        cmd_plot,
-    ),
-    "submit": (
-        "submit a training or batch-tracking job to a Ray cluster and follow it",
-        cmd_submit,
-    ),
-    "batch": ("track a video archive on Ray into trajectory Parquet (local or s3://)", cmd_batch),
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tgram", description="Multi-object tracking in satellite video (TGraM)."
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def add(name: str) -> argparse.ArgumentParser:
-        help_text, handler = COMMANDS[name]
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(handler=handler)
-        return p
-
-    p = add("synth")
-    p.add_argument("out", help="output directory")
-    p.add_argument(
-        "--config",
-        default=str(CONFIGS / "synth" / "default.yaml"),
-        help="synth YAML (default: %(default)s)",
-    )
-    p.add_argument("--videos", type=int, help="number of videos")
-    p.add_argument("--frames", type=int, help="frames per video")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
-    p.add_argument("--fps", type=float)
-    p.add_argument("--density", type=float, help="object density multiplier")
-    p.add_argument("--classes", help="comma-separated subset of airplane,ship,vehicle")
-    p.add_argument("--seed", type=int)
-    p.add_argument(
-        "--layout", choices=["mp4", "airmot"], help="mp4 archive (default) or AIR-MOT image tree"
-    )
-    p.add_argument(
-        "--workers", type=int, help="processes rendering videos in parallel (default: one per core)"
-    )
-
-    p = add("synth-heldout")
-    p.epilog = "An independent renderer (tgram.heldout) for measuring generalisation: never train or tune on its output."
-    p.add_argument("out", help="output directory (videos/, gt/, meta/, speeds/), local or s3://")
-    p.add_argument(
-        "--config",
-        default=str(CONFIGS / "heldout" / "default.yaml"),
-        help="held-out YAML (default: %(default)s)",
-    )
-    p.add_argument("--videos", type=int, help="number of videos")
-    p.add_argument("--frames", type=int, help="frames per video")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
-    p.add_argument("--seed", type=int)
-
-    p = add("gen-labels")
-    p.add_argument(
-        "root", help="AIR-MOT (images/{train,test}/<seq>) or MOTChallenge (<split>/<seq>/img1) tree"
-    )
-    p.add_argument(
-        "out", help="output directory for labels_with_ids, image lists and the dataset JSON"
-    )
-    p.add_argument("--name", default="dataset", help="dataset name used for list/JSON file names")
-
-    p = add("eval")
-    p.add_argument(
-        "--gt", required=True, help="gt dir (<id>.txt or <seq>/gt/gt.txt) or one gt file"
-    )
-    p.add_argument("--res", help="results dir of <id>.txt, or one results file")
-    p.add_argument(
-        "--speeds",
-        metavar="OUT",
-        help="also score the speeds of a trajectory output (tgram batch) against the speed "
-        "truth that tgram synth writes beside the gt (speeds/<id>.csv)",
-    )
-    p.add_argument(
-        "--match", choices=["iou", "center"], default="iou", help="box matching rule (default: iou)"
-    )
-    p.add_argument("--iou", type=float, help="IoU threshold for --match iou (default: 0.5)")
-    p.add_argument(
-        "--center-px",
-        type=float,
-        help="centre distance threshold in px for --match center (default: 5)",
-    )
-    p.add_argument("--per-class", action="store_true", help="also report each class")
-    p.add_argument("--json", help="also write the metrics as JSON here")
-
-    p = add("train")
-    p.add_argument("config", help="training YAML (see configs/train/)")
-    p.add_argument(
-        "--storage", help="local dir or s3:// prefix for checkpoints (overrides storage_path)"
-    )
-    p.add_argument("--epochs", type=int, help="override optim.epochs")
-    p.add_argument(
-        "--resume-changed",
-        action="store_true",
-        help="resume a run whose checkpoint was trained with other settings (default: refuse)",
-    )
-    p.add_argument("--workers", type=int, help="train with Ray Train DDP on this many workers")
-    p.add_argument(
-        "--gpu", action="store_true", help="one GPU per Ray Train worker (nccl); implies Ray"
-    )
-    p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); implies Ray")
-
-    p = add("track")
-    p.add_argument(
-        "input",
-        help="a video file, a folder of videos, or an image-sequence folder (local or s3://)",
-    )
-    p.add_argument("--out", required=True, help="output dir for <video_id>.txt results")
-    p.add_argument(
-        "--weights",
-        default=str(SHIPPED_WEIGHTS),
-        help="weights file, local or s3:// (default: shipped)",
-    )
-    p.add_argument("--config", default=TRACKER_CONFIG, help="tracker YAML")
-
-    p = add("calibrate")
-    p.add_argument(
-        "archive",
-        help="labelled validation archive (videos/<id>.mp4, gt/<id>.txt); never the test set",
-    )
-    p.add_argument(
-        "--out", required=True, help="tracker YAML to write (use it with tgram track --config)"
-    )
-    p.add_argument(
-        "--weights",
-        default=str(SHIPPED_WEIGHTS),
-        help="weights file, local or s3:// (default: shipped)",
-    )
-    p.add_argument(
-        "--config",
-        default=TRACKER_CONFIG,
-        help="tracker YAML the other settings come from",
-    )
-    p.add_argument(
-        "--det", help="candidate detection thresholds, comma-separated (default: 0.2,...,0.5)"
-    )
-    p.add_argument(
-        "--margins",
-        help="candidate track-birth margins above the detection threshold (default: 0,0.05,0.1,0.2)",
-    )
-    p.add_argument(
-        "--low",
-        help="candidate floors of the low-score second association, 1 = off (default: 1,0.1,0.2)",
-    )
-    p.add_argument(
-        "--match",
-        choices=["iou", "center"],
-        default="iou",
-        help="matching the scores use (default: iou)",
-    )
-
-    p = add("demo-video")
-    p.add_argument("video", help="the video (mp4 or image-sequence folder, local or s3://)")
-    p.add_argument("results", help="its MOTChallenge results file (from tgram track)")
-    p.add_argument("--out", default="demo.mp4", help="output mp4 (default: %(default)s)")
-    p.add_argument("--plot", help="also write a PNG of all trajectories over the first frame here")
-    p.add_argument(
-        "--trail-s", type=float, default=3.0, help="trail length in seconds (default: %(default)s)"
-    )
-
-    p = add("batch")
-    p.add_argument(
-        "input", help="archive: a video, a folder or an s3:// prefix of mp4 files / image sequences"
-    )
-    p.add_argument("output", help="trajectory Parquet root, local or s3://")
-    p.add_argument(
-        "--config",
-        default=str(CONFIGS / "batch" / "default.yaml"),
-        help="batch YAML (default: %(default)s)",
-    )
-    p.add_argument(
-        "--tracker",
-        default=TRACKER_CONFIG,
-        help="tracker YAML, as tgram track --config (default: %(default)s)",
-    )
-    p.add_argument(
-        "--address", help="Ray cluster address (auto, ray://host:10001); default: start a local Ray"
-    )
-    p.add_argument("--actors", type=int, help="tracker actors")
-    p.add_argument("--gpus-per-actor", type=float, help="GPUs per actor (0: CPU)")
-    p.add_argument("--clip-frames", type=int, help="frames per clip")
-    p.add_argument(
-        "--association",
-        choices=["video", "clip"],
-        help="video: one tracker per video over all clips' detections (same tracks as tgram track); "
-        "clip: each clip tracked on its own, then stitched over the overlap",
-    )
-    p.add_argument(
-        "--overlap", type=int, help="frames shared by consecutive clips (clip association)"
-    )
-    p.add_argument("--weights", help="weights file, local or s3:// (default: shipped)")
-    p.add_argument(
-        "--overwrite", action="store_true", help="redo videos whose output is already complete"
-    )
-
-    p = add("query")
-    p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
-    p.add_argument("sql", nargs="?", help="SQL over the tables trajectories, videos, failures")
-    p.add_argument(
-        "--allow-external-access",
-        dest="external_access",
-        action="store_true",
-        help="let the SQL read and write files and install extensions (off: only the three tables)",
-    )
-    p.add_argument("--video", help="tracks of this video only")
-    p.add_argument(
-        "--class", dest="class_name", help="tracks of this class (airplane, ship, vehicle)"
-    )
-    p.add_argument("--bbox", help="tracks seen inside lon_min,lat_min,lon_max,lat_max (WGS84)")
-    p.add_argument("--start", help="tracks seen at or after this UTC time (ISO 8601)")
-    p.add_argument("--end", help="tracks seen at or before this UTC time (ISO 8601)")
-    p.add_argument("--min-speed", type=float, help="tracks whose mean speed exceeds this (m/s)")
-    p.add_argument(
-        "--out", help="write the result to a .csv or .parquet file instead of printing it"
-    )
-
-    p = add("plot")
-    p.add_argument("output", help="trajectory output root of tgram batch, local or s3://")
-    p.add_argument("--video", required=True, help="video_id to plot")
-    p.add_argument("--out", help="directory for the PNGs (default: current directory)")
-
-    p = add("submit")
+def _submit_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = "The job's own arguments follow `--`: tgram submit batch --address URL -- INPUT OUTPUT [options]"
     p.add_argument(
         "kind", choices=["train", "batch"], help="python -m jobs.train or jobs.track on the cluster"
@@ -602,6 +576,82 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-follow", action="store_true", help="return once submitted instead of following logs"
     )
     p.add_argument("--timeout", type=float, help="stop the job after this many seconds")
+
+
+COMMANDS: dict[str, tuple[str, Handler, Arguments]] = {
+    "synth": (
+        "generate a synthetic Jilin-1-like video archive with exact ground truth",
+        cmd_synth,
+        _synth_arguments,
+    ),
+    "synth-heldout": (
+        "generate a held-out style family of synthetic video with exact ground truth (evaluation only)",
+        cmd_synth_heldout,
+        _synth_heldout_arguments,
+    ),
+    "gen-labels": (
+        "convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON",
+        cmd_gen_labels,
+        _gen_labels_arguments,
+    ),
+    "eval": (
+        "score MOTChallenge result files against ground truth (CLEAR-MOT, IDF1, HOTA)",
+        cmd_eval,
+        _eval_arguments,
+    ),
+    "train": (
+        "train a TGraM model from a YAML config (one process, or Ray Train DDP with --workers)",
+        cmd_train,
+        _train_arguments,
+    ),
+    "track": (
+        "track videos / image sequences into MOTChallenge result files",
+        cmd_track,
+        _track_arguments,
+    ),
+    "calibrate": (
+        "choose the tracker's detection and track-birth thresholds on a labelled validation archive",
+        cmd_calibrate,
+        _calibrate_arguments,
+    ),
+    "demo-video": (
+        "render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot",
+        cmd_demo_video,
+        _demo_video_arguments,
+    ),
+    "query": (
+        "SQL (DuckDB) over a trajectory output; without SQL a summary",
+        cmd_query,
+        _query_arguments,
+    ),
+    "plot": (
+        "PNG plots of one video of a trajectory output: tracks over its first frame, speed histogram",
+        cmd_plot,
+        _plot_arguments,
+    ),
+    "submit": (
+        "submit a training or batch-tracking job to a Ray cluster and follow it",
+        cmd_submit,
+        _submit_arguments,
+    ),
+    "batch": (
+        "track a video archive on Ray into trajectory Parquet (local or s3://)",
+        cmd_batch,
+        _batch_arguments,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tgram", description="Multi-object tracking in satellite video (TGraM)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, handler, arguments) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        arguments(p)
     return parser
 
 

@@ -14,6 +14,10 @@ import numpy as np
 from tgram.classes import class_name_of_gt_id
 from tgram.geometry import iou_matrix
 
+RECALL_SCORE = 0.3
+"""Score at which centre recall is counted: a fixed operating point, so recall moves only
+with the model (AP covers every threshold)."""
+
 
 @dataclass(frozen=True)
 class ImageDetections:
@@ -54,7 +58,7 @@ def detection_metrics(
     *,
     iou_threshold: float = 0.5,
     centre_radius_px: float = 4.0,
-    score_threshold: float = 0.3,
+    score_threshold: float = RECALL_SCORE,
 ) -> dict[str, float]:
     """Per-class and mean AP@`iou_threshold`, and centre recall at `score_threshold`.
 

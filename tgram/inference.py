@@ -19,7 +19,7 @@ from tgram import storage
 from tgram.data.formats import RESULT_DTYPE, write_results
 from tgram.data.video import probe, read_frames, scan_archive
 from tgram.model.config import PeakRule
-from tgram.model.decode import TOP_K, Detections, decode
+from tgram.model.decode import SCORE_FLOOR, TOP_K, Detections, decode
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
 from tgram.track.registration import PlatformMotion, RegistrationConfig
@@ -37,7 +37,7 @@ class Detector:
         *,
         device: torch.device,
         top_k: int = TOP_K,
-        score_threshold: float = 0.1,
+        score_threshold: float = SCORE_FLOOR,
         peaks: PeakRule | None = None,
         amp: bool = True,
     ) -> None:

@@ -29,12 +29,10 @@ from torch.utils.data import DataLoader
 from tgram import storage
 from tgram.config import from_dict, to_dict
 from tgram.ray_session import connect
-from tgram.train import TrainConfig, export_weights, fit
+from tgram.train import CHECKPOINT_FILE, WEIGHTS_FILE, TrainConfig, export_weights, fit
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FILE = "checkpoint.pt"
-WEIGHTS_FILE = "weights.pt"
 SCORE_METRIC = "val/map50"
 """Validation metric that decides which checkpoints are kept (higher is better)."""
 CHECKPOINTS_TO_KEEP = 2

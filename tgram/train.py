@@ -28,7 +28,7 @@ from tgram.data.dataset import DataConfig, MultiFrameDataset
 from tgram.data.sources import load_sequences, split_validation
 from tgram.detection_metrics import ImageDetections, detection_metrics
 from tgram.model.config import ModelConfig
-from tgram.model.decode import decode
+from tgram.model.decode import AP_SCORE_FLOOR, decode
 from tgram.model.tgram import TGraM
 from tgram.model.weights import (
     TRAINING_ONLY,
@@ -39,6 +39,11 @@ from tgram.model.weights import (
 )
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "checkpoint.pt"
+"""A run's resumable state (model, optimiser, EMA, history), in its run directory."""
+WEIGHTS_FILE = "weights.pt"
+"""A finished run's exported weights (fp16), beside its checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ class LocalHooks:
         return loader
 
     def restore(self) -> dict[str, Any] | None:
-        uri = storage.join(self.run_dir, "checkpoint.pt")
+        uri = storage.join(self.run_dir, CHECKPOINT_FILE)
         if not storage.exists(uri):
             return None
         return torch.load(
@@ -134,7 +139,7 @@ class LocalHooks:
     def report(self, metrics: dict[str, float], checkpoint: dict[str, Any]) -> None:
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
-        storage.write_bytes(storage.join(self.run_dir, "checkpoint.pt"), buffer.getvalue())
+        storage.write_bytes(storage.join(self.run_dir, CHECKPOINT_FILE), buffer.getvalue())
         history = checkpoint["history"]
         storage.write_bytes(
             storage.join(self.run_dir, "metrics.json"), json.dumps(history, indent=1).encode()
@@ -339,7 +344,10 @@ def validate(
         sample = val_set[int(i)]
         outputs = model(sample["frames"][None].to(device))
         det = decode(
-            outputs, top_k=cfg.model.max_objects, score_threshold=0.05, peaks=cfg.model.peaks
+            outputs,
+            top_k=cfg.model.max_objects,
+            score_threshold=AP_SCORE_FLOOR,
+            peaks=cfg.model.peaks,
         )[0]
         dets.append(ImageDetections(det.boxes, det.scores, det.classes))
         gts.append(val_set.ground_truth(int(i)))

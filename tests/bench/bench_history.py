@@ -29,6 +29,7 @@ from tgram.classes import gt_class_id
 from tgram.data.formats import read_gt
 from tgram.data.video import list_videos, read_frames, video_id
 from tgram.inference import Detector
+from tgram.model.decode import AP_SCORE_FLOOR
 from tgram.resources import SHIPPED_WEIGHTS
 from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import TrackerConfig
@@ -60,7 +61,9 @@ def _best_scores(
 
 
 def measure(weights: str, archive: Path, frames: int) -> dict[str, float]:
-    detector = Detector.from_weights(weights, device=torch.device("cpu"), score_threshold=0.05)
+    detector = Detector.from_weights(
+        weights, device=torch.device("cpu"), score_threshold=AP_SCORE_FLOOR
+    )
     threshold = TrackerConfig().det_threshold
     vehicle = detector.class_names.index("vehicle")
     vehicle_gt = gt_class_id("vehicle")

@@ -49,13 +49,11 @@ from tgram.detection_metrics import ImageDetections, detection_metrics, gt_frame
 from tgram.eval import EvalReport, MatchKind, evaluate
 from tgram.heldout import HeldoutConfig, generate_heldout_archive
 from tgram.inference import Detector, TrackRows, rows_to_results
-from tgram.model.decode import Detections
+from tgram.model.decode import AP_SCORE_FLOOR, Detections
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import OnlineTracker, TrackerConfig
 
-AP_SCORE_FLOOR = 0.05
-"""Detections kept for AP; the tracker applies its own, higher det_threshold."""
 MATCHES: tuple[MatchKind, ...] = ("iou", "center")
 METRICS = {"mota": "MOTA", "idf1": "IDF1", "hota": "HOTA", "idsw": "IDSW"}
 ABLATIONS = ("fairmot", "graph_only", "gal_only", "tgram")

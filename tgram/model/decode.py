@@ -32,6 +32,11 @@ class Detections:
 
 TOP_K = 2000
 """Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
+SCORE_FLOOR = 0.1
+"""Lowest score `decode` keeps unless told otherwise; a tracker passes its own floor
+(TrackerConfig.score_floor) and AP measurement a lower one (AP_SCORE_FLOOR)."""
+AP_SCORE_FLOOR = 0.05
+"""Lowest score kept when AP is measured: the precision-recall curve needs the low tail."""
 BOX_NMS_IOU = 0.3
 """IoU above which the lower-scoring of two same-class candidate boxes is dropped (rule "box")."""
 
@@ -64,7 +69,7 @@ def decode(
     outputs: dict[str, torch.Tensor],
     *,
     top_k: int = TOP_K,
-    score_threshold: float = 0.1,
+    score_threshold: float = SCORE_FLOOR,
     peaks: PeakRule = "maxpool",
     down_ratio: int = DOWN_RATIO,
 ) -> list[Detections]:
