@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tgram.api import load_detector, load_tracker_config
+from tgram.api import load_detector, load_tracker_config, weights_uri
 from tgram.config import load_config
 from tgram.data.formats import read_results
 from tgram.data.video import video_id
@@ -23,7 +23,7 @@ from tgram.pipeline.batch import BatchConfig, run_batch
 from tgram.pipeline.trajectories import read_trajectories, to_results
 from tgram.query import query, to_text
 from tgram.ray_session import connect
-from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
+from tgram.resources import CONFIGS
 from tgram.synth import SynthConfig, generate_archive
 from tgram.viz import plot_trajectories, render_demo_video
 
@@ -90,9 +90,9 @@ def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="demo_out", help="output directory (default: %(default)s)")
-    parser.add_argument("--weights", default=str(SHIPPED_WEIGHTS), help="weights file")
+    parser.add_argument("--weights", help="weights file (default: the shipped weights)")
     args = parser.parse_args(argv)
-    run_demo(Path(args.out), Path(args.weights))
+    run_demo(Path(args.out), Path(weights_uri(args.weights)))
     return 0
 
 

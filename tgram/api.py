@@ -31,6 +31,12 @@ TRACKER_CONFIG = CONFIGS / "track" / "default.yaml"
 TRACK_COLUMNS = ("frame", "track_id", "class", "x", "y", "w", "h", "score", "vx", "vy")
 
 
+def weights_uri(weights: str | Path | None = None) -> str:
+    """The weights file to load: `weights`, or the shipped model when None (the one place
+    that default is resolved: `tgram track`, `tgram batch`, calibrate and the demo call it)."""
+    return str(weights or SHIPPED_WEIGHTS)
+
+
 def load_tracker_config(path: str | Path | None = None) -> TrackerConfig:
     """Tracker settings from a YAML file (default: the shipped `configs/track/default.yaml`)."""
     from tgram.config import load_config
@@ -53,7 +59,7 @@ def load_detector(
 
     tracker = tracker or load_tracker_config()
     return Detector.from_weights(
-        str(weights or SHIPPED_WEIGHTS),
+        weights_uri(weights),
         device=None if device is None else torch.device(device),
         score_threshold=tracker.score_floor,
     )
@@ -68,9 +74,10 @@ def track_video(
     start: int = 0,
     end: int | None = None,
 ) -> pd.DataFrame:
-    """Track frames [start, end) of a video (not `tgram.track`: that is the tracker package) (a video file or an image-sequence folder, local
-    or s3://): one row per track and frame with TRACK_COLUMNS (0-based frames, top-left x, y
-    and size in pixels, velocity in px/frame). Pass `detector` to reuse a loaded model.
+    """Track frames [start, end) of a video file or an image-sequence folder (local or s3://):
+    one row per track and frame with TRACK_COLUMNS (0-based frames, top-left x, y and size in
+    pixels, velocity in px/frame). Pass `detector` to reuse a loaded model. (Not named
+    `tgram.track`: that is the tracker package.)
 
     >>> rows = tgram.track_video("archive/videos/synth_0000.mp4", end=20)  # doctest: +SKIP
     >>> rows.groupby("class").track_id.nunique()  # doctest: +SKIP

@@ -18,7 +18,7 @@ import yaml
 from tqdm import tqdm
 
 from tgram.config import ConfigError
-from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
+from tgram.resources import CONFIGS
 
 if TYPE_CHECKING:
     from tgram.pipeline.batch import BatchConfig
@@ -266,13 +266,13 @@ def _track_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output dir for <video_id>.txt results")
     p.add_argument(
         "--weights",
-        default=str(SHIPPED_WEIGHTS),
-        help="weights file, local or s3:// (default: shipped)",
+        help="weights file, local or s3:// (default: the shipped weights)",
     )
     p.add_argument("--config", default=TRACKER_CONFIG, help="tracker YAML")
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from tgram.api import weights_uri
     from tgram.calibrate import DET_THRESHOLDS, LOW_DET_THRESHOLDS, NEW_TRACK_MARGINS, calibrate
     from tgram.config import load_config, to_dict
     from tgram.data.video import list_videos, probe
@@ -283,7 +283,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     bar = _progress("detect", total=frames, unit="frame")
     best, table = calibrate(
         args.archive,
-        args.weights,
+        weights_uri(args.weights),
         base,
         det_thresholds=_floats(args.det) if args.det else DET_THRESHOLDS,
         new_track_margins=_floats(args.margins) if args.margins else NEW_TRACK_MARGINS,
@@ -317,8 +317,7 @@ def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--weights",
-        default=str(SHIPPED_WEIGHTS),
-        help="weights file, local or s3:// (default: shipped)",
+        help="weights file, local or s3:// (default: the shipped weights)",
     )
     p.add_argument(
         "--config",

@@ -40,6 +40,7 @@ from typing import Any, Literal
 import ray
 
 from tgram import storage
+from tgram.api import weights_uri
 from tgram.config import to_dict
 from tgram.data.video import scan_archive
 from tgram.faults import crash_env
@@ -58,7 +59,6 @@ from tgram.pipeline.trajectories import (
     video_done,
 )
 from tgram.pipeline.videos import VideoClips, commit_lost_video, finalize_video
-from tgram.resources import SHIPPED_WEIGHTS
 from tgram.track.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def _run_batch(
             len(scan.skipped),
             scan.skipped[0],
         )
-    weights = cfg.weights or str(SHIPPED_WEIGHTS)
+    weights = weights_uri(cfg.weights)
     identity = run_identity(cfg, weights)
     for uri, vid in zip(scan.videos, scan.ids, strict=True):
         if not overwrite and video_done(output_uri, vid, identity):
