@@ -11,7 +11,7 @@ import torch
 from tgram.config import ConfigError
 from tgram.data.formats import read_results, write_results
 from tgram.data.sources import load_sequences
-from tgram.inference import Detector, rows_to_results, track_video
+from tgram.inference import Detector, track_video
 from tgram.model.weights import load_weights
 from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import TrackerConfig
@@ -96,7 +96,7 @@ def test_tracking_writes_the_results_contract(archive: Path, tmp_path: Path) -> 
         video, detector, TrackerConfig(det_threshold=0.0, new_track_threshold=0.0), start=2, end=6
     )
     assert len(rows) > 0 and set(np.unique(rows.frame)) <= {2, 3, 4, 5}
-    write_results(tmp_path / "r.txt", rows_to_results(rows))
+    write_results(tmp_path / "r.txt", rows.to_results())
     lines = (tmp_path / "r.txt").read_text().splitlines()
     fields = lines[0].split(",")
     assert (

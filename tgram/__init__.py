@@ -10,14 +10,13 @@ From Python (`tgram.api`; the CLI and the Ray jobs run the same library):
 __version__ = "0.1.0"
 
 from tgram.api import (  # noqa: E402 - after __version__, which modules importing tgram read
-    TRACK_COLUMNS,
     load_detector,
     load_tracker_config,
     read_trajectories,
     to_xyxy,
     track_video,
-    tracks_frame,
 )
+from tgram.data.tracks import TRACK_COLUMNS  # noqa: E402
 
 __all__ = [
     "TRACK_COLUMNS",
@@ -27,5 +26,4 @@ __all__ = [
     "read_trajectories",
     "to_xyxy",
     "track_video",
-    "tracks_frame",
 ]

@@ -23,12 +23,11 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
 
-    from tgram.inference import Detector, TrackRows
+    from tgram.inference import Detector
     from tgram.track.tracker import TrackerConfig
 
 TRACKER_CONFIG = CONFIGS / "track" / "default.yaml"
 """The tracker settings `tgram track` and `tgram batch` read by default."""
-TRACK_COLUMNS = ("frame", "track_id", "class", "x", "y", "w", "h", "score", "vx", "vy")
 
 
 def weights_uri(weights: str | Path | None = None) -> str:
@@ -87,29 +86,7 @@ def track_video(
     tracker = tracker or load_tracker_config()
     detector = detector or load_detector(weights, tracker)
     rows = track_rows(str(video), detector, tracker, start=start, end=end)
-    return tracks_frame(rows, detector.class_names)
-
-
-def tracks_frame(rows: TrackRows, class_names: tuple[str, ...]) -> pd.DataFrame:
-    """A tracker's output rows as a DataFrame with TRACK_COLUMNS."""
-    import pandas as pd
-
-    boxes = rows.boxes
-    return pd.DataFrame(
-        {
-            "frame": rows.frame,
-            "track_id": rows.track_id,
-            "class": pd.Categorical.from_codes(rows.class_id, categories=list(class_names)),
-            "x": boxes[:, 0],
-            "y": boxes[:, 1],
-            "w": boxes[:, 2] - boxes[:, 0],
-            "h": boxes[:, 3] - boxes[:, 1],
-            "score": rows.score,
-            "vx": rows.velocity[:, 0],
-            "vy": rows.velocity[:, 1],
-        },
-        columns=list(TRACK_COLUMNS),
-    )
+    return rows.to_pandas(detector.class_names)
 
 
 def to_xyxy(frame_rows: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -18,15 +18,14 @@ from itertools import product
 import numpy as np
 
 from tgram.data.formats import read_gt
+from tgram.data.tracks import TrackRows
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.eval import MatchKind, evaluate
 from tgram.inference import (
     Detector,
     FrameDetections,
-    TrackRows,
     TrackRun,
     detect_frames,
-    rows_to_results,
 )
 from tgram.track.registration import RegistrationConfig
 from tgram.track.tracker import TrackerConfig
@@ -113,7 +112,7 @@ def sweep(
             low_det_threshold=low,
         )
         results = {
-            name: rows_to_results(track_cached(video, config, emb_dim))
+            name: track_cached(video, config, emb_dim).to_results()
             for name, video in cached.items()
         }
         overall = evaluate(gt, results, match=match).overall

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from tgram import storage
-from tgram.data.formats import RESULT_DTYPE, write_results
+from tgram.data.formats import write_results
+from tgram.data.tracks import TrackRows
 from tgram.data.video import probe, read_frames, scan_archive
 from tgram.model.config import PeakRule
 from tgram.model.decode import SCORE_FLOOR, TOP_K, Detections, decode
@@ -78,22 +79,6 @@ class Detector:
             outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks
         )[0]
         return det.clip(width=w, height=h)
-
-
-@dataclass(frozen=True)
-class TrackRows:
-    """Per (frame, track) output rows of a tracked run of frames."""
-
-    frame: np.ndarray  # [N] int32, 0-based video frame
-    track_id: np.ndarray  # [N] int64
-    boxes: np.ndarray  # [N, 4] float32 xyxy
-    score: np.ndarray  # [N] float32
-    class_id: np.ndarray  # [N] int64
-    velocity: np.ndarray  # [N, 2] float32 px/frame
-    embedding: np.ndarray  # [N, E] float32
-
-    def __len__(self) -> int:
-        return len(self.frame)
 
 
 def context_frames(num_frames: int) -> int:
@@ -247,18 +232,9 @@ def track_to_results(
         for uri, vid, info in zip(videos, scan.ids, infos, strict=True):
             rows = track_video(uri, detector, tracker_config, on_frame=lambda _: bar.update())
             out = storage.join(out_dir, f"{vid}.txt")
-            write_results(out, rows_to_results(rows))
+            write_results(out, rows.to_results())
             done.append(TrackedVideo(uri, out, info.frames, rows))
     return done
-
-
-def rows_to_results(rows: TrackRows) -> np.ndarray:
-    """MOTChallenge result rows (0-based frames here; formats writes them 1-based)."""
-    out = np.zeros(len(rows), RESULT_DTYPE)
-    out["frame"], out["id"], out["score"] = rows.frame, rows.track_id, rows.score
-    out["x"], out["y"] = rows.boxes[:, 0], rows.boxes[:, 1]
-    out["w"], out["h"] = rows.boxes[:, 2] - rows.boxes[:, 0], rows.boxes[:, 3] - rows.boxes[:, 1]
-    return out
 
 
 def _concat_rows(parts: list[tuple], emb_dim: int) -> TrackRows:

@@ -30,12 +30,12 @@ from tgram.classes import CLASS_NAMES
 from tgram.config import load_config
 from tgram.data.formats import read_gt, read_speed_truth
 from tgram.data.meta import load_meta
+from tgram.data.tracks import TrackRows
 from tgram.data.video import list_videos, read_frames, video_id
 from tgram.eval import Matching, evaluate
-from tgram.inference import Detector, TrackRows
+from tgram.inference import Detector
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
-from tgram.pipeline.payloads import rows_table
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.speed_eval import SpeedPairs, SpeedReport, speed_pairs
 from tgram.synth import SynthConfig, generate_archive
@@ -173,7 +173,7 @@ def _speeds(
     Kalman velocities in image pixels (`off`)."""
     parts = []
     for vid, rows in tracked.items():
-        table = rows_table(rows, detector.class_names, id_column="track_id")
+        table = rows.to_arrow(detector.class_names)
         fps = cached[vid].fps
         if kind == "on":
             shifts = np.stack([f.shift for f in cached[vid].detections])

@@ -44,11 +44,12 @@ from tgram.classical import (
 )
 from tgram.config import load_config
 from tgram.data.formats import read_gt
+from tgram.data.tracks import TrackRows
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.detection_metrics import ImageDetections, detection_metrics, gt_frame
 from tgram.eval import EvalReport, MatchKind, evaluate
 from tgram.heldout import HeldoutConfig, generate_heldout_archive
-from tgram.inference import Detector, TrackRows, rows_to_results
+from tgram.inference import Detector
 from tgram.model.decode import AP_SCORE_FLOOR, Detections
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.synth import SynthConfig, generate_archive
@@ -307,7 +308,7 @@ def _with_gt_class(rows: TrackRows, class_names: tuple[str, ...]) -> np.ndarray:
     """MOTChallenge result rows plus `cls`, the gt class id of each row's class index."""
     gt_ids = np.array([gt_class_id(name) for name in class_names], np.int16)
     return recfunctions.append_fields(
-        rows_to_results(rows), "cls", gt_ids[rows.class_id], usemask=False
+        rows.to_results(), "cls", gt_ids[rows.class_id], usemask=False
     )
 
 

@@ -25,7 +25,7 @@ from tgram.api import load_detector
 from tgram.data.video import VideoWriter, list_videos, read_frames, scan_archive, video_id
 from tgram.eval import evaluate
 from tgram.faults import ENV as CRASH_ENV
-from tgram.inference import rows_to_results, track_video
+from tgram.inference import track_video
 from tgram.pipeline.batch import BatchConfig, run_batch
 from tgram.pipeline.ground import cumulative_offsets
 from tgram.pipeline.trajectories import (
@@ -61,7 +61,7 @@ def whole_video_tracks(archive: Path) -> dict[str, np.ndarray]:
     tracker = TrackerConfig()
     detector = load_detector(SHIPPED_WEIGHTS, tracker)
     return {
-        video_id(u): rows_to_results(track_video(u, detector, tracker))
+        video_id(u): track_video(u, detector, tracker).to_results()
         for u in list_videos(archive / "videos")
     }
 

@@ -11,10 +11,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tgram.inference import (
-    FrameDetections,
-    TrackRows,
-)
+from tgram.data.tracks import TrackRows
+from tgram.inference import FrameDetections
 from tgram.model.decode import Detections
 from tgram.pipeline.clips import Clip
 
@@ -108,30 +106,10 @@ def tracklets_to_ipc(rows: TrackRows, clip: Clip, class_names: tuple[str, ...]) 
     direction of a tracklet's mean embedding over the overlap unchanged and compresses away."""
     in_overlap = (rows.frame < clip.start + clip.overlap) | (rows.frame >= clip.end - clip.overlap)
     embedding = np.where(in_overlap[:, None], rows.embedding, 0).astype(np.float16)
-    table = rows_table(rows, class_names, id_column="local_track_id")
+    table = rows.to_arrow(class_names, id_column="local_track_id")
     return to_ipc(
         table.append_column(
             "embedding",
             pa.FixedSizeListArray.from_arrays(embedding.reshape(-1), embedding.shape[1]),
         )
-    )
-
-
-def rows_table(rows: TrackRows, class_names: tuple[str, ...], *, id_column: str) -> pa.Table:
-    return pa.table(
-        {
-            "frame": rows.frame,
-            id_column: rows.track_id,
-            "class": pa.array(
-                np.asarray(class_names, dtype=object)[rows.class_id] if len(rows) else [],
-                pa.string(),
-            ),
-            "x1": rows.boxes[:, 0],
-            "y1": rows.boxes[:, 1],
-            "x2": rows.boxes[:, 2],
-            "y2": rows.boxes[:, 3],
-            "score": rows.score,
-            "vx": rows.velocity[:, 0],
-            "vy": rows.velocity[:, 1],
-        }
     )

@@ -18,7 +18,7 @@ from tgram.inference import (
 from tgram.pipeline.clips import Clip, one_line
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
-from tgram.pipeline.payloads import detections_from_ipc, from_ipc, rows_table, video_shifts
+from tgram.pipeline.payloads import detections_from_ipc, from_ipc, video_shifts
 from tgram.pipeline.stitch import StitchConfig, stitch_table
 from tgram.pipeline.trajectories import (
     ClipFailure,
@@ -76,7 +76,7 @@ def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str
     """The tracks of a complete video without failures: frame, track_id, class, x1, y1, x2,
     y2, score, vx, vy; from its tracker (video association) or by stitching its clips."""
     if video.run is not None:
-        return rows_table(video.run.rows(), class_names, id_column="track_id")
+        return video.run.rows().to_arrow(class_names)
     results = video.ordered()
     parts = []
     for r in results:
