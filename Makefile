@@ -31,8 +31,8 @@ bench: venv
 	$(BIN)/python -m tests.bench.run
 
 lint: venv
-	$(BIN)/ruff check tgram jobs tests
-	$(BIN)/ruff format --check tgram jobs tests
+	$(BIN)/ruff check tgram jobs tests setup.py
+	$(BIN)/ruff format --check tgram jobs tests setup.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)
