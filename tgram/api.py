@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import torch
 
     from tgram.inference import Detector
+    from tgram.model.config import Runtime
     from tgram.track.tracker import TrackerConfig
 
 TRACKER_CONFIG = CONFIGS / "track" / "default.yaml"
@@ -49,9 +50,11 @@ def load_detector(
     tracker: TrackerConfig | None = None,
     *,
     device: torch.device | str | None = None,
+    runtime: Runtime = "auto",
 ) -> Detector:
     """The network of a weights file (local or s3://; default: the shipped weights), keeping
-    detections from the lowest score the tracker uses (`score_floor`), as `tgram track` does."""
+    detections from the lowest score the tracker uses (`score_floor`), as `tgram track` does;
+    `runtime` (tgram.inference.Runtime): auto is ONNX Runtime on CPU, eager PyTorch on GPU."""
     import torch
 
     from tgram.inference import Detector
@@ -61,6 +64,7 @@ def load_detector(
         weights_uri(weights),
         device=None if device is None else torch.device(device),
         score_threshold=tracker.score_floor,
+        runtime=runtime,
     )
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 import yaml
@@ -243,7 +243,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     from tgram.inference import track_to_results
 
     tracker_cfg = load_tracker_config(args.config)
-    detector = load_detector(args.weights, tracker_cfg)
+    detector = load_detector(args.weights, tracker_cfg, runtime=args.runtime)
     t0 = time.perf_counter()
     tracked = track_to_results(args.input, args.out, detector, tracker_cfg)
     seconds = time.perf_counter() - t0
@@ -269,6 +269,19 @@ def _track_arguments(p: argparse.ArgumentParser) -> None:
         help="weights file, local or s3:// (default: the shipped weights)",
     )
     p.add_argument("--config", default=TRACKER_CONFIG, help="tracker YAML")
+    _runtime_argument(p, "auto", "auto: ONNX Runtime on CPU, eager PyTorch on GPU")
+
+
+def _runtime_argument(p: argparse.ArgumentParser, default: str | None, default_text: str) -> None:
+    from tgram.model.config import Runtime
+
+    p.add_argument(
+        "--runtime",
+        choices=get_args(Runtime),
+        default=default,
+        help=f"what runs the network: ONNX Runtime (CPU only, ~3x eager PyTorch there), eager "
+        f"PyTorch, or auto (default: {default_text})",
+    )
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -384,7 +397,7 @@ def batch_config(args: argparse.Namespace) -> BatchConfig:
     from tgram.track.tracker import TrackerConfig
 
     flags = _given(args, "actors", "gpus_per_actor", "clip_frames", "association", "overlap")
-    cfg = load_config(args.config, BatchConfig, flags | _given(args, "weights"))
+    cfg = load_config(args.config, BatchConfig, flags | _given(args, "weights", "runtime"))
     if "tracker" in yaml.safe_load(Path(args.config).read_text()):
         raise ConfigError(
             f"{args.config}: 'tracker' is not a batch setting; pass the tracker YAML with --tracker"
@@ -445,6 +458,7 @@ def _batch_arguments(p: argparse.ArgumentParser) -> None:
         "--overlap", type=int, help="frames shared by consecutive clips (clip association)"
     )
     p.add_argument("--weights", help="weights file, local or s3:// (default: shipped)")
+    _runtime_argument(p, None, "the batch YAML's runtime")
     p.add_argument(
         "--overwrite", action="store_true", help="redo videos whose output is already complete"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -19,8 +20,9 @@ from tgram import storage
 from tgram.data.formats import write_results
 from tgram.data.tracks import TrackRows
 from tgram.data.video import probe, read_frames, scan_archive
-from tgram.model.config import PeakRule
+from tgram.model.config import PeakRule, Runtime
 from tgram.model.decode import SCORE_FLOOR, TOP_K, Detections, decode
+from tgram.model.onnx import OnnxTGraM
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
 from tgram.track.registration import PlatformMotion, RegistrationConfig
@@ -41,6 +43,7 @@ class Detector:
         score_threshold: float = SCORE_FLOOR,
         peaks: PeakRule | None = None,
         amp: bool = True,
+        runtime: Runtime = "auto",
     ) -> None:
         self.model = model.eval().to(device)
         self.device = device
@@ -49,6 +52,10 @@ class Detector:
         self.peaks = peaks or model.cfg.peaks
         """The model's own rule (`ModelConfig.peaks`) unless given."""
         self.amp = amp and device.type == "cuda"
+        self.runtime = _resolve_runtime(runtime, device)
+        self._forward: Callable[[torch.Tensor], dict[str, torch.Tensor]] = (
+            OnnxTGraM(self.model) if self.runtime == "onnxruntime" else self.model
+        )
 
     @classmethod
     def from_weights(
@@ -74,11 +81,21 @@ class Detector:
         h, w = x.shape[-2:]
         x = F.pad(x, (0, -w % STRIDE, 0, -h % STRIDE))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            outputs = self.model(x[None])
+            outputs = self._forward(x[None])
         det = decode(
             outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks
         )[0]
         return det.clip(width=w, height=h)
+
+
+def _resolve_runtime(runtime: Runtime, device: torch.device) -> Literal["eager", "onnxruntime"]:
+    if runtime not in get_args(Runtime):
+        raise ValueError(f"runtime must be one of {', '.join(get_args(Runtime))}, got {runtime!r}")
+    if runtime == "onnxruntime" and device.type != "cpu":
+        raise ValueError(f"runtime 'onnxruntime' runs on the CPU, not on {device.type}")
+    if runtime == "auto":
+        return "onnxruntime" if device.type == "cpu" else "eager"
+    return runtime
 
 
 def context_frames(num_frames: int) -> int:

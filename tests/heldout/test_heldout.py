@@ -288,6 +288,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_shares_no_code_with_the_training_renderer() -> None:
     allowed = {
         "tgram.data.formats",
+        "tgram.data.meta",
         "tgram.data.video",
         "tgram.classes",
         "tgram.storage",

@@ -231,7 +231,9 @@ class IDAUp(nn.Module):
         x = self.project[-1](levels[-1])
         for i in range(len(levels) - 2, -1, -1):
             skip = self.project[i](levels[i])
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            # levels are exactly 2x apart (inputs are multiples of 32); a scale factor, unlike
+            # size=skip.shape, survives an ONNX export at another input size
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = self.fuse[i](x + skip)
         return x
 

@@ -39,16 +39,20 @@ class SpatioTemporalGraph(nn.Module):
         k = self.key(past).flatten(2)  # [B, E, N]
         return torch.softmax(q @ k * self.scale, dim=-1)
 
+    def _messages(self, current: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """What one past frame sends to each current cell: affinity-weighted values."""
+        edges = self.affinity(current, frame)  # [B, N, N]
+        values = self.value(frame).flatten(2).transpose(1, 2)  # [B, N, C]
+        return (edges @ values).transpose(1, 2).reshape_as(current)
+
     def forward(self, current: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
         """current [B, C, h, w], past [B, P, C, h, w] (t-1 first) -> updated current [B, C, h, w]."""
-        b, c, h, w = current.shape
-        messages = torch.zeros_like(current)
-        for p in range(past.shape[1]):
-            frame = past[:, p]
-            edges = self.affinity(current, frame)  # [B, N, N]
-            values = self.value(frame).flatten(2).transpose(1, 2)  # [B, N, C]
-            messages = messages + (edges @ values).transpose(1, 2).reshape(b, c, h, w)
-        messages = messages / max(past.shape[1], 1)
+        # one message per past frame, averaged (the graph is built only with past frames); no
+        # zeros_like accumulator or reshape to Python ints, which an ONNX export would freeze
+        # at the traced size
+        messages = torch.stack(
+            [self._messages(current, past[:, p]) for p in range(past.shape[1])]
+        ).mean(0)
         both = torch.cat([current, messages], 1)
         node = self.gcn(both)  # GCN: self-loop + aggregated neighbours, shared linear map
         gate = self.spatial_gate(both) * torch.sigmoid(

@@ -13,10 +13,8 @@ import numpy as np
 from tgram.api import load_detector
 from tgram.data.video import read_frames
 from tgram.faults import Deadline, crash_point
-from tgram.inference import (
-    TrackRun,
-    detect_frames,
-)
+from tgram.inference import TrackRun, detect_frames
+from tgram.model.config import Runtime
 from tgram.pipeline.clips import Clip, one_line
 from tgram.pipeline.payloads import detections_to_ipc, shifts_to_bytes, tracklets_to_ipc
 from tgram.track.tracker import TrackerConfig
@@ -35,11 +33,12 @@ class ClipTracker:
         threads: int,
         track_clips: bool,
         clip_timeout_s: float = 0.0,
+        runtime: Runtime = "auto",
     ) -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
-        self.detector = load_detector(weights, tracker)
+        self.detector = load_detector(weights, tracker, runtime=runtime)
         self.tracker = tracker
         self.track_clips = track_clips
         self.clip_timeout_s = clip_timeout_s

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import ray
 
@@ -44,10 +44,8 @@ from tgram.api import weights_uri
 from tgram.config import to_dict
 from tgram.data.video import scan_archive
 from tgram.faults import crash_env
-from tgram.inference import (
-    TrackRun,
-    context_frames,
-)
+from tgram.inference import TrackRun, context_frames
+from tgram.model.config import Runtime
 from tgram.model.weights import weights_config
 from tgram.pipeline.actor import ClipTracker
 from tgram.pipeline.clips import plan_video
@@ -90,6 +88,9 @@ class BatchConfig:
     clip that kills its actor on every attempt then fails its video, not the job."""
     weights: str = ""
     """Weights file, local or s3:// (empty: the shipped weights)."""
+    runtime: Runtime = "auto"
+    """What runs the network in the actors (tgram.inference.Runtime): auto is ONNX Runtime on
+    CPU actors, eager PyTorch on GPU actors."""
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     stitch: StitchConfig = field(default_factory=StitchConfig)
 
@@ -104,6 +105,10 @@ class BatchConfig:
             raise ValueError(
                 f"max_restarts: expected >= 0, got {self.max_restarts} (Ray's -1 restarts "
                 "forever: a clip that kills its actor would be retried without end)"
+            )
+        if self.runtime not in get_args(Runtime):
+            raise ValueError(
+                f"runtime: expected one of {', '.join(get_args(Runtime))}, got {self.runtime!r}"
             )
         if self.association not in ("video", "clip"):
             raise ValueError(f"association: expected 'video' or 'clip', got {self.association!r}")
@@ -248,6 +253,7 @@ def _run_batch(
                 weights=weights,
                 tracker=cfg.tracker,
                 threads=int(cfg.cpus_per_actor),
+                runtime=cfg.runtime,
                 track_clips=by_clip,
                 clip_timeout_s=cfg.clip_timeout_s,
             ),
