@@ -6,6 +6,7 @@ their size and boxes come back in the video's own pixel coordinates.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
 from tgram.track.registration import PlatformMotion, RegistrationConfig
 from tgram.track.tracker import OnlineTracker, TrackerConfig
+
+log = logging.getLogger(__name__)
 
 STRIDE = 32
 
@@ -53,9 +56,16 @@ class Detector:
         """The model's own rule (`ModelConfig.peaks`) unless given."""
         self.amp = amp and device.type == "cuda"
         self.runtime = _resolve_runtime(runtime, device)
-        self._forward: Callable[[torch.Tensor], dict[str, torch.Tensor]] = (
-            OnnxTGraM(self.model) if self.runtime == "onnxruntime" else self.model
-        )
+        self.network: Callable[[torch.Tensor], dict[str, torch.Tensor]] = self.model
+        """What runs the network: the model itself, or its ONNX Runtime stand-in."""
+        if self.runtime == "onnxruntime":
+            try:
+                self.network = OnnxTGraM(self.model)
+            except RuntimeError as error:
+                if runtime != "auto":
+                    raise
+                log.warning("%s: running it with eager PyTorch", error)
+                self.runtime = "eager"
 
     @classmethod
     def from_weights(
@@ -81,7 +91,7 @@ class Detector:
         h, w = x.shape[-2:]
         x = F.pad(x, (0, -w % STRIDE, 0, -h % STRIDE))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            outputs = self._forward(x[None])
+            outputs = self.network(x[None])
         det = decode(
             outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks
         )[0]

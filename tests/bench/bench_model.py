@@ -70,7 +70,7 @@ def run() -> list[dict]:
     train_epochs = int(os.environ.get("TGRAM_BENCH_TRAIN_EPOCHS", "0"))
     device = select_device()
     with tempfile.TemporaryDirectory(prefix="tgram-bench-model-") as tmp:
-        archive = os.environ.get("TGRAM_BENCH_ARCHIVE") or _generate_card_archive(Path(tmp))
+        archive = os.environ.get("TGRAM_BENCH_ARCHIVE") or generate_card_archive(Path(tmp))
         cfg = load_train_config(
             CONFIGS / "train" / "synth.yaml",
             {"data.path": archive, "data.val_path": archive, "storage_path": tmp},
@@ -117,7 +117,7 @@ def run() -> list[dict]:
     return rows
 
 
-def _generate_card_archive(tmp: Path) -> str:
+def generate_card_archive(tmp: Path) -> str:
     """The weights card's validation archive, written by today's generator."""
     synth = load_config(CONFIGS / "synth" / "default.yaml", SynthConfig, CARD_ARCHIVE)
     generate_archive(tmp / "archive", synth)

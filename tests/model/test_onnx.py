@@ -1,0 +1,64 @@
+"""The ONNX Runtime runtime: same detections as eager PyTorch, any frame size, refusal of a
+model whose export is wrong, and the runtime choice per device."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from tgram.inference import Detector
+from tgram.model.config import ModelConfig
+from tgram.model.onnx import OnnxTGraM
+from tgram.model.tgram import TGraM
+from tgram.pipeline.batch import BatchConfig
+
+CPU = torch.device("cpu")
+
+
+def _model(**settings: object) -> TGraM:
+    torch.manual_seed(0)
+    model = TGraM(ModelConfig(emb_dim=16, adversarial=False, **settings), num_ids=4).eval()
+    # a trained-looking graph: its zero-initialised output would hide a wrong export of it
+    if model.graph is not None:
+        torch.nn.init.normal_(model.graph.out.weight, std=0.05)
+    return model
+
+
+@pytest.mark.parametrize("size", [(96, 160), (70, 133)])
+def test_onnx_runtime_gives_eager_detections_at_any_frame_size(size: tuple[int, int]) -> None:
+    model = _model(frames=3)
+    eager = Detector(model, device=CPU, runtime="eager", score_threshold=0.0, top_k=50)
+    onnx = Detector(model, device=CPU, runtime="onnxruntime", score_threshold=0.0, top_k=50)
+    assert (eager.runtime, onnx.runtime) == ("eager", "onnxruntime")
+    rng = np.random.default_rng(1)
+    frames = list(rng.integers(0, 256, (3, *size, 3), np.uint8))
+    a, b = eager(frames), onnx(frames)
+    assert len(a.scores) == 50
+    np.testing.assert_allclose(b.scores, a.scores, atol=1e-4)
+    np.testing.assert_allclose(b.boxes, a.boxes, atol=1e-2)
+    np.testing.assert_array_equal(b.classes, a.classes)
+    np.testing.assert_allclose(b.embeddings, a.embeddings, atol=1e-3)
+
+
+def test_an_export_that_freezes_a_shape_is_refused_or_falls_back_to_eager(caplog) -> None:
+    # the deformable convolution reshapes to Python ints, which the tracer freezes
+    model = _model(frames=1, graph=False, backbone="mobilenetv3", deform_conv=True)
+    with pytest.raises(RuntimeError, match="ONNX export of this model"):
+        OnnxTGraM(model)
+    with caplog.at_level(logging.WARNING, logger="tgram.inference"):
+        detector = Detector(model, device=CPU, runtime="auto")
+    assert detector.runtime == "eager" and "running it with eager PyTorch" in caplog.text
+    with pytest.raises(RuntimeError, match="use the eager runtime"):
+        Detector(model, device=CPU, runtime="onnxruntime")
+
+
+def test_runtime_choice_is_checked() -> None:
+    model = _model(frames=1, graph=False)
+    assert Detector(model, device=CPU).runtime == "onnxruntime"  # auto on a CPU
+    with pytest.raises(ValueError, match="runtime must be one of auto, eager, onnxruntime"):
+        Detector(model, device=CPU, runtime="tensorrt")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="runtime: expected one of"):
+        BatchConfig(runtime="fast")  # type: ignore[arg-type]
