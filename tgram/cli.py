@@ -240,7 +240,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     import time
 
     from tgram.api import load_detector, load_tracker_config
-    from tgram.inference import track_to_results
+    from tgram.inference import StageTimes, track_to_results
 
     tracker_cfg = load_tracker_config(args.config)
     detector = load_detector(args.weights, tracker_cfg, runtime=args.runtime)
@@ -252,8 +252,13 @@ def cmd_track(args: argparse.Namespace) -> int:
             f"{video.results_uri}: {len(np.unique(video.rows.track_id))} tracks, {len(video.rows)} boxes"
         )
     frames = sum(v.frames for v in tracked)
+    times = StageTimes()
+    for video in tracked:
+        times.add(video.times)
     print(
-        f"tracked {len(tracked)} videos, {frames} frames in {seconds:.1f} s ({frames / seconds:.2f} fps); results in {args.out}"
+        f"tracked {len(tracked)} videos, {frames} frames in {seconds:.1f} s "
+        f"({frames / seconds:.2f} fps; {times.shares()}; runtime {detector.runtime}); "
+        f"results in {args.out}"
     )
     return 0
 

@@ -53,10 +53,7 @@ def run() -> list[dict]:
                 summary = run_batch(videos, str(Path(tmp) / f"batch{actors}"), cfg)
                 batch[actors] = time.perf_counter() - t0
                 if actors == 1:
-                    decode_share = summary.decode_seconds / max(
-                        summary.decode_seconds + summary.track_seconds, 1e-9
-                    )
-                    associate = summary.associate_seconds
+                    times = summary.times
         finally:
             ray.shutdown()
     return [
@@ -76,13 +73,12 @@ def run() -> list[dict]:
             peer="1 actor",
             peer_value=batch[1],
         ),
-        row("decode share of actor time", decode_share),
-        row(
-            "tracker association on the driver (video association)",
-            associate,
-            "s",
-            peer="1-actor job wall time",
-            peer_value=batch[1],
+        *(
+            row(
+                f"{stage} share of the 1-actor job's stage time",
+                getattr(times, stage) / times.total,
+            )
+            for stage in ("decode", "model", "registration", "association")
         ),
         row("batch job throughput, 1 actor", frames / batch[1], "fps"),
     ]

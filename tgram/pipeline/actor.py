@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,10 +12,15 @@ import numpy as np
 from tgram.api import load_detector
 from tgram.data.video import read_frames
 from tgram.faults import Deadline, crash_point
-from tgram.inference import TrackRun, detect_frames
+from tgram.inference import StageTimes, TrackRun, detect_frames
 from tgram.model.config import Runtime
 from tgram.pipeline.clips import Clip, one_line
-from tgram.pipeline.payloads import detections_to_ipc, shifts_to_bytes, tracklets_to_ipc
+from tgram.pipeline.payloads import (
+    detections_to_ipc,
+    shifts_to_bytes,
+    stage_columns,
+    tracklets_to_ipc,
+)
 from tgram.track.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,7 @@ class ClipTracker:
         }
 
     def track_clip(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = {**row, "payload": b"", "shift": b"", "decode_s": 0.0, "track_s": 0.0}
+        out = {**row, "payload": b"", "shift": b"", **stage_columns(StageTimes())}
         if row["error"]:
             return out
         clip = Clip.from_row(row)
@@ -62,15 +66,15 @@ class ClipTracker:
             return self._track(clip, out)
 
     def _track(self, clip: Clip, out: dict[str, Any]) -> dict[str, Any]:
-        t0 = time.perf_counter()
+        times = StageTimes()
         try:  # opening is inside: the file may have changed or gone since it was planned
-            timer = _DecodeTimer(read_frames(clip.uri, clip.context_start, clip.end))
             detections = list(
                 detect_frames(
-                    timer,
+                    read_frames(clip.uri, clip.context_start, clip.end),
                     self.detector,
                     first_output_frame=clip.start,
                     registration=self.tracker.registration,
+                    times=times,
                 )
             )
             if len(detections) < clip.end - clip.start:
@@ -81,37 +85,21 @@ class ClipTracker:
                 run = TrackRun(
                     self.tracker, fps=float(out["fps"]), emb_dim=self.detector.model.cfg.emb_dim
                 )
+                start = time.perf_counter()
                 for frame in detections:
                     run.update(frame)
+                times.association += time.perf_counter() - start
                 payload = tracklets_to_ipc(run.rows(), clip, self.detector.class_names)
             else:
                 payload = detections_to_ipc(detections, self.detector.model.cfg.emb_dim)
         except Exception as exc:  # noqa: BLE001 - a bad clip fails its video, never the job
             return {**out, "stage": "track", "error": one_line(exc)}
-        seconds = time.perf_counter() - t0
         return {
             **out,
             "payload": payload,
             "shift": shifts_to_bytes(detections),
-            "decode_s": timer.seconds,
-            "track_s": seconds - timer.seconds,
+            **stage_columns(times),
         }
 
 
 _OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload", "shift"}
-
-
-class _DecodeTimer:
-    """Wraps a frame iterator to measure the time spent decoding (the rest is model + tracker)."""
-
-    def __init__(self, frames: Iterator[tuple[int, np.ndarray]]) -> None:
-        self._frames, self.seconds = frames, 0.0
-
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        while True:
-            t0 = time.perf_counter()
-            item = next(self._frames, None)
-            self.seconds += time.perf_counter() - t0
-            if item is None:
-                return
-            yield item

@@ -44,12 +44,13 @@ from tgram.api import weights_uri
 from tgram.config import to_dict
 from tgram.data.video import scan_archive
 from tgram.faults import crash_env
-from tgram.inference import TrackRun, context_frames
+from tgram.inference import StageTimes, TrackRun, context_frames
 from tgram.model.config import Runtime
 from tgram.model.weights import weights_config
 from tgram.pipeline.actor import ClipTracker
 from tgram.pipeline.clips import plan_video
 from tgram.pipeline.lease import OutputLease
+from tgram.pipeline.payloads import stage_times
 from tgram.pipeline.stitch import StitchConfig
 from tgram.pipeline.trajectories import (
     RunIdentity,
@@ -130,24 +131,20 @@ class BatchSummary:
     tracks: int = 0
     frames: int = 0
     seconds: float = 0.0
-    decode_seconds: float = 0.0
-    track_seconds: float = 0.0
-    """Actor time besides decoding: the model, and the tracker under clip association."""
-    associate_seconds: float = 0.0
-    """Driver time in the tracker under video association."""
+    times: StageTimes = field(default_factory=StageTimes)
+    """Seconds per stage over all clips: decode, model and registration in the actors;
+    association in the actors (clip association) or on the driver (video association)."""
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
 
     def to_text(self) -> str:
-        decode_share = self.decode_seconds / max(self.decode_seconds + self.track_seconds, 1e-9)
         return (
             f"videos: {self.ok} ok, {self.failed} failed, {self.skipped} already done; "
             f"{self.ignored} other files skipped; "
             f"{self.rows} rows, {self.tracks} tracks; {self.frames} frames in {self.seconds:.1f} s "
-            f"({self.fps:.2f} fps, decode {decode_share:.0%} of actor time, "
-            f"association on the driver {self.associate_seconds:.1f} s)"
+            f"({self.fps:.2f} fps; {self.times.shares()})"
         )
 
 
@@ -309,6 +306,6 @@ def _count(summary: BatchSummary, record: VideoRecord, video: VideoClips) -> Non
         summary.frames += record.frames
     else:
         summary.failed += 1
-    summary.decode_seconds += sum(float(r["decode_s"]) for r in clips)
-    summary.track_seconds += sum(float(r["track_s"]) for r in clips)
-    summary.associate_seconds += video.associate_seconds
+    for clip in clips:
+        summary.times.add(stage_times(clip))
+    summary.times.association += video.associate_seconds

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from tgram.data.tracks import TrackRows
-from tgram.inference import FrameDetections
+from tgram.inference import FrameDetections, StageTimes
 from tgram.model.decode import Detections
 from tgram.pipeline.clips import Clip
 
@@ -113,3 +113,16 @@ def tracklets_to_ipc(rows: TrackRows, clip: Clip, class_names: tuple[str, ...]) 
             pa.FixedSizeListArray.from_arrays(embedding.reshape(-1), embedding.shape[1]),
         )
     )
+
+
+STAGES = ("decode", "model", "registration", "association")
+
+
+def stage_columns(times: StageTimes) -> dict[str, float]:
+    """A clip's stage seconds as its result row's `<stage>_s` columns."""
+    return {f"{stage}_s": getattr(times, stage) for stage in STAGES}
+
+
+def stage_times(row: dict[str, Any]) -> StageTimes:
+    """The inverse of `stage_columns`."""
+    return StageTimes(**{stage: float(row[f"{stage}_s"]) for stage in STAGES})

@@ -13,12 +13,13 @@ import pyarrow as pa
 
 from tgram.data.meta import load_meta, meta_uri_for
 from tgram.inference import (
+    StageTimes,
     TrackRun,
 )
 from tgram.pipeline.clips import Clip, one_line
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
-from tgram.pipeline.payloads import detections_from_ipc, from_ipc, video_shifts
+from tgram.pipeline.payloads import detections_from_ipc, from_ipc, stage_times, video_shifts
 from tgram.pipeline.stitch import StitchConfig, stitch_table
 from tgram.pipeline.trajectories import (
     ClipFailure,
@@ -162,4 +163,7 @@ def _video_record(first: dict[str, Any], identity: RunIdentity, seconds: float) 
 
 
 def _clip_seconds(clip_results: list[dict[str, Any]]) -> float:
-    return float(sum(float(r["decode_s"]) + float(r["track_s"]) for r in clip_results))
+    total = StageTimes()
+    for row in clip_results:
+        total.add(stage_times(row))
+    return total.total
