@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 import ray
@@ -75,8 +75,9 @@ class BatchConfig:
     overlap: int = 30
     """Frames shared by consecutive clips, where stitching matches tracks (clip association
     only: video association needs no overlap, its clips are disjoint)."""
-    actors: int = 1
-    """Tracker actors (one model each)."""
+    actors: int = 0
+    """Tracker actors (one model each); 0: as many as the cluster Ray reports has room for
+    (`fit_to_cluster`): one per GPU when it has GPUs, else one per `cpus_per_actor` CPUs."""
     cpus_per_actor: float = 1.0
     gpus_per_actor: float = 0.0
     """0 runs the model on CPU; 1 (or 0.5 to pack two actors per GPU) asks Ray for a GPU."""
@@ -96,8 +97,10 @@ class BatchConfig:
     stitch: StitchConfig = field(default_factory=StitchConfig)
 
     def __post_init__(self) -> None:
-        if self.actors < 1:
-            raise ValueError(f"actors: expected >= 1, got {self.actors}")
+        if self.actors < 0:
+            raise ValueError(
+                f"actors: expected >= 1, or 0 for one per GPU or CPU, got {self.actors}"
+            )
         if self.cpus_per_actor <= 0 or self.gpus_per_actor < 0:
             raise ValueError("cpus_per_actor must be > 0 and gpus_per_actor >= 0")
         if self.clip_frames < 1:
@@ -131,6 +134,8 @@ class BatchSummary:
     tracks: int = 0
     frames: int = 0
     seconds: float = 0.0
+    actors: int = 0
+    """Tracker actors the job ran (BatchConfig.actors, or what `fit_to_cluster` chose)."""
     times: StageTimes = field(default_factory=StageTimes)
     """Seconds per stage over all clips: decode, model and registration in the actors;
     association in the actors (clip association) or on the driver (video association)."""
@@ -144,8 +149,21 @@ class BatchSummary:
             f"videos: {self.ok} ok, {self.failed} failed, {self.skipped} already done; "
             f"{self.ignored} other files skipped; "
             f"{self.rows} rows, {self.tracks} tracks; {self.frames} frames in {self.seconds:.1f} s "
-            f"({self.fps:.2f} fps; {self.times.shares()})"
+            f"({self.fps:.2f} fps with {self.actors} actors; {self.times.shares()})"
         )
+
+
+def fit_to_cluster(cfg: BatchConfig, resources: dict[str, float]) -> BatchConfig:
+    """`cfg` with `actors` 0 resolved against a cluster's resources (`ray.cluster_resources()`):
+    GPUs when it has any (one per actor unless `gpus_per_actor` says otherwise), else CPUs,
+    `cpus_per_actor` each. A job started with no flags then uses the whole machine."""
+    if cfg.actors > 0:
+        return cfg
+    cpus, gpus = float(resources.get("CPU", 1.0)), float(resources.get("GPU", 0.0))
+    gpus_per_actor = cfg.gpus_per_actor or (1.0 if gpus >= 1 else 0.0)
+    by_cpu = int(cpus // cfg.cpus_per_actor)
+    actors = min(by_cpu, int(gpus // gpus_per_actor)) if gpus_per_actor else by_cpu
+    return replace(cfg, actors=max(1, actors), gpus_per_actor=gpus_per_actor)
 
 
 def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
@@ -213,6 +231,8 @@ def _run_batch(
             len(scan.skipped),
             scan.skipped[0],
         )
+    cfg = fit_to_cluster(cfg, ray.cluster_resources())
+    summary.actors = cfg.actors
     weights = weights_uri(cfg.weights)
     identity = run_identity(cfg, weights)
     for uri, vid in zip(scan.videos, scan.ids, strict=True):
