@@ -10,7 +10,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -96,6 +96,10 @@ class Detector:
         det = decode(
             outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks
         )[0]
+        # embeddings rounded to float16 precision here, once: the batch job ships them as
+        # float16, and its tracks must equal `tgram track`'s (appearance cosines change by
+        # ~1e-4, far below any association threshold)
+        det = replace(det, embeddings=det.embeddings.astype(np.float16).astype(np.float32))
         return det.clip(width=w, height=h)
 
 

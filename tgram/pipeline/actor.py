@@ -1,5 +1,7 @@
 """The batch job's model actor: opens, seeks and decodes its own clip (frames never enter
-the object store), runs the model over it, and returns the clip's detections or tracklets."""
+the object store), runs the model over it, and hands the clip's detections or tracklets to
+the associator that owns its video (tgram.pipeline.association); what goes back to the
+driver is the clip's timings and, when the clip completed its video, the video's record."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from tgram.data.video import read_frames
 from tgram.faults import Deadline, crash_point
 from tgram.inference import StageTimes, TrackRun, detect_frames
 from tgram.model.config import Runtime
+from tgram.pipeline.association import associator_for
 from tgram.pipeline.clips import Clip, one_line
 from tgram.pipeline.payloads import (
     detections_to_ipc,
@@ -27,8 +30,9 @@ log = logging.getLogger(__name__)
 
 
 class ClipTracker:
-    """A Ray actor: loads the model once, then runs it over one clip per call, returning the
-    clip's detections (video association) or its tracklets (clip association)."""
+    """A Ray actor: loads the model once, then runs it over one clip per call: the clip's
+    detections (video association) or tracklets (clip association) go to the video's
+    associator, the call returns the clip's row without them plus `record` (see module)."""
 
     def __init__(
         self,
@@ -36,6 +40,7 @@ class ClipTracker:
         tracker: TrackerConfig,
         threads: int,
         track_clips: bool,
+        associators: list[Any],
         clip_timeout_s: float = 0.0,
         runtime: Runtime = "auto",
     ) -> None:
@@ -45,16 +50,32 @@ class ClipTracker:
         self.detector = load_detector(weights, tracker, runtime=runtime)
         self.tracker = tracker
         self.track_clips = track_clips
+        self.associators = associators
+        """Handles of the job's VideoAssociator actors."""
         self.clip_timeout_s = clip_timeout_s
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = [
-            self.track_clip({k: v[i] for k, v in batch.items()}) for i in range(len(batch["uri"]))
+            self._hand_over(self.track_clip({k: v[i] for k, v in batch.items()}))
+            for i in range(len(batch["uri"]))
         ]
         return {
             k: np.array([r[k] for r in results], dtype=object if k in _OBJECT_COLUMNS else None)
             for k in results[0]
         }
+
+    def _hand_over(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Send a clip's result to its video's associator; the row without the payload, with
+        the video's record if this clip completed it."""
+        import ray
+
+        owner = self.associators[associator_for(str(result["video_id"]), len(self.associators))]
+        try:
+            record = ray.get(owner.add.remote(result))
+        except ray.exceptions.RayActorError as exc:  # its videos fail at the end of the job
+            log.warning("associator of %s is gone: %s", result["video_id"], one_line(exc))
+            record = ""
+        return {**result, "payload": b"", "shift": b"", "record": record}
 
     def track_clip(self, row: dict[str, Any]) -> dict[str, Any]:
         out = {**row, "payload": b"", "shift": b"", **stage_columns(StageTimes())}
@@ -102,4 +123,4 @@ class ClipTracker:
         }
 
 
-_OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload", "shift"}
+_OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload", "shift", "record"}

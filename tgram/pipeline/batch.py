@@ -2,28 +2,31 @@
 
 archive listing -> per-video probe and clip plan (Ray Data `flat_map`) -> an actor pool that
 opens, seeks and decodes its clips itself and runs the model over them (`map_batches`), so
-frames never enter the object store -> the driver collects each video's clips as they stream
-in, turns them into tracks and writes the video's Parquet. Videos therefore finish one by one:
-a job killed half way keeps its finished videos, and the re-run skips them.
+frames never enter the object store -> each clip's detections go from its model actor
+straight to the associator actor that owns its video (`association`), which turns a video's
+clips into tracks as they arrive in order and writes the video's Parquet. The driver plans,
+and gathers one small row per clip: its work and memory grow with clips, not with frames.
+Videos finish one by one: a job killed half way keeps its finished videos, and the re-run
+skips them.
 
 This module holds the job (config, summary, the Ray Data pipeline); the stages live beside it:
-`clips` (planning), `actor` (the model actor), `payloads` (actor -> driver wire formats),
-`videos` (per-video association and commit on the driver), `trajectories` (the output
-contract and commit protocol), `lease` (one writer per output).
+`clips` (planning), `actor` (the model actor), `payloads` (actor -> associator wire formats),
+`association` (the associator actors), `videos` (one video's association and commit),
+`trajectories` (the output contract and commit protocol), `lease` (one writer per output).
 
 Two ways to turn clips into tracks (`BatchConfig.association`):
-- "video" (default): actors return each frame's detections; on the driver one tracker per
-  video goes through them in frame order as the clips arrive. A frame's detections and
-  platform shift depend only on it and its `context_frames` predecessors (given to each clip
-  as warm-up context), so the tracks
-  are exactly those of `tgram track` on the whole video. Association costs milliseconds per
-  frame (bench_tracker: 100 to 5,000 objects) against tens to hundreds for the model, so one
-  driver keeps up with many actors.
+- "video" (default): actors send each frame's detections; the associator runs one tracker per
+  video through them in frame order as the clips arrive. A frame's detections and platform
+  shift depend only on it and its `context_frames` predecessors (given to each clip as warm-up
+  context), so the tracks are exactly those of `tgram track` on the whole video. Association
+  costs milliseconds per frame (bench_tracker: 100 to 5,000 objects) against tens to hundreds
+  for the model, so one associator keeps up with several actors (ACTORS_PER_ASSOCIATOR).
 - "clip": actors also track their own clip, and consecutive clips, which share `overlap`
-  frames, are stitched there (`tgram.pipeline.stitch`). Nothing runs per frame on the driver,
-  which suits scenes of thousands of objects on many GPUs, but every clip's tracker starts
-  cold, so tracks near clip edges differ from whole-video tracking (measured with the
-  shipped weights: IDF1 0.91-0.94 against it with 20-frame clips overlapping by 10).
+  frames, are stitched by the associator (`tgram.pipeline.stitch`): nothing runs per frame
+  outside the actors, which suits scenes of thousands of objects on many GPUs, but every
+  clip's tracker starts cold, so tracks near clip edges differ from whole-video tracking
+  (measured with the shipped weights: IDF1 0.91-0.94 against it with 20-frame clips
+  overlapping by 10).
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ from tgram.api import weights_uri
 from tgram.config import to_dict
 from tgram.data.video import scan_archive
 from tgram.faults import crash_env
-from tgram.inference import StageTimes, TrackRun, context_frames
+from tgram.inference import StageTimes, context_frames
 from tgram.model.config import Runtime
 from tgram.model.weights import weights_config
 from tgram.pipeline.actor import ClipTracker
+from tgram.pipeline.association import VideoAssociator, associator_for, record_from_json
 from tgram.pipeline.clips import plan_video
 from tgram.pipeline.lease import OutputLease
 from tgram.pipeline.payloads import stage_times
@@ -57,10 +61,15 @@ from tgram.pipeline.trajectories import (
     VideoRecord,
     video_done,
 )
-from tgram.pipeline.videos import VideoClips, commit_lost_video, finalize_video
+from tgram.pipeline.videos import commit_lost_video
 from tgram.track.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
+
+
+ACTORS_PER_ASSOCIATOR = 4
+"""Tracker actors one associator keeps up with: association is ~5 % of a CPU actor's time
+per frame; GPU actors produce frames faster, so GPU clusters may want `associators` set."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,9 @@ class BatchConfig:
     """Longest a clip may take in its actor (0: no limit); past it the actor process ends,
     and the clip is retried like one whose actor died. Set it to several times the expected
     clip time: a hung read from object storage then costs minutes, not the job."""
+    associators: int = 0
+    """Actors that associate and commit videos (`pipeline.association`); 0: one per
+    ACTORS_PER_ASSOCIATOR tracker actors, at least one."""
     max_restarts: int = 3
     """Retries of a clip whose actor died (the actor is restarted; output is unchanged). A
     clip that kills its actor on every attempt then fails its video, not the job."""
@@ -105,6 +117,8 @@ class BatchConfig:
             raise ValueError("cpus_per_actor must be > 0 and gpus_per_actor >= 0")
         if self.clip_frames < 1:
             raise ValueError(f"clip_frames: expected >= 1, got {self.clip_frames}")
+        if self.associators < 0:
+            raise ValueError(f"associators: expected >= 0, got {self.associators}")
         if self.max_restarts < 0:
             raise ValueError(
                 f"max_restarts: expected >= 0, got {self.max_restarts} (Ray's -1 restarts "
@@ -246,6 +260,24 @@ def _run_batch(
     model = weights_config(weights)
     by_clip = cfg.association == "clip"
     runtime_env = {"env_vars": {**storage.s3_env(), **crash_env()}}
+    associator = ray.remote(VideoAssociator).options(
+        # Association is a few % of the model's CPU time: it shares the actors' cores rather
+        # than holding CPUs they could use (reserving them could also starve the job).
+        num_cpus=0,
+        runtime_env=runtime_env,
+    )
+    associators = [
+        associator.remote(
+            output_uri,
+            identity,
+            cfg.tracker,
+            cfg.stitch,
+            tuple(model.classes),
+            model.emb_dim,
+            by_clip,
+        )
+        for _ in range(cfg.associators or max(1, cfg.actors // ACTORS_PER_ASSOCIATOR))
+    ]
     ds = (
         ray.data.from_items(todo, override_num_blocks=len(todo))
         .flat_map(
@@ -272,6 +304,7 @@ def _run_batch(
                 threads=int(cfg.cpus_per_actor),
                 runtime=cfg.runtime,
                 track_clips=by_clip,
+                associators=associators,
                 clip_timeout_s=cfg.clip_timeout_s,
             ),
             num_cpus=cfg.cpus_per_actor,
@@ -284,41 +317,64 @@ def _run_batch(
             max_task_retries=cfg.max_restarts,
         )
     )
-    pending: dict[str, VideoClips] = {}
-    finished: set[str] = set()
-    for row in ds.iter_rows():
-        vid = str(row["video_id"])
-        if vid not in pending:
-            run = (
-                None
-                if by_clip or row["error"]
-                else TrackRun(cfg.tracker, fps=float(row["fps"]), emb_dim=model.emb_dim)
-            )
-            pending[vid] = VideoClips(int(row["n_clips"]), run)
-        video = pending[vid]
-        video.add(row)
-        if not video.complete:
-            continue
-        del pending[vid]
-        finished.add(vid)
-        record = finalize_video(output_uri, video, identity, cfg.stitch, tuple(model.classes))
-        _count(summary, record, video)
-        if on_video is not None:
-            on_video(record)
-    attempts = cfg.max_restarts + 1
-    for item in todo:
-        if item["video_id"] not in finished:
-            video = pending.get(item["video_id"])
-            record = commit_lost_video(output_uri, item, video, identity, attempts)
-            summary.failed += 1
-            if on_video is not None:
-                on_video(record)
+    try:
+        _gather(ds, todo, associators, output_uri, identity, cfg, summary, on_video)
+    finally:
+        for associator in associators:
+            ray.kill(associator)
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _count(summary: BatchSummary, record: VideoRecord, video: VideoClips) -> None:
-    clips = video.ordered()
+def _gather(
+    ds: ray.data.Dataset,
+    todo: list[dict[str, Any]],
+    associators: list[Any],
+    output_uri: str,
+    identity: RunIdentity,
+    cfg: BatchConfig,
+    summary: BatchSummary,
+    on_video: Callable[[VideoRecord], None] | None,
+) -> None:
+    """Run the pipeline, count each video's record as it comes, then fail the unfinished."""
+    records: dict[str, VideoRecord] = {}
+
+    def accept(record: VideoRecord, associate_seconds: float = 0.0) -> None:
+        if record.video_id in records:  # a clip retried after its video ended
+            return
+        records[record.video_id] = record
+        _count(summary, record)
+        summary.times.association += associate_seconds
+        if on_video is not None:
+            on_video(record)
+
+    for row in ds.iter_rows():
+        summary.times.add(stage_times(row))
+        if row["record"]:
+            accept(*record_from_json(str(row["record"])))
+    # videos some of whose clips never came back: their associator fails them, or the
+    # driver does when no clip of theirs reached a living associator
+    attempts = cfg.max_restarts + 1
+    unfinished = [item for item in todo if item["video_id"] not in records]
+    shares = [
+        [item for item in unfinished if associator_for(item["video_id"], len(associators)) == k]
+        for k in range(len(associators))
+    ]
+    for texts in ray.get(
+        [
+            a.fail_unfinished.remote(share, attempts)
+            for a, share in zip(associators, shares, strict=True)
+            if share
+        ]
+    ):
+        for text in texts:
+            accept(*record_from_json(text))
+    for item in unfinished:
+        if item["video_id"] not in records:
+            accept(commit_lost_video(output_uri, item, None, identity, attempts))
+
+
+def _count(summary: BatchSummary, record: VideoRecord) -> None:
     if record.status == "ok":
         summary.ok += 1
         summary.rows += record.n_rows
@@ -326,6 +382,3 @@ def _count(summary: BatchSummary, record: VideoRecord, video: VideoClips) -> Non
         summary.frames += record.frames
     else:
         summary.failed += 1
-    for clip in clips:
-        summary.times.add(stage_times(clip))
-    summary.times.association += video.associate_seconds

@@ -1,4 +1,4 @@
-"""What a clip sends from its actor to the driver: Arrow IPC payloads (detections with their
+"""What a clip sends from its model actor to its associator: Arrow IPC payloads (detections with their
 embeddings, or tracklets) and the per-frame platform shifts as raw float64."""
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def video_shifts(clip_results: list[dict[str, Any]], frames: int) -> np.ndarray:
 
 
 def detections_to_ipc(detections: list[FrameDetections], emb_dim: int) -> bytes:
-    """A clip's detections, one row each, as Arrow IPC bytes. Embeddings stay float32: the
-    driver's tracker must see exactly what `tgram track` sees."""
+    """A clip's detections, one row each, as Arrow IPC bytes. Embeddings travel as float16,
+    losslessly: the Detector already rounds them to it (Detector.__call__), so the
+    associator's tracker sees exactly what `tgram track`'s does."""
     frame = np.concatenate(
         [np.full(len(f.detections), f.index, np.int32) for f in detections]
         + [np.zeros(0, np.int32)]
@@ -53,7 +54,7 @@ def detections_to_ipc(detections: list[FrameDetections], emb_dim: int) -> bytes:
         ).astype(dtype)
 
     boxes = stacked("boxes", (0, 4), np.float32)
-    embedding = stacked("embeddings", (0, emb_dim), np.float32)
+    embedding = stacked("embeddings", (0, emb_dim), np.float16)
     table = pa.table(
         {
             "frame": frame,
@@ -78,7 +79,12 @@ def detections_from_ipc(payload: bytes, shifts: bytes, clip: Clip) -> Iterator[F
     boxes = np.stack([table[c].to_numpy() for c in ("x1", "y1", "x2", "y2")], axis=1).reshape(-1, 4)
     scores, classes = table["score"].to_numpy(), table["class_id"].to_numpy()
     embedding = table["embedding"].combine_chunks()
-    embeddings = embedding.flatten().to_numpy().reshape(len(frame), embedding.type.list_size)
+    embeddings = (
+        embedding.flatten()
+        .to_numpy()
+        .reshape(len(frame), embedding.type.list_size)
+        .astype(np.float32)
+    )
     bounds = np.searchsorted(frame, np.arange(clip.start, clip.end + 1))
     for index, lo, hi in zip(range(clip.start, clip.end), bounds[:-1], bounds[1:], strict=True):
         det = Detections(boxes[lo:hi], scores[lo:hi], classes[lo:hi], embeddings[lo:hi])
@@ -86,7 +92,7 @@ def detections_from_ipc(payload: bytes, shifts: bytes, clip: Clip) -> Iterator[F
 
 
 def to_ipc(table: pa.Table) -> bytes:
-    """Arrow IPC, zstd: how clips travel from actors to the driver (no pickle)."""
+    """Arrow IPC, zstd: how clips travel from model actors to associators (no pickle)."""
     sink = io.BytesIO()
     with pa.ipc.new_stream(
         sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")

@@ -1,5 +1,6 @@
-"""The driver's per-video work: gather a video's clips as they stream in, associate them into
-tracks (one tracker over the video, or stitching), and commit the result or the failure."""
+"""One video's association: gather its clips as they stream in (in an associator actor,
+tgram.pipeline.association), turn them into tracks (one tracker over the video, or
+stitching), and commit the result or the failure."""
 
 from __future__ import annotations
 
@@ -33,11 +34,11 @@ log = logging.getLogger(__name__)
 
 
 class VideoClips:
-    """One video's clip results as they stream in to the driver, in any order.
+    """One video's clip results as they stream in to its associator, in any order.
 
     Under video association `run` (the video's tracker) takes each clip's detections as soon
-    as all earlier clips are in, and the clip's payload is then dropped, so the driver holds
-    only clips that arrived ahead of a missing one.
+    as all earlier clips are in, and the clip's payload is then dropped, so the associator
+    holds only clips that arrived ahead of a missing one.
     """
 
     def __init__(self, n_clips: int, run: TrackRun | None) -> None:
