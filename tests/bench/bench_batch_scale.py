@@ -1,0 +1,138 @@
+"""The batch job as the archive grows: the driver's cost per frame and its memory stay flat.
+
+On local Ray, `tgram batch` over archives of 8, 32 and 128 short videos (10 frames at 160x128)
+and over one long video and one 4x longer (640x384), each against single-process
+`tgram track` on the same input: wall time, the job's fixed cost per video ((batch - track)
+/ videos), the driver's CPU-seconds per 1,000 frames (its process time: planning, gathering
+rows, committing nothing since association left it) and its peak resident memory (sampled
+every 50 ms). Since association runs in associator actors, the driver holds one small row
+per clip: its cost per frame and its memory must not grow with frames or videos.
+`TGRAM_BENCH_SCALE_MAX=32` stops at 32 videos (the 128-video archive takes minutes).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import ray
+
+from tests.bench.run import row, to_table
+from tgram.config import load_config
+from tgram.inference import Detector, track_to_results
+from tgram.pipeline.batch import BatchConfig, run_batch
+from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
+from tgram.synth import SynthConfig, generate_archive
+from tgram.track.tracker import TrackerConfig
+
+SHORT = {"frames": 10, "width": 160, "height": 128}
+LONG = {"videos": 1, "width": 640, "height": 384}
+LONG_FRAMES = (40, 160)
+
+
+class PeakRss:
+    """Highest resident memory of this process while the block runs."""
+
+    def __enter__(self) -> PeakRss:
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        process = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, process.memory_info().rss)
+            self._stop.wait(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run() -> list[dict]:
+    largest = int(os.environ.get("TGRAM_BENCH_SCALE_MAX", "128"))
+    tracker = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
+    detector = Detector.from_weights(str(SHIPPED_WEIGHTS), score_threshold=tracker.score_floor)
+    archives = [(f"{n} short videos", SHORT | {"videos": n}) for n in (8, 32, 128) if n <= largest]
+    archives += [(f"one {n}-frame video", LONG | {"frames": n}) for n in LONG_FRAMES]
+    measured = {}
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tgram-bench-scale-") as tmp:
+            for name, settings in archives:
+                measured[name] = _measure(
+                    Path(tmp) / name.replace(" ", "_"), settings, detector, tracker
+                )
+    finally:
+        ray.shutdown()
+    rows = []
+    for name, m in measured.items():
+        rows += [
+            row(f"batch wall time, {name}", m["batch_s"], "s", peer="tgram track", peer_value=m["track_s"]),
+            row(f"fixed cost per video, {name}", m["fixed_s"], "s"),
+            row(f"driver CPU-s per 1,000 frames, {name}", m["driver_cpu_per_1k"], "s"),
+            row(f"driver share of the job's CPU, {name}", m["driver_share"], target="< 5 %", ok=m["driver_share"] < 0.05),
+            row(f"peak driver RSS, {name}", m["rss_mb"], "MB"),
+        ]  # fmt: skip
+    short = [n for n in measured if "short" in n]
+    if len(short) >= 2:
+        first, last = measured[short[0]], measured[short[-1]]
+        ratio = last["driver_cpu_per_1k"] / first["driver_cpu_per_1k"]
+        rows.append(
+            row(
+                f"driver CPU per frame, {short[-1]} / {short[0]}",
+                ratio,
+                "x",
+                target="flat: within 20 %",
+                ok=ratio <= 1.2,
+            )  # fmt: skip
+        )
+    short_long, long_long = (measured[f"one {n}-frame video"] for n in LONG_FRAMES)
+    ratio = long_long["rss_mb"] / short_long["rss_mb"]
+    rows.append(
+        row(
+            f"peak driver RSS, {LONG_FRAMES[1]} / {LONG_FRAMES[0]} frames",
+            ratio,
+            "x",
+            target="flat: within 20 %",
+            ok=ratio <= 1.2,
+        )  # fmt: skip
+    )
+    return rows
+
+
+def _measure(
+    root: Path, settings: dict, detector: Detector, tracker: TrackerConfig
+) -> dict[str, float]:
+    synth = replace(load_config(CONFIGS / "synth" / "demo.yaml", SynthConfig), **settings)
+    generate_archive(root / "archive", synth)
+    videos = str(root / "archive" / "videos")
+    frames = synth.videos * synth.frames
+    t0 = time.perf_counter()
+    track_to_results(videos, str(root / "track"), detector, tracker, progress=False)
+    track_s = time.perf_counter() - t0
+    cores = os.cpu_count() or 1
+    cfg = BatchConfig(clip_frames=50, tracker=tracker)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    with PeakRss() as rss:
+        summary = run_batch(videos, str(root / "batch"), cfg)
+    batch_s, driver_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    assert summary.ok == synth.videos, summary.to_text()
+    return {
+        "track_s": track_s,
+        "batch_s": batch_s,
+        "fixed_s": (batch_s - track_s) / synth.videos,
+        "driver_cpu_per_1k": driver_cpu / frames * 1000,
+        "driver_share": driver_cpu / (batch_s * cores),
+        "rss_mb": rss.peak / 2**20,
+    }
+
+
+if __name__ == "__main__":
+    print(to_table(run()))
