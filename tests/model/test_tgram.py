@@ -219,17 +219,23 @@ def test_weights_round_trip_and_mismatch(tmp_path) -> None:
 
 
 class _TinyBackbone(nn.Module):
-    """Two levels (strides 4 and 32) of plain convolutions: any module with `.channels` fits."""
+    """Plain strided convolutions with levels at strides 4, 8, 16, 32: any module with
+    `.channels` and levels each 2x apart fits."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.channels = [8, 16]
+        self.channels = [8, 8, 12, 16]
         self.fine = nn.Conv2d(3, 8, 3, stride=4, padding=1)
-        self.coarse = nn.Conv2d(8, 16, 3, stride=8, padding=1)
+        self.down = nn.ModuleList(
+            nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+            for cin, cout in zip(self.channels[:-1], self.channels[1:], strict=True)
+        )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        fine = self.fine(x)
-        return [fine, self.coarse(fine)]
+        levels = [self.fine(x)]
+        for down in self.down:
+            levels.append(down(levels[-1]))
+        return levels
 
 
 def test_backbone_decoder_and_heads_are_injected_and_trained_through() -> None:

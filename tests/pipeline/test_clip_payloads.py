@@ -1,4 +1,5 @@
-"""What an actor sends the driver under video association: every frame's detections, exactly."""
+"""What a model actor sends its associator under video association: every frame's detections,
+exactly (embeddings travel as float16, which loses nothing: the Detector rounds them to it)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from tgram.pipeline.payloads import (
 
 def _detections(rng: np.random.Generator, n: int, emb_dim: int) -> Detections:
     boxes = rng.uniform(0, 100, (n, 4)).astype(np.float32)
-    embeddings = rng.normal(size=(n, emb_dim)).astype(np.float32)
+    # as the Detector returns them: float32 values that float16 represents exactly
+    embeddings = rng.normal(size=(n, emb_dim)).astype(np.float16).astype(np.float32)
     return Detections(
         boxes, rng.uniform(0, 1, n).astype(np.float32), rng.integers(0, 3, n), embeddings
     )
@@ -37,7 +39,7 @@ def test_detections_round_trip_every_frame_of_the_clip_including_empty_ones() ->
     for a, b in zip(sent, received, strict=True):
         np.testing.assert_array_equal(b.shift, a.shift)  # platform shifts of empty frames too
         for field in ("boxes", "scores", "classes", "embeddings"):
-            # bit-exact float32
+            # bit-exact float32 on arrival
             np.testing.assert_array_equal(
                 getattr(b.detections, field), getattr(a.detections, field)
             )

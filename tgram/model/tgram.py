@@ -28,7 +28,7 @@ class TGraM(nn.Module):
     stride-4 map that the gradient adversarial loss differentiates against.
 
     Composed, as torchvision's detectors are: `backbone` (an nn.Module returning a list of
-    feature levels, strides 4 to 32, with their widths in `.channels`), `decoder` (levels ->
+    feature levels at strides 4, 8, ..., 32, each 2x the last, with their widths in `.channels`), `decoder` (levels ->
     one stride-4 map of `cfg.decoder_channels`) and `heads` (that map -> "hm", "ltrb",
     "offset", "emb") may be passed in; each one left out is built from `cfg`. The graph,
     motion branch and discriminator follow `cfg` and the backbone's widths.
