@@ -284,7 +284,7 @@ def _runtime_argument(p: argparse.ArgumentParser, default: str | None, default_t
         "--runtime",
         choices=get_args(Runtime),
         default=default,
-        help=f"what runs the network: ONNX Runtime (CPU only, ~3x eager PyTorch there), eager "
+        help=f"what runs the network: ONNX Runtime (CPU only, ~1.5x eager PyTorch there), eager "
         f"PyTorch, or auto (default: {default_text})",
     )
 

@@ -10,7 +10,7 @@ from tgram.classes import CLASS_NAMES
 PeakRule = Literal["maxpool", "box"]
 Runtime = Literal["auto", "eager", "onnxruntime"]
 """What runs the network at inference (tgram.inference.Detector): eager PyTorch (CUDA with
-bf16 autocast, or CPU), ONNX Runtime (CPU only, ~3x eager there: tgram.model.onnx), or auto:
+bf16 autocast, or CPU), ONNX Runtime (CPU only, ~1.5x eager there: tgram.model.onnx), or auto:
 ONNX Runtime on a CPU, eager on a GPU."""
 
 

@@ -1,8 +1,10 @@
 """The network on ONNX Runtime: tgram's CPU inference runtime.
 
-On CPU, ONNX Runtime runs the exported TGraM about 3x faster than eager PyTorch with the same
-outputs to float rounding (tests/bench/bench_inference.py measures both, and detection AP,
-on the same frames). The export happens in memory when a Detector is built (well under a
+On CPU, a Detector call (network, peak decoding) with ONNX Runtime took 1/1.5 of eager
+PyTorch's time at 960x544 on a quiet 2-core machine, and about 1/3.4 beside other work on the
+same cores (PyTorch's threads suffer more from sharing), with the same outputs to float
+rounding (tests/bench/bench_inference.py measures the variants, and detection AP, on the same
+frames). The export happens in memory when a Detector is built (well under a
 second) and is checked against eager PyTorch at two input sizes before it is used, so a
 model the exporter traces wrongly is refused instead of giving other detections.
 """
@@ -73,6 +75,9 @@ class OnnxTGraM:
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only
+        # no busy-waiting between runs: spinning threads would take the cores from decoding,
+        # peak picking and the tracker, which run in this process between network calls
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.cfg = model.cfg
         self.session = onnxruntime.InferenceSession(
             export_onnx(model), options, providers=["CPUExecutionProvider"]
