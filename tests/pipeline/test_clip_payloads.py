@@ -7,8 +7,9 @@ import numpy as np
 
 from tgram.inference import FrameDetections
 from tgram.model.decode import Detections
-from tgram.pipeline.clips import Clip
+from tgram.pipeline.clips import Clip, ClipTask
 from tgram.pipeline.payloads import (
+    ClipResult,
     detections_from_ipc,
     detections_to_ipc,
     shifts_to_bytes,
@@ -64,7 +65,11 @@ def test_video_shifts_place_overlapping_clips_by_frame() -> None:
         Clip("v", "v.mp4", index=0, start=0, end=7, overlap=2, context_start=0),
         Clip("v", "v.mp4", index=1, start=5, end=12, overlap=2, context_start=3),
     ]
-    rows = [
-        {**c.to_row(), "shift": np.asarray(truth[c.start : c.end], "<f8").tobytes()} for c in clips
+    results = [
+        ClipResult(
+            ClipTask(c, fps=10.0, frames=12, width=64, height=64, n_clips=2),
+            shift=np.asarray(truth[c.start : c.end], "<f8").tobytes(),
+        )
+        for c in clips
     ]
-    np.testing.assert_array_equal(video_shifts(rows, frames=12), truth)
+    np.testing.assert_array_equal(video_shifts(results, frames=12), truth)

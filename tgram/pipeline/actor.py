@@ -17,11 +17,11 @@ from tgram.faults import Deadline, crash_point
 from tgram.inference import StageTimes, TrackRun, detect_frames
 from tgram.model.config import Runtime
 from tgram.pipeline.association import associator_for
-from tgram.pipeline.clips import Clip, one_line
+from tgram.pipeline.clips import ClipTask, one_line
 from tgram.pipeline.payloads import (
+    ClipResult,
     detections_to_ipc,
     shifts_to_bytes,
-    stage_columns,
     tracklets_to_ipc,
 )
 from tgram.track.tracker import TrackerConfig
@@ -55,39 +55,38 @@ class ClipTracker:
         self.clip_timeout_s = clip_timeout_s
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        results = [
-            self._hand_over(self.track_clip({k: v[i] for k, v in batch.items()}))
+        rows = [
+            self._hand_over(self.track_clip(ClipTask.from_row({k: v[i] for k, v in batch.items()})))
             for i in range(len(batch["uri"]))
         ]
         return {
-            k: np.array([r[k] for r in results], dtype=object if k in _OBJECT_COLUMNS else None)
-            for k in results[0]
+            k: np.array([r[k] for r in rows], dtype=object if k in _OBJECT_COLUMNS else None)
+            for k in rows[0]
         }
 
-    def _hand_over(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Send a clip's result to its video's associator; the row without the payload, with
-        the video's record if this clip completed it."""
+    def _hand_over(self, result: ClipResult) -> dict[str, Any]:
+        """Send a clip's result to its video's associator; the driver's row for the clip."""
         import ray
 
-        owner = self.associators[associator_for(str(result["video_id"]), len(self.associators))]
+        vid = result.clip.video_id
+        owner = self.associators[associator_for(vid, len(self.associators))]
         try:
             record = ray.get(owner.add.remote(result))
         except ray.exceptions.RayActorError as exc:  # its videos fail at the end of the job
-            log.warning("associator of %s is gone: %s", result["video_id"], one_line(exc))
+            log.warning("associator of %s is gone: %s", vid, one_line(exc))
             record = ""
-        return {**result, "payload": b"", "shift": b"", "record": record}
+        return result.summary_row(record)
 
-    def track_clip(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = {**row, "payload": b"", "shift": b"", **stage_columns(StageTimes())}
-        if row["error"]:
-            return out
-        clip = Clip.from_row(row)
+    def track_clip(self, task: ClipTask) -> ClipResult:
+        if task.error:
+            return ClipResult(task, stage=task.stage, error=task.error)
+        clip = task.clip
         crash_point(f"clip:{clip.video_id}:{clip.index}")
         with Deadline(self.clip_timeout_s, f"clip {clip.index} of {clip.uri}"):
-            return self._track(clip, out)
+            return self._track(task)
 
-    def _track(self, clip: Clip, out: dict[str, Any]) -> dict[str, Any]:
-        times = StageTimes()
+    def _track(self, task: ClipTask) -> ClipResult:
+        clip, times = task.clip, StageTimes()
         try:  # opening is inside: the file may have changed or gone since it was planned
             detections = list(
                 detect_frames(
@@ -100,12 +99,10 @@ class ClipTracker:
             )
             if len(detections) < clip.end - clip.start:
                 raise ValueError(
-                    f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {out['frames']}"
+                    f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {task.frames}"
                 )
             if self.track_clips:
-                run = TrackRun(
-                    self.tracker, fps=float(out["fps"]), emb_dim=self.detector.model.cfg.emb_dim
-                )
+                run = TrackRun(self.tracker, fps=task.fps, emb_dim=self.detector.model.cfg.emb_dim)
                 start = time.perf_counter()
                 for frame in detections:
                     run.update(frame)
@@ -114,13 +111,8 @@ class ClipTracker:
             else:
                 payload = detections_to_ipc(detections, self.detector.model.cfg.emb_dim)
         except Exception as exc:  # noqa: BLE001 - a bad clip fails its video, never the job
-            return {**out, "stage": "track", "error": one_line(exc)}
-        return {
-            **out,
-            "payload": payload,
-            "shift": shifts_to_bytes(detections),
-            **stage_columns(times),
-        }
+            return ClipResult(task, times=times, stage="track", error=one_line(exc))
+        return ClipResult(task, payload, shifts_to_bytes(detections), times)
 
 
-_OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "payload", "shift", "record"}
+_OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "record"}

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from typing import Any
 
 from tgram.inference import TrackRun
+from tgram.pipeline.payloads import ClipResult
 from tgram.pipeline.stitch import StitchConfig
 from tgram.pipeline.trajectories import RunIdentity, VideoRecord
 from tgram.pipeline.videos import VideoClips, commit_lost_video, finalize_video
@@ -54,20 +55,20 @@ class VideoAssociator:
         self.done: dict[str, str] = {}
         """Video id -> its record as JSON, for a clip that arrives again after its video ended."""
 
-    def add(self, row: dict[str, Any]) -> str:
+    def add(self, result: ClipResult) -> str:
         """Take one clip result; the video's record (JSON) if this clip completed it, else ""."""
-        vid = str(row["video_id"])
+        vid = result.clip.video_id
         if vid in self.done:
             return self.done[vid]
         video = self.pending.get(vid)
         if video is None:
             run = (
                 None
-                if self.by_clip or row["error"]
-                else TrackRun(self.tracker, fps=float(row["fps"]), emb_dim=self.emb_dim)
+                if self.by_clip or result.error
+                else TrackRun(self.tracker, fps=result.task.fps, emb_dim=self.emb_dim)
             )
-            video = self.pending[vid] = VideoClips(int(row["n_clips"]), run)
-        video.add(row)
+            video = self.pending[vid] = VideoClips(result.task.n_clips, run)
+        video.add(result)
         if not video.complete:
             return ""
         del self.pending[vid]

@@ -1,4 +1,5 @@
-"""Cutting a video into overlapping clips, the unit of work (and of retry) of the batch job."""
+"""Cutting a video into overlapping clips, the unit of work (and of retry) of the batch job,
+and the typed record a clip travels as (`ClipTask`; Ray Data carries it as a flat row)."""
 
 from __future__ import annotations
 
@@ -86,39 +87,62 @@ def plan_clips(
     return clips
 
 
+@dataclass(frozen=True)
+class ClipTask:
+    """One clip to track, with what its video is (from the probe), or the video's failure
+    (`stage`, `error`: then `clip` is a placeholder and the video has one task)."""
+
+    clip: Clip
+    fps: float
+    frames: int
+    width: int
+    height: int
+    n_clips: int
+    stage: str = ""
+    error: str = ""
+
+    @classmethod
+    def failed(cls, vid: str, uri: str, stage: str, exc: BaseException) -> ClipTask:
+        return cls(Clip(vid, uri, 0, 0, 0, 0, 0), 0.0, 0, 0, 0, 1, stage, one_line(exc))
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat row of plain scalars, as Ray Data carries it."""
+        video = {k: v for k, v in asdict(self).items() if k != "clip"}
+        return {**self.clip.to_row(), **video}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ClipTask:
+        """Inverse of `to_row`; accepts Ray Data's numpy scalars and extra keys."""
+        return cls(
+            Clip.from_row(row),
+            fps=float(row["fps"]),
+            frames=int(row["frames"]),
+            width=int(row["width"]),
+            height=int(row["height"]),
+            n_clips=int(row["n_clips"]),
+            stage=str(row["stage"]),
+            error=str(row["error"]),
+        )
+
+
 # -- planning (the batch job's flat_map) ------------------------------------------------------
 
 
 def plan_video(
     item: dict[str, Any], *, clip_frames: int, overlap: int, context: int
 ) -> list[dict[str, Any]]:
-    """One row per clip of a video, or one failure row if the video cannot be probed."""
+    """One row (`ClipTask.to_row`) per clip of a video, or one failed task's row if the video
+    cannot be probed."""
     uri, vid = str(item["uri"]), str(item["video_id"])
     try:
         info = probe(uri)
     except Exception as exc:  # noqa: BLE001 - any unreadable video becomes a failure row
-        return [failure_row(vid, uri, "probe", exc)]
+        return [ClipTask.failed(vid, uri, "probe", exc).to_row()]
     clips = plan_clips(vid, uri, info.frames, clip_frames, overlap, context=context)
-    video = dict(
-        fps=info.fps, frames=info.frames, width=info.width, height=info.height, n_clips=len(clips)
-    )
-    return [{**clip.to_row(), **video, "stage": "", "error": ""} for clip in clips]
-
-
-def failure_row(
-    vid: str, uri: str, stage: str, exc: BaseException, clip: Clip | None = None
-) -> dict[str, Any]:
-    row = clip.to_row() if clip else Clip(vid, uri, 0, 0, 0, 0, 0).to_row()
-    return {
-        **row,
-        "fps": 0.0,
-        "frames": 0,
-        "width": 0,
-        "height": 0,
-        "n_clips": 1,
-        "stage": stage,
-        "error": one_line(exc),
-    }
+    return [
+        ClipTask(clip, info.fps, info.frames, info.width, info.height, len(clips)).to_row()
+        for clip in clips
+    ]
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,11 +1,13 @@
-"""What a clip sends from its model actor to its associator: Arrow IPC payloads (detections with their
-embeddings, or tracklets) and the per-frame platform shifts as raw float64."""
+"""What a clip sends from its model actor to its associator (`ClipResult`): Arrow IPC payloads
+(detections with their embeddings, or tracklets), the per-frame platform shifts as raw float64
+and the clip's stage seconds; and the small row the driver gets instead."""
 
 from __future__ import annotations
 
 import io
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ import pyarrow as pa
 from tgram.data.tracks import TrackRows
 from tgram.inference import FrameDetections, StageTimes
 from tgram.model.decode import Detections
-from tgram.pipeline.clips import Clip
+from tgram.pipeline.clips import Clip, ClipTask
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +31,35 @@ def shifts_from_bytes(payload: bytes) -> np.ndarray:
     return np.frombuffer(payload, "<f8").reshape(-1, 2)
 
 
-def video_shifts(clip_results: list[dict[str, Any]], frames: int) -> np.ndarray:
+@dataclass(frozen=True)
+class ClipResult:
+    """What a model actor made of one clip: its payload and shifts, or why it failed (`stage`
+    is where: probe, track, associate)."""
+
+    task: ClipTask
+    payload: bytes = b""
+    shift: bytes = b""
+    times: StageTimes = field(default_factory=StageTimes)
+    stage: str = ""
+    error: str = ""
+
+    @property
+    def clip(self) -> Clip:
+        return self.task.clip
+
+    def summary_row(self, record: str) -> dict[str, Any]:
+        """The row the driver gets: the task, the outcome, stage seconds and `record` (the
+        video's record as JSON when this clip completed the video, else "")."""
+        row = {**self.task.to_row(), "stage": self.stage, "error": self.error}
+        return {**row, **stage_columns(self.times), "record": record}
+
+
+def video_shifts(clip_results: list[ClipResult], frames: int) -> np.ndarray:
     """[frames, 2] per-frame platform shifts of a video from its clips, placed by frame
     (clips of `association: clip` overlap; their shared frames agree)."""
     shifts = np.zeros((frames, 2))
     for r in clip_results:
-        clip = Clip.from_row(r)
-        shifts[clip.start : clip.end] = shifts_from_bytes(r["shift"])
+        shifts[r.clip.start : r.clip.end] = shifts_from_bytes(r.shift)
     return shifts
 
 

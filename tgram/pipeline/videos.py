@@ -14,13 +14,12 @@ import pyarrow as pa
 
 from tgram.data.meta import load_meta, meta_uri_for
 from tgram.inference import (
-    StageTimes,
     TrackRun,
 )
-from tgram.pipeline.clips import Clip, one_line
+from tgram.pipeline.clips import Clip, ClipTask, one_line
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
-from tgram.pipeline.payloads import detections_from_ipc, from_ipc, stage_times, video_shifts
+from tgram.pipeline.payloads import ClipResult, detections_from_ipc, from_ipc, video_shifts
 from tgram.pipeline.stitch import StitchConfig, stitch_table
 from tgram.pipeline.trajectories import (
     ClipFailure,
@@ -44,21 +43,23 @@ class VideoClips:
     def __init__(self, n_clips: int, run: TrackRun | None) -> None:
         self.n_clips = n_clips
         self.run = run
-        self.results: dict[int, dict[str, Any]] = {}
+        self.results: dict[int, ClipResult] = {}
         self.associate_seconds = 0.0
         self._fed = 0
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.results[int(row["index"])] = row
+    def add(self, result: ClipResult) -> None:
+        if result.clip.index < self._fed:  # sent again after its actor died: already used
+            return
+        self.results[result.clip.index] = result
         t0 = time.perf_counter()
         while self.run is not None and not self.failures and self._fed in self.results:
             fed = self.results[self._fed]
             try:
-                for frame in detections_from_ipc(fed["payload"], fed["shift"], Clip.from_row(fed)):
+                for frame in detections_from_ipc(fed.payload, fed.shift, fed.clip):
                     self.run.update(frame)
             except Exception as exc:  # noqa: BLE001 - fails this video, not the job
-                fed.update(stage="associate", error=one_line(exc))
-            fed["payload"] = b""
+                fed = replace(fed, stage="associate", error=one_line(exc))
+            self.results[self._fed] = replace(fed, payload=b"")
             self._fed += 1
         self.associate_seconds += time.perf_counter() - t0
 
@@ -67,10 +68,10 @@ class VideoClips:
         return len(self.results) == self.n_clips
 
     @property
-    def failures(self) -> list[dict[str, Any]]:
-        return [r for r in self.results.values() if r["error"]]
+    def failures(self) -> list[ClipResult]:
+        return [r for r in self.results.values() if r.error]
 
-    def ordered(self) -> list[dict[str, Any]]:
+    def ordered(self) -> list[ClipResult]:
         return [self.results[i] for i in sorted(self.results)]
 
 
@@ -82,13 +83,13 @@ def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str
     results = video.ordered()
     parts = []
     for r in results:
-        part = from_ipc(r["payload"])
+        part = from_ipc(r.payload)
         parts.append(
             part.append_column(
-                "clip_index", pa.array(np.full(part.num_rows, int(r["index"]), np.int32))
+                "clip_index", pa.array(np.full(part.num_rows, r.clip.index, np.int32))
             )
         )
-    return stitch_table(pa.concat_tables(parts), [Clip.from_row(r) for r in results], stitch)
+    return stitch_table(pa.concat_tables(parts), [r.clip for r in results], stitch)
 
 
 def finalize_video(
@@ -102,11 +103,8 @@ def finalize_video(
     failure of its clips. An error here (a bad meta JSON, stitching, storage) fails this
     video, recorded like a clip failure at stage "finalize": the job goes on."""
     clip_results = video.ordered()
-    record = _video_record(clip_results[0], identity, _clip_seconds(clip_results))
-    failures = []
-    for r in video.failures:
-        clip = Clip.from_row(r)
-        failures.append(ClipFailure(clip.start, clip.end, str(r["stage"]), str(r["error"])))
+    record = _video_record(clip_results[0].task, identity, _clip_seconds(clip_results))
+    failures = [ClipFailure(r.clip.start, r.clip.end, r.stage, r.error) for r in video.failures]
     if not failures:
         try:
             tracks = video_tracks(video, stitch, class_names)
@@ -131,7 +129,11 @@ def commit_lost_video(
     """Fail a video some of whose clips never came back: their actor died on every attempt
     (a clip that crashes its process or runs it out of memory), so Ray Data dropped them."""
     arrived = video.ordered() if video is not None else []
-    first = arrived[0] if arrived else {**item, "frames": 0, "fps": 0.0, "width": 0, "height": 0}
+    first = (
+        arrived[0].task
+        if arrived
+        else ClipTask(Clip(str(item["video_id"]), str(item["uri"]), 0, 0, 0, 0, 0), 0.0, 0, 0, 0, 1)
+    )
     record = _video_record(first, identity, _clip_seconds(arrived))
     n_clips = video.n_clips if video is not None else "all"
     lost = (
@@ -144,15 +146,15 @@ def commit_lost_video(
     return commit_failure(out_root, replace(record, error=error), [failure])
 
 
-def _video_record(first: dict[str, Any], identity: RunIdentity, seconds: float) -> VideoRecord:
+def _video_record(first: ClipTask, identity: RunIdentity, seconds: float) -> VideoRecord:
     return VideoRecord(
-        video_id=str(first["video_id"]),
-        uri=str(first["uri"]),
+        video_id=first.clip.video_id,
+        uri=first.clip.uri,
         status="ok",
-        frames=int(first["frames"]),
-        fps=float(first["fps"]),
-        width=int(first["width"]),
-        height=int(first["height"]),
+        frames=first.frames,
+        fps=first.fps,
+        width=first.width,
+        height=first.height,
         n_tracks=0,
         n_rows=0,
         seconds=seconds,
@@ -163,8 +165,5 @@ def _video_record(first: dict[str, Any], identity: RunIdentity, seconds: float) 
     )
 
 
-def _clip_seconds(clip_results: list[dict[str, Any]]) -> float:
-    total = StageTimes()
-    for row in clip_results:
-        total.add(stage_times(row))
-    return total.total
+def _clip_seconds(clip_results: list[ClipResult]) -> float:
+    return float(sum(r.times.total for r in clip_results))
