@@ -10,7 +10,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -133,23 +133,17 @@ class StageTimes:
     """The tracker."""
 
     def add(self, other: StageTimes) -> None:
-        for name in ("decode", "model", "registration", "association"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name, seconds in asdict(other).items():
+            setattr(self, name, getattr(self, name) + seconds)
 
     @property
     def total(self) -> float:
-        return self.decode + self.model + self.registration + self.association
+        return sum(asdict(self).values())
 
     def shares(self) -> str:
         """ "decode 12%, model 70%, registration 5%, association 13%" of their total."""
-        parts = {
-            "decode": self.decode,
-            "model": self.model,
-            "registration": self.registration,
-            "association": self.association,
-        }
-        total = sum(parts.values()) or 1.0
-        return ", ".join(f"{name} {seconds / total:.0%}" for name, seconds in parts.items())
+        total = self.total or 1.0
+        return ", ".join(f"{name} {s / total:.0%}" for name, s in asdict(self).items())
 
 
 def _timed(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import ray
@@ -74,11 +74,8 @@ def run() -> list[dict]:
             peer_value=batch[1],
         ),
         *(
-            row(
-                f"{stage} share of the 1-actor job's stage time",
-                getattr(times, stage) / times.total,
-            )
-            for stage in ("decode", "model", "registration", "association")
+            row(f"{stage} share of the 1-actor job's stage time", seconds / times.total)
+            for stage, seconds in asdict(times).items()
         ),
         row("batch job throughput, 1 actor", frames / batch[1], "fps"),
     ]

@@ -102,8 +102,9 @@ class ClipTask:
     error: str = ""
 
     @classmethod
-    def failed(cls, vid: str, uri: str, stage: str, exc: BaseException) -> ClipTask:
-        return cls(Clip(vid, uri, 0, 0, 0, 0, 0), 0.0, 0, 0, 0, 1, stage, one_line(exc))
+    def unplanned(cls, vid: str, uri: str, stage: str = "", error: str = "") -> ClipTask:
+        """The one task of a video that has no clips (it failed, or none of it came back)."""
+        return cls(Clip(vid, uri, 0, 0, 0, 0, 0), 0.0, 0, 0, 0, 1, stage, error)
 
     def to_row(self) -> dict[str, Any]:
         """A flat row of plain scalars, as Ray Data carries it."""
@@ -137,7 +138,7 @@ def plan_video(
     try:
         info = probe(uri)
     except Exception as exc:  # noqa: BLE001 - any unreadable video becomes a failure row
-        return [ClipTask.failed(vid, uri, "probe", exc).to_row()]
+        return [ClipTask.unplanned(vid, uri, "probe", one_line(exc)).to_row()]
     clips = plan_clips(vid, uri, info.frames, clip_frames, overlap, context=context)
     return [
         ClipTask(clip, info.fps, info.frames, info.width, info.height, len(clips)).to_row()

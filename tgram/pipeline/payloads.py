@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -145,14 +145,11 @@ def tracklets_to_ipc(rows: TrackRows, clip: Clip, class_names: tuple[str, ...]) 
     )
 
 
-STAGES = ("decode", "model", "registration", "association")
-
-
 def stage_columns(times: StageTimes) -> dict[str, float]:
     """A clip's stage seconds as its result row's `<stage>_s` columns."""
-    return {f"{stage}_s": getattr(times, stage) for stage in STAGES}
+    return {f"{stage}_s": seconds for stage, seconds in asdict(times).items()}
 
 
 def stage_times(row: dict[str, Any]) -> StageTimes:
     """The inverse of `stage_columns`."""
-    return StageTimes(**{stage: float(row[f"{stage}_s"]) for stage in STAGES})
+    return StageTimes(**{f.name: float(row[f"{f.name}_s"]) for f in fields(StageTimes)})

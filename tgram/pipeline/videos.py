@@ -16,7 +16,7 @@ from tgram.data.meta import load_meta, meta_uri_for
 from tgram.inference import (
     TrackRun,
 )
-from tgram.pipeline.clips import Clip, ClipTask, one_line
+from tgram.pipeline.clips import ClipTask, one_line
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
 from tgram.pipeline.payloads import ClipResult, detections_from_ipc, from_ipc, video_shifts
@@ -129,11 +129,7 @@ def commit_lost_video(
     """Fail a video some of whose clips never came back: their actor died on every attempt
     (a clip that crashes its process or runs it out of memory), so Ray Data dropped them."""
     arrived = video.ordered() if video is not None else []
-    first = (
-        arrived[0].task
-        if arrived
-        else ClipTask(Clip(str(item["video_id"]), str(item["uri"]), 0, 0, 0, 0, 0), 0.0, 0, 0, 0, 1)
-    )
+    first = arrived[0].task if arrived else ClipTask.unplanned(item["video_id"], item["uri"])
     record = _video_record(first, identity, _clip_seconds(arrived))
     n_clips = video.n_clips if video is not None else "all"
     lost = (
