@@ -166,6 +166,40 @@ def test_init_weights_starts_a_run_from_other_weights(archive: Path, tmp_path: P
         fit(narrower, device=torch.device("cpu"))
 
 
+def test_init_fresh_starts_named_modules_afresh_from_one_trunk(
+    archive: Path, tmp_path: Path
+) -> None:
+    """The ablation's variants all start from one detector trunk: a windowed, ordered graph
+    (other shapes than the trunk's) or none at all, and GAL whose steps are logged."""
+    base = fit(tiny_config(archive, tmp_path / "a"), device=torch.device("cpu"))
+    weights = export_weights(base, str(tmp_path / "base.pt"))
+    cfg = tiny_config(archive, tmp_path / "b")
+    windowed = replace(
+        cfg,
+        init_weights=weights,
+        model=replace(cfg.model, graph_window=3, graph_ordered=True, adversarial=True),
+    )
+    with pytest.raises(ValueError, match=r"base\.pt: weights do not match the config"):
+        fit(windowed, device=torch.device("cpu"))
+    tuned = fit(replace(windowed, init_fresh=("graph",)), device=torch.device("cpu"))
+    start = load_weights(weights)[0].state_dict()
+    state = tuned.model.state_dict()
+    assert state["graph.out.weight"].abs().max() < 0.01  # zero at the start, two small steps
+    assert state["graph.gcn.0.weight"].shape[1] == 3 * start["graph.gcn.0.weight"].shape[0]
+    steps = json.loads((tmp_path / "b" / "tgram_synth" / "steps.json").read_text())
+    assert [s["step"] for s in steps] == [0, 1]
+    assert {"adv", "adv_acc", "adv_cos", "adv_neg", "det", "id"} <= steps[0].keys()
+
+    single = replace(
+        cfg,
+        init_weights=weights,
+        init_fresh=("graph",),
+        model=replace(cfg.model, frames=1, graph=False),
+        storage_path=str(tmp_path / "c"),
+    )
+    assert fit(single, device=torch.device("cpu")).model.graph is None
+
+
 def test_resume_with_other_settings_names_them_and_a_finished_run_stops(
     archive: Path, tmp_path: Path
 ) -> None:

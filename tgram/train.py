@@ -44,6 +44,11 @@ CHECKPOINT_FILE = "checkpoint.pt"
 """A run's resumable state (model, optimiser, EMA, history), in its run directory."""
 WEIGHTS_FILE = "weights.pt"
 """A finished run's exported weights (fp16), beside its checkpoint."""
+STEPS_FILE = "steps.json"
+"""Per-step values of STEP_LOGGED, beside metrics.json (per-epoch means)."""
+STEP_LOGGED = ("total", "det", "id", "adv", "adv_acc", "adv_cos", "adv_neg")
+"""Loss parts kept for every optimiser step: the adversarial ones move within an epoch
+(the reversal ramps up), so epoch means alone would hide whether GAL acts."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,13 @@ class TrainConfig:
     """Local dir or s3:// prefix; a run writes under <storage_path>/<name>/."""
     init_weights: str | None = None
     """Weights file or checkpoint (local or s3://) a new run starts from: fine-tuning, e.g. the
-    shipped weights on a custom dataset. The architecture must match `model`; the identity
-    classifier is dataset-specific and starts afresh. A resumed run ignores it."""
+    shipped weights on a custom dataset. The architecture must match `model` outside
+    `init_fresh`; the identity classifier is dataset-specific and starts afresh. A resumed run
+    ignores it."""
+    init_fresh: tuple[str, ...] = ()
+    """Modules (state-dict prefixes, e.g. "graph") that start afresh instead of from
+    `init_weights`, whatever either side has there: an ablation starts every variant from one
+    detector trunk, with or without a graph of another shape."""
 
 
 class TrainHooks(Protocol):
@@ -144,6 +154,9 @@ class LocalHooks:
         storage.write_bytes(
             storage.join(self.run_dir, "metrics.json"), json.dumps(history, indent=1).encode()
         )
+        storage.write_bytes(
+            storage.join(self.run_dir, STEPS_FILE), json.dumps(checkpoint["steps"]).encode()
+        )
 
 
 @dataclass
@@ -154,10 +167,17 @@ class FitResult:
     """Epochs run by this call (0: the run had finished already)."""
 
 
-RESUMABLE_CHANGES = ("optim.epochs", "loader_workers", "storage_path", "init_weights")
+RESUMABLE_CHANGES = (
+    "optim.epochs",
+    "loader_workers",
+    "storage_path",
+    "init_weights",
+    "init_fresh",
+)
 """Settings a resumed run may differ in from its checkpoint: training on for more epochs,
-more loader processes, where the run lives, and the start weights (a resumed run ignores
-them). Any other difference is an error unless asked for (`resume_changed`)."""
+more loader processes, where the run lives, and the start weights and what of them starts
+afresh (a resumed run ignores both). Any other difference is an error unless asked for
+(`resume_changed`)."""
 
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
@@ -232,12 +252,12 @@ def fit(
     model = TGraM(cfg.model, num_ids=max(train_set.num_ids, 1)).to(device)
     state = hooks.restore()
     if state is None and cfg.init_weights is not None:
-        initialise(model, cfg.init_weights)
+        initialise(model, cfg.init_weights, fresh=cfg.init_fresh)
     optimizer = torch.optim.Adam(
         model.parameter_groups(cfg.optim.lr), weight_decay=cfg.optim.weight_decay
     )
     ema = _ema(model, cfg.optim.ema_decay)
-    start_epoch, history = 0, []
+    start_epoch, history, step_log = 0, [], []
     if state is not None:
         changed = [
             key
@@ -256,6 +276,7 @@ def fit(
             ema.module.load_state_dict(state["state_dict"])
             ema.n_averaged.fill_(int(state["ema_count"]))
         start_epoch, history = int(state["epoch"]), list(state["history"])
+        step_log = list(state.get("steps", []))
         log.info("resumed %s at epoch %d", cfg.name, start_epoch)
     averaged = ema.module if ema is not None else model
     wrapped = hooks.prepare_model(model)
@@ -302,8 +323,12 @@ def fit(
             optimizer.step()
             if ema is not None:
                 ema.update_parameters(model)
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            values = {k: float(v.detach()) for k, v in losses.items()}
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            step_log.append(
+                {"step": global_step, **{k: values[k] for k in STEP_LOGGED if k in values}}
+            )
         seconds = time.perf_counter() - t0
         metrics = {f"loss/{k}": v / max(steps_per_epoch, 1) for k, v in sums.items()}
         metrics.update(validate(averaged, val_set, cfg, device))
@@ -320,6 +345,7 @@ def fit(
             optimizer=optimizer.state_dict(),
             epoch=epoch + 1,
             history=history,
+            steps=step_log,
             train_config=to_dict(cfg),
         )
         if ema is not None:
@@ -389,15 +415,17 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr * group["initial_lr"] / base
 
 
-def initialise(model: TGraM, uri: str) -> None:
-    """Load the weights of `uri` into `model`, all but the identity classifier (its size is
-    the number of identities of the data it was trained on). A motion branch that `uri` lacks
-    keeps its zero-initialised output, so the model starts as `uri`."""
+def initialise(model: TGraM, uri: str, fresh: tuple[str, ...] = ()) -> None:
+    """Load the weights of `uri` into `model`, all but the training-only parts (the identity
+    classifier's size is the number of identities of the data it was trained on) and the
+    modules named in `fresh`. A motion branch that `uri` lacks keeps its zero-initialised
+    output, so the model starts as `uri`."""
     source = model_from_checkpoint(read_checkpoint(uri), source=uri)
-    tensors = {k: v for k, v in source.state_dict().items() if not k.startswith(TRAINING_ONLY)}
+    skipped = TRAINING_ONLY + tuple(f"{name}." for name in fresh)
+    tensors = {k: v for k, v in source.state_dict().items() if not k.startswith(skipped)}
     missing, unexpected = load_tensors(model, tensors, source=uri, strict=False)
-    fresh = TRAINING_ONLY + (() if source.cfg.motion else ("motion.",))
-    missing = [k for k in missing if not k.startswith(fresh)]
+    fresh_here = skipped + (() if source.cfg.motion else ("motion.",))
+    missing = [k for k in missing if not k.startswith(fresh_here)]
     if missing or unexpected:
         raise ValueError(
             f"{uri}: init_weights do not fit the model config"

@@ -1,4 +1,4 @@
-"""Tracking and detection quality on two held-out sets: TGraM vs a classical peer, ablations, fps.
+"""Tracking and detection quality on two held-out sets: TGraM vs a classical peer, fps.
 
 1. The training style on held-out seeds: `tgram synth` with seed 7, never a training (1000)
    or validation (2000) seed and never used for any choice: the classical peer's defaults
@@ -17,7 +17,10 @@ the per-class scores each result carries its tracker's class (the peer calls eve
 vehicle), so a result only counts against gt of its class. The targets are those of the issue
 "A model that tracks on imagery it was not trained on".
 
-    python -m tests.bench.bench_tracking [--weights W] [--tracker T] [--ablation-dir D] [--only synth|heldout]
+    python -m tests.bench.bench_tracking [--weights W] [--tracker T] [--only synth|heldout]
+
+The ablation of the model's parts (FairMOT-style, +graph, +GAL, TGraM) scores its runs on
+these sets with the same functions: tests/bench/ablation.py.
 """
 
 from __future__ import annotations
@@ -57,9 +60,6 @@ from tgram.track.tracker import OnlineTracker, TrackerConfig
 
 MATCHES: tuple[MatchKind, ...] = ("iou", "center")
 METRICS = {"mota": "MOTA", "idf1": "IDF1", "hota": "HOTA", "idsw": "IDSW"}
-ABLATIONS = ("fairmot", "graph_only", "gal_only", "tgram")
-"""configs/model/<name>.yaml; their weights are looked for at <ablation dir>/<name>/weights.pt."""
-DEFAULT_ABLATION_DIR = Path(__file__).resolve().parents[2] / "runs" / "ablation"
 FPS_BEFORE = 3.9
 """`tgram track` at 1024x576 on 2 cores before the issue's retraining: no slower than this."""
 
@@ -122,7 +122,6 @@ class Scored:
 
 def run(
     weights: str | Path = SHIPPED_WEIGHTS,
-    ablation_dir: str | Path = DEFAULT_ABLATION_DIR,
     only: str | None = None,
     tracker: str | Path = CONFIGS / "track" / "default.yaml",
 ) -> list[dict]:
@@ -132,20 +131,11 @@ def run(
         gt = {path.stem: read_gt(path) for path in sorted((archive / "gt").glob("*.txt"))}
         frames = sum(int(g["frame"].max()) + 1 for g in gt.values())
         _log(f"{eval_set.name}: {len(gt)} videos, {frames} frames, {width}x{height}")
-        tgram, ap = _track_tgram(str(weights), archive, gt, tracker_config)
+        tgram, ap = track_tgram(str(weights), archive, gt, tracker_config)
         peer = _track_classical(archive, gt, tracker_config)
         rows += _quality_rows(eval_set, tgram, peer)
         rows += _ap_rows(eval_set, ap, str(weights))
         rows.append(_fps_row(eval_set, tgram, peer, width, height))
-        if eval_set.key != "synth":
-            continue
-        for name in ABLATIONS:
-            ablation_weights = Path(ablation_dir) / name / "weights.pt"
-            if not ablation_weights.is_file():
-                _log(f"ablation {name}: weights missing ({ablation_weights}), row skipped")
-                continue
-            scored, _ = _track_tgram(str(ablation_weights), archive, gt, tracker_config)
-            rows += _ablation_rows(eval_set, name, scored, tgram)
     return rows
 
 
@@ -165,7 +155,7 @@ def written(
 # --- tracking ---------------------------------------------------------------------------------
 
 
-def _track_tgram(
+def track_tgram(
     weights: str, archive: Path, gt: dict[str, np.ndarray], tracker_config: TrackerConfig
 ) -> tuple[Scored, dict[str, float]]:
     """The model once over each video, then `tgram track`'s tracker; timed from decode to tracks.
@@ -370,21 +360,6 @@ def _ap_rows(eval_set: EvalSet, ap: dict[str, float], weights: str) -> list[dict
     return rows
 
 
-def _ablation_rows(eval_set: EvalSet, name: str, scored: Scored, full: Scored) -> list[dict]:
-    """MOTA and IDF1 (IoU matching) of one ablation config vs the shipped TGraM."""
-    return [
-        _row(
-            f"ablation {name}: {METRICS[key]}, {eval_set.name}, {scored.reports['iou'].matching.describe()}",
-            getattr(scored.reports["iou"].overall, key),
-            "",
-            full.name,
-            getattr(full.reports["iou"].overall, key),
-            None,
-        )
-        for key in ("mota", "idf1")
-    ]
-
-
 def _fps_row(eval_set: EvalSet, tgram: Scored, peer: Scored, width: int, height: int) -> dict:
     """Detect + track fps against the peer; at 1024x576 also the issue's floor (no slower than before)."""
     target = FPS_BEFORE if (width, height) == (1024, 576) else None
@@ -430,11 +405,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--weights", default=str(SHIPPED_WEIGHTS), help="TGraM weights file (default: %(default)s)"
     )
-    parser.add_argument(
-        "--ablation-dir",
-        default=str(DEFAULT_ABLATION_DIR),
-        help="holds <config>/weights.pt (default: %(default)s)",
-    )
     parser.add_argument("--only", choices=[e.key for e in SETS], help="score one set only")
     parser.add_argument(
         "--tracker",
@@ -442,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         help="tracker YAML, e.g. from tgram calibrate (default: %(default)s)",
     )
     args = parser.parse_args(argv)
-    rows = run(args.weights, args.ablation_dir, args.only, args.tracker)
+    rows = run(args.weights, args.only, args.tracker)
     print(to_table(rows))
     return 0
 

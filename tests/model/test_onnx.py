@@ -27,9 +27,13 @@ def _model(**settings: object) -> TGraM:
     return model
 
 
-@pytest.mark.parametrize("size", [(96, 160), (70, 133)])
-def test_onnx_runtime_gives_eager_detections_at_any_frame_size(size: tuple[int, int]) -> None:
-    model = _model(frames=3)
+@pytest.mark.parametrize(
+    ("size", "window"), [((96, 160), 0), ((70, 133), 0), ((96, 160), 3), ((70, 133), 3)]
+)
+def test_onnx_runtime_gives_eager_detections_at_any_frame_size(
+    size: tuple[int, int], window: int
+) -> None:
+    model = _model(frames=3, graph_window=window, graph_ordered=window > 0)
     eager = Detector(model, device=CPU, runtime="eager", score_threshold=0.0, top_k=50)
     onnx = Detector(model, device=CPU, runtime="onnxruntime", score_threshold=0.0, top_k=50)
     assert (eager.runtime, onnx.runtime) == ("eager", "onnxruntime")

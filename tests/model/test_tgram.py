@@ -81,6 +81,43 @@ def test_graph_starts_as_identity_and_passes_gradients_to_past_frames() -> None:
     assert torch.allclose(graph.affinity(current, past[:, 0]).sum(-1), torch.ones(2, 15))
 
 
+def _trained_looking_graph(**settings: object) -> SpatioTemporalGraph:
+    torch.manual_seed(0)
+    graph = SpatioTemporalGraph(8, 4, **settings).eval()
+    torch.nn.init.normal_(graph.out.weight)
+    return graph
+
+
+def test_windowed_graph_sees_the_same_neighbours_at_any_image_size() -> None:
+    """With edges to every past cell, a cell's update depends on the whole map, so what a
+    256 px training crop taught changes on a full frame; with a 3 x 3 window, a cell away from
+    the border gets the same update in a crop as in the frame it was cut from."""
+    current, past = torch.randn(1, 8, 9, 11), torch.randn(1, 2, 8, 9, 11)
+
+    def interior_change(graph: SpatioTemporalGraph) -> float:
+        # two cells of margin: the window's, then the 3 x 3 spatial gate's
+        full = graph(current, past)[..., 3:6, 4:7]
+        crop = graph(current[..., 1:8, 2:9], past[..., 1:8, 2:9])[..., 2:5, 2:5]
+        return (full - crop).abs().max().item()
+
+    with torch.no_grad():
+        assert interior_change(_trained_looking_graph(window=3)) < 1e-5
+        assert interior_change(_trained_looking_graph(window=0)) > 1e-3
+    edges = _trained_looking_graph(window=3).affinity(current, past[:, 0])  # [1, 9, 99]
+    assert edges.shape == (1, 9, 99) and torch.allclose(edges.sum(1), torch.ones(1, 99))
+    assert edges[0, :3, :11].max() < 1e-6  # the row above the top row is outside the image
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_ordered_graph_tells_t1_from_t2(ordered: bool) -> None:
+    """Averaged messages make t-1 and t-2 interchangeable (no direction of motion)."""
+    graph = _trained_looking_graph(window=3, ordered=ordered)
+    current, past = torch.randn(1, 8, 5, 6), torch.randn(1, 2, 8, 5, 6)
+    with torch.no_grad():
+        swapped = (graph(current, past) - graph(current, past.flip(1))).abs().max().item()
+    assert (swapped > 1e-4) == ordered
+
+
 @pytest.mark.parametrize("use_graph", [True, False])
 def test_past_frames_matter_only_with_the_graph(use_graph: bool) -> None:
     torch.manual_seed(0)
@@ -150,9 +187,10 @@ def test_parameter_groups_split_the_discriminator() -> None:
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
-def _train_adversarially(strength: float, steps: int) -> list[float]:
-    """Train only on the adversarial loss at a fixed reversal strength; discriminator losses."""
-    torch.manual_seed(0)
+def _discriminator_accuracy(strength: float, seed: int, steps: int = 60) -> float:
+    """A toy two-head TGraM (one frame, 16 channels) trained on its whole loss, GAL at a fixed
+    reversal strength; the discriminator's mean accuracy over the last 10 steps."""
+    torch.manual_seed(seed)
     model = TGraM(
         ModelConfig(
             frames=1,
@@ -165,28 +203,35 @@ def _train_adversarially(strength: float, steps: int) -> list[float]:
         ),
         num_ids=10,
     )
-    frames, targets = batch(b=2, t=1)
-    opt = torch.optim.Adam(model.parameter_groups(1e-3))
-    disc_losses = []
+    frames, targets = batch(b=4, t=1)
+    opt = torch.optim.Adam(model.parameter_groups(3e-3))
+    accuracy = []
     for _ in range(steps):
         losses = model.compute_losses(model(frames), targets, progress=1.0)
         opt.zero_grad()
-        losses["adv"].backward()
+        losses["total"].backward()
         opt.step()
-        disc_losses.append(losses["adv"].item())
-    return disc_losses
+        assert 0 <= losses["adv_neg"].item() <= 1 and -1 <= losses["adv_cos"].item() <= 1
+        accuracy.append(losses["adv_acc"].item())
+    return float(np.mean(accuracy[-10:]))
 
 
-def test_discriminator_learns_when_reversal_is_off() -> None:
-    disc_losses = _train_adversarially(strength=0.0, steps=25)
-    assert np.mean(disc_losses[-5:]) < 0.2 < 0.6 < np.mean(disc_losses[:3])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reversal_makes_per_object_task_gradients_indistinguishable(seed: int) -> None:
+    """The probe (discriminator trained, reversal off) tells the tasks' per-object gradient
+    directions apart; with the reversal on, the shared network moves them until it cannot
+    (measured: probe 0.92-0.97, reversal 0.46-0.60 over seeds 0-3)."""
+    assert _discriminator_accuracy(0.0, seed) >= 0.9
+    assert _discriminator_accuracy(1.0, seed) <= 0.7
 
 
-def test_reversal_lets_the_shared_network_defeat_the_discriminator() -> None:
-    """With the reversal on, the shared features change so that the same discriminator stays
-    near chance (BCE ~ ln 2) instead of separating the two tasks' gradients."""
-    disc_losses = _train_adversarially(strength=1.0, steps=25)
-    assert np.mean(disc_losses[-5:]) > 0.6
+def test_adversarial_terms_without_objects_are_zero() -> None:
+    model = TGraM(ModelConfig(frames=1, graph=False, emb_dim=8), num_ids=4)
+    frames, targets = batch(b=1, t=1)
+    targets["mask"] = torch.zeros_like(targets["mask"])
+    losses = model.compute_losses(model(frames), targets, progress=1.0)
+    assert losses["adv"].item() == 0 and losses["adv_acc"].item() == 0
+    losses["total"].backward()  # still one graph: the step goes on
 
 
 def test_weights_round_trip_and_mismatch(tmp_path) -> None:

@@ -35,6 +35,13 @@ class ModelConfig:
     head_channels: int = 64
     graph_channels: int = 64
     """Width of the affinity embedding of graph nodes."""
+    graph_window: int = 0
+    """Graph edges from each current cell: 0 to every past cell (weights without it read 0);
+    an odd k to the k x k past cells around it, the same neighbours at any image size
+    (`model/graph.py`)."""
+    graph_ordered: bool = False
+    """Past frames' messages concatenated in time order (t-1 first) instead of averaged
+    (weights without it read False): only ordered, the graph can tell where motion goes."""
     max_objects: int = 256
     """Objects per training crop that get targets (the rest are left out of the losses)."""
     size_weight: float = 0.5
@@ -62,6 +69,8 @@ class ModelConfig:
             raise ValueError(f"peaks must be 'maxpool' or 'box', got {self.peaks!r}")
         if self.frames < 1:
             raise ValueError(f"frames must be >= 1, got {self.frames}")
+        if self.graph_window < 0 or (self.graph_window and self.graph_window % 2 == 0):
+            raise ValueError(f"graph_window must be 0 or odd, got {self.graph_window}")
         if self.motion and self.frames < 2:
             raise ValueError("motion needs frames >= 2 (it reads differences to past frames)")
         if not self.classes or len(set(self.classes)) != len(self.classes):

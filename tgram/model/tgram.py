@@ -49,7 +49,13 @@ class TGraM(nn.Module):
         self.backbone = build_backbone(cfg.backbone) if backbone is None else backbone
         channels = list(self.backbone.channels)
         self.graph = (
-            SpatioTemporalGraph(channels[-1], cfg.graph_channels)
+            SpatioTemporalGraph(
+                channels[-1],
+                cfg.graph_channels,
+                past_frames=cfg.frames - 1,
+                window=cfg.graph_window,
+                ordered=cfg.graph_ordered,
+            )
             if cfg.graph and cfg.frames > 1
             else None
         )
@@ -113,11 +119,13 @@ class TGraM(nn.Module):
         losses = {"hm": hm, "ltrb": ltrb, "offset": offset, "giou": giou, "det": det, "id": reid}
         if self.discriminator is not None and self.training and torch.is_grad_enabled():
             strength = reversal_strength(progress, cfg.adversarial_max_lambda)
-            adv, acc = adversarial_loss(
-                self.discriminator, det, reid, outputs["features"], strength
+            adv = adversarial_loss(
+                self.discriminator, det, reid, outputs["features"], index, mask, strength
             )
-            total = total + cfg.adversarial_weight * adv
-            losses.update(adv=adv, adv_acc=acc)
+            total = total + cfg.adversarial_weight * adv.loss
+            losses.update(
+                adv=adv.loss, adv_acc=adv.accuracy, adv_cos=adv.cosine, adv_neg=adv.negative
+            )
         losses["total"] = total
         return losses
 

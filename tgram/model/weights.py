@@ -20,8 +20,10 @@ from tgram.model.config import ModelConfig
 from tgram.model.tgram import TGraM
 
 ARCH = "tgram"
-TRAINING_ONLY = ("reid_loss.",)
-"""State-dict prefixes that only training needs."""
+CLASSIFIER = "reid_loss."
+TRAINING_ONLY = (CLASSIFIER, "discriminator.")
+"""State-dict prefixes that only training needs: a weights file leaves them out, and a model
+built from one starts them afresh."""
 
 
 def checkpoint_dict(
@@ -77,10 +79,10 @@ def model_from_checkpoint(state: dict[str, Any], *, source: str) -> TGraM:
     except KeyError:
         raise ValueError(f"{source}: missing 'config'") from None
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()}
-    with_classifier = any(k.startswith(TRAINING_ONLY) for k in tensors)
+    with_classifier = any(k.startswith(CLASSIFIER) for k in tensors)
     model = TGraM(cfg, num_ids=int(state.get("num_ids", 1)) if with_classifier else 1)
-    if not with_classifier:  # a weights file: inference needs no identity classifier
-        tensors.update({k: v for k, v in model.state_dict().items() if k.startswith(TRAINING_ONLY)})
+    fresh = {k: v for k, v in model.state_dict().items() if k.startswith(TRAINING_ONLY)}
+    tensors.update({k: v for k, v in fresh.items() if k not in tensors})
     load_tensors(model, tensors, source=source)
     return model
 

@@ -1,0 +1,367 @@
+"""The ablation of TGraM's two claims at one fixed budget: FairMOT-style, +graph, +GAL, TGraM.
+
+Each run fine-tunes one detector trunk with `configs/ablation/train.yaml` (the same data,
+steps and schedule for every run; graph and discriminator start afresh) and the variant's
+`configs/model/<variant>.yaml`, then is scored by bench_tracking's functions on its two sets
+(the training style's test seed 7, the held-out style family): AP@0.5 per class, and MOTA,
+IDF1, HOTA under IoU and centre matching, with `configs/track/default.yaml`. T=3 variants are
+also run on a frozen history (bench_history, on the validation archive): how much the past
+frames change detections of moving cars. Runs with GAL record the discriminator's accuracy,
+the cosine between the tasks' gradients at object cells and the share of objects where they
+point apart (means over the last quarter of the steps); `gal_probe` is GAL with the reversal
+off (the discriminator learns, the network is left alone) and is not scored.
+
+Resumable and incremental: each finished run appends one JSON line (variant, seed, config
+hash, commit, budget, device, metrics) to RESULTS; a record with the same variant, seed and
+config hash is not run again, and an interrupted run resumes from its checkpoint. `--table`
+prints the README's table from RESULTS (mean +- sd over seeds).
+
+    python -m tests.bench.ablation [--variants V ...] [--seeds S ...] [--results F] [--table]
+    python -m tests.bench.ablation --dry-run   # the whole path on a tiny archive, in a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from tests.bench import bench_history
+from tests.bench.bench_tracking import SETS, EvalSet, track_tgram
+from tgram.config import load_config, to_dict
+from tgram.data.formats import read_gt
+from tgram.heldout import HeldoutConfig, generate_heldout_archive
+from tgram.resources import CHECKOUT, CONFIGS
+from tgram.synth import SynthConfig, generate_archive
+from tgram.track.tracker import TrackerConfig
+from tgram.train import WEIGHTS_FILE, TrainConfig, export_weights, fit, load_train_config
+
+VARIANTS = ("fairmot", "graph_only", "gal_only", "tgram")
+"""The table's rows, configs/model/<variant>.yaml."""
+PROBES = ("gal_probe",)
+"""Runs that measure the discriminator only (not scored on the test sets)."""
+RESULTS = Path(__file__).parent / "results" / "ablation.jsonl"
+TRAIN_CONFIG = CONFIGS / "ablation" / "train.yaml"
+EVAL_CACHE = "eval"
+"""Under the runs' storage path: the test archives, written once, reused by every run."""
+HISTORY_FRAMES = 12
+TAIL = 0.25
+"""Share of the last steps whose adversarial values a record keeps (the reversal's ramp is
+near its top there)."""
+NOT_HASHED = ("name", "storage_path", "loader_workers")
+"""Settings that do not change what a run learns."""
+
+
+def run_config(variant: str, seed: int, base: Path = TRAIN_CONFIG, **overrides: Any) -> TrainConfig:
+    """The ablation's TrainConfig for one variant and seed; `overrides` are dotted keys."""
+    path = CONFIGS / "model" / f"{variant}.yaml"
+    model = yaml.safe_load(path.read_text()) or {}
+    settings = {f"model.{key}": value for key, value in model.items()}
+    settings.update(name=f"{variant}_s{seed}", seed=seed, **overrides)
+    return load_train_config(base, settings)
+
+
+def config_hash(cfg: TrainConfig) -> str:
+    data = {k: v for k, v in to_dict(cfg).items() if k not in NOT_HASHED}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_results(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _commit() -> str:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=CHECKOUT, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    head = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def eval_archives(root: Path, sets: tuple[EvalSet, ...]) -> dict[str, Path]:
+    """Each set's archive under `root`, written the first time (same seed: same archive)."""
+    archives = {}
+    for eval_set in sets:
+        archive = root / eval_set.key
+        if not (archive / ".complete").is_file():
+            eval_set.write(archive)
+            (archive / ".complete").touch()
+        archives[eval_set.key] = archive
+    return archives
+
+
+def adversarial_tail(steps: list[dict]) -> dict[str, float]:
+    """Means of the GAL diagnostics over the last TAIL of the steps (empty without GAL)."""
+    tail = steps[-max(1, round(len(steps) * TAIL)) :]
+    keys = ("adv", "adv_acc", "adv_cos", "adv_neg")
+    return {k: float(np.mean([s[k] for s in tail])) for k in keys if tail and k in tail[0]}
+
+
+def score(weights: str, archive: Path, tracker: TrackerConfig) -> dict[str, Any]:
+    gt = {path.stem: read_gt(path) for path in sorted((archive / "gt").glob("*.txt"))}
+    scored, ap = track_tgram(weights, archive, gt, tracker)
+    out: dict[str, Any] = dict(ap)
+    for match, report in scored.reports.items():
+        overall = report.overall
+        out[match] = {"mota": overall.mota, "idf1": overall.idf1, "hota": overall.hota}
+    return out
+
+
+def run_one(
+    cfg: TrainConfig,
+    variant: str,
+    archives: dict[str, Path],
+    tracker: TrackerConfig,
+    history_archive: Path | None,
+) -> dict[str, Any]:
+    """Train (or resume) one run, export it, score it: its results record."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    start = time.perf_counter()
+    result = fit(cfg, device=device)
+    train_s = time.perf_counter() - start
+    run_dir = Path(cfg.storage_path) / cfg.name
+    weights = export_weights(result, str(run_dir / WEIGHTS_FILE))
+    steps = json.loads((run_dir / "steps.json").read_text())
+    record: dict[str, Any] = {
+        "variant": variant,
+        "seed": cfg.seed,
+        "config_hash": config_hash(cfg),
+        "commit": _commit(),
+        "budget": {
+            "steps": len(steps),
+            "batch_size": cfg.optim.batch_size,
+            "input_size": list(cfg.data.input_size),
+        },
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        "cpus": os.cpu_count(),
+        "load_1m": round(os.getloadavg()[0], 2),
+        "train_s": round(train_s, 1),
+        "samples_per_s": float(np.mean([h["samples_per_s"] for h in result.history])),
+        "adversarial": adversarial_tail(steps),
+    }
+    if variant in PROBES:
+        return record
+    start = time.perf_counter()
+    record["sets"] = {key: score(weights, archive, tracker) for key, archive in archives.items()}
+    if cfg.model.frames > 1 and history_archive is not None:
+        record["history"] = bench_history.measure(weights, history_archive, HISTORY_FRAMES)
+    record["eval_s"] = round(time.perf_counter() - start, 1)
+    return record
+
+
+def run(
+    variants: tuple[str, ...],
+    seeds: tuple[int, ...],
+    results: Path = RESULTS,
+    *,
+    overrides: dict[str, Any] | None = None,
+    sets: tuple[EvalSet, ...] = SETS,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Every (variant, seed) without a record in `results`, in seed-major order (a first
+    seed of every variant before a second): the records appended this call."""
+    overrides = overrides or {}
+    done = {(r["variant"], r["seed"], r["config_hash"]) for r in read_results(results)}
+    plans = [
+        (variant, seed, run_config(variant, seed, **overrides))
+        for seed in seeds
+        for variant in variants
+    ]
+    todo = [(v, s, cfg) for v, s, cfg in plans if (v, s, config_hash(cfg)) not in done]
+    log(f"ablation: {len(plans) - len(todo)} of {len(plans)} runs recorded in {results}")
+    if not todo:
+        return []
+    storage = Path(todo[0][2].storage_path)
+    archives = eval_archives(storage / EVAL_CACHE, sets)
+    history = Path(todo[0][2].data.val_path) if todo[0][2].data.val_path else None
+    tracker = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
+    added = []
+    for variant, seed, cfg in todo:
+        log(f"ablation: {variant} seed {seed} ({cfg.name})")
+        record = run_one(cfg, variant, archives, tracker, history)
+        results.parent.mkdir(parents=True, exist_ok=True)
+        with results.open("a") as out:
+            out.write(json.dumps(record, sort_keys=True) + "\n")
+        log(f"ablation: {variant} seed {seed} recorded: {_summary(record)}")
+        added.append(record)
+    return added
+
+
+# --- the table -------------------------------------------------------------------------------
+
+COLUMNS = (
+    ("mAP@0.5", ("map50",)),
+    ("MOTA", ("center", "mota")),
+    ("IDF1", ("center", "idf1")),
+    ("HOTA", ("center", "hota")),
+    ("IoU MOTA", ("iou", "mota")),
+)
+SET_NAMES = {"synth": "training style, seed 7", "heldout": "held-out family"}
+
+
+def _get(record: dict, key: tuple[str, ...]) -> float:
+    value: Any = record
+    for part in key:
+        value = value[part]
+    return float(value)
+
+
+def _cell(values: list[float]) -> str:
+    if not values:
+        return "-"
+    sd = f" +- {np.std(values, ddof=1):.3f}" if len(values) > 1 else ""
+    return f"{np.mean(values):.3f}{sd}"
+
+
+def table(records: list[dict]) -> str:
+    """Markdown: per set, each variant's mean +- sd (over seeds) of every column; then the
+    GAL diagnostics and the history deltas. Only records of one config hash per variant
+    (the latest) are pooled."""
+    latest = {}
+    for r in records:
+        latest[r["variant"]] = r["config_hash"]
+    pooled = {
+        v: [r for r in records if r["variant"] == v and r["config_hash"] == h]
+        for v, h in latest.items()
+    }
+    lines = []
+    for key, name in SET_NAMES.items():
+        lines += [
+            f"| {name} | seeds | " + " | ".join(c for c, _ in COLUMNS) + " |",
+            "|---|---|" + "---|" * len(COLUMNS),
+        ]
+        for variant in VARIANTS:
+            rows = [r for r in pooled.get(variant, []) if key in r.get("sets", {})]
+            cells = [_cell([_get(r["sets"][key], path) for r in rows]) for _, path in COLUMNS]
+            lines.append(f"| {variant} | {len(rows)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [
+        "| GAL diagnostics, last quarter of the steps | seeds | discriminator accuracy | "
+        "cosine(g_det, g_id) | share cosine < 0 |",
+        "|---|---|---|---|---|",
+    ]
+    for variant in (*VARIANTS, *PROBES):
+        rows = [r for r in pooled.get(variant, []) if "adv_cos" in r.get("adversarial", {})]
+        if not rows:
+            continue
+        cells = [
+            _cell([r["adversarial"][k] for r in rows]) for k in ("adv_acc", "adv_cos", "adv_neg")
+        ]
+        lines.append(f"| {variant} | {len(rows)} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| history (validation), real vs frozen | seeds | moving recall real | moving recall "
+        "frozen | moving score delta |",
+        "|---|---|---|---|---|",
+    ]
+    for variant in VARIANTS:
+        rows = [r for r in pooled.get(variant, []) if "history" in r]
+        if not rows:
+            continue
+        cells = [
+            _cell([r["history"][k] for r in rows])
+            for k in ("moving recall real", "moving recall frozen", "moving score delta mean")
+        ]
+        lines.append(f"| {variant} | {len(rows)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _summary(record: dict) -> str:
+    parts = [f"{k}={v:.3f}" for k, v in record.get("adversarial", {}).items()]
+    for key, metrics in record.get("sets", {}).items():
+        parts.append(
+            f"{key}: mAP {metrics['map50']:.3f} centre MOTA {metrics['center']['mota']:.3f} "
+            f"IDF1 {metrics['center']['idf1']:.3f}"
+        )
+    return ", ".join(parts) or "-"
+
+
+# --- the dry run -------------------------------------------------------------------------------
+
+
+def _tiny_synth(out: Path) -> tuple[int, int]:
+    generate_archive(out, SynthConfig(videos=1, frames=4, width=192, height=128, seed=7), workers=1)
+    return 192, 128
+
+
+def _tiny_heldout(out: Path) -> tuple[int, int]:
+    generate_heldout_archive(out, HeldoutConfig(videos=1, frames=4, width=192, height=128))
+    return 192, 128
+
+
+DRY_SETS = (
+    EvalSet("synth", "training style (tiny)", _tiny_synth),
+    EvalSet("heldout", "held-out family (tiny)", _tiny_heldout),
+)
+
+
+def dry_run(variants: tuple[str, ...], log: Callable[[str], None] = print) -> list[dict]:
+    """Every variant for two steps on a tiny archive, scored on tiny sets, into a temporary
+    results file: the path a real run takes, in about a minute on a CPU."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate_archive(
+            root / "train",
+            SynthConfig(videos=2, frames=6, width=192, height=128, seed=3),
+            workers=1,
+        )
+        overrides = {
+            "data.path": str(root / "train"),
+            "data.val_path": str(root / "train"),
+            "data.input_size": [64, 64],
+            "optim.epochs": 1,
+            "optim.steps_per_epoch": 2,
+            "optim.batch_size": 2,
+            "optim.warmup_steps": 1,
+            "loader_workers": 0,
+            "val_images": 2,
+            "storage_path": str(root / "runs"),
+        }
+        results = root / "ablation.jsonl"
+        run(variants, (0,), results, overrides=overrides, sets=DRY_SETS, log=log)
+        recorded = read_results(results)
+        again = run(variants, (0,), results, overrides=overrides, sets=DRY_SETS, log=log)
+        if again:
+            raise RuntimeError("ablation: finished runs were run again")
+        log(table(recorded))
+        return recorded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--variants", nargs="+", default=[*VARIANTS], choices=[*VARIANTS, *PROBES])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--results", type=Path, default=RESULTS, help="default: %(default)s")
+    parser.add_argument("--table", action="store_true", help="print the table from --results")
+    parser.add_argument("--dry-run", action="store_true", help="tiny archive, 2 steps a run")
+    args = parser.parse_args(argv)
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    if args.table:
+        print(table(read_results(args.results)))
+    elif args.dry_run:
+        dry_run(tuple(args.variants), log)
+    else:
+        run(tuple(args.variants), tuple(args.seeds), args.results, log=log)
+        print(table(read_results(args.results)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
