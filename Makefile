@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench gpu-check lint clean
 
 $(BIN)/tgram: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,14 @@ bench: venv
 	$(BIN)/pip install -q -c constraints.txt --no-deps "trackers==2.6.1"
 	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python -m tests.bench.run
+
+# Every GPU figure in one command of < 10 minutes (tests/bench/gpu_check.py). On a GPU image with
+# the packages installed, skip the venv: `make gpu-check GPU_PY=python3`. On a CPU, DRY_RUN=1
+# runs every part at toy size.
+GPU_PY ?= $(BIN)/python
+gpu-check:
+	$(if $(filter $(BIN)/python,$(GPU_PY)),$(MAKE) venv)
+	$(GPU_PY) -m tests.bench.gpu_check $(if $(DRY_RUN),--dry-run --results $(or $(RESULTS),/tmp/tgram_gpu_check.jsonl))
 
 lint: venv
 	$(BIN)/ruff check tgram jobs tests setup.py

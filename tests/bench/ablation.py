@@ -84,7 +84,7 @@ def read_results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _commit() -> str:
+def commit() -> str:
     def git(*args: str) -> str:
         out = subprocess.run(["git", *args], cwd=CHECKOUT, capture_output=True, text=True)
         return out.stdout.strip()
@@ -141,7 +141,7 @@ def run_one(
         "variant": variant,
         "seed": cfg.seed,
         "config_hash": config_hash(cfg),
-        "commit": _commit(),
+        "commit": commit(),
         "budget": {
             "steps": len(steps),
             "batch_size": cfg.optim.batch_size,
@@ -172,9 +172,11 @@ def run(
     overrides: dict[str, Any] | None = None,
     sets: tuple[EvalSet, ...] = SETS,
     log: Callable[[str], None] = print,
+    deadline: float | None = None,
 ) -> list[dict]:
     """Every (variant, seed) without a record in `results`, in seed-major order (a first
-    seed of every variant before a second): the records appended this call."""
+    seed of every variant before a second): the records appended this call. No run starts
+    after `deadline` (a time.time() value); the rest wait for the next call."""
     overrides = overrides or {}
     done = {(r["variant"], r["seed"], r["config_hash"]) for r in read_results(results)}
     plans = [
@@ -192,6 +194,9 @@ def run(
     tracker = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
     added = []
     for variant, seed, cfg in todo:
+        if deadline is not None and time.time() > deadline:
+            log(f"ablation: deadline passed, {len(todo) - len(added)} runs left for the next call")
+            break
         log(f"ablation: {variant} seed {seed} ({cfg.name})")
         record = run_one(cfg, variant, archives, tracker, history)
         results.parent.mkdir(parents=True, exist_ok=True)

@@ -82,13 +82,13 @@ def object_gradients(
     loss: torch.Tensor,
     features: torch.Tensor,
     index: torch.Tensor,
-    mask: torch.Tensor,
+    objects: torch.Tensor,
     *,
     create_graph: bool,
 ) -> torch.Tensor:
-    """d loss / d features at each real object's centre cell: [N, C]."""
+    """d loss / d features at the centre cells of the `objects` ([B, M] bool): [N, C]."""
     (grad,) = torch.autograd.grad(loss, features, create_graph=create_graph, retain_graph=True)
-    return gather_at(grad, index)[mask > 0]
+    return gather_at(grad, index)[objects]
 
 
 def adversarial_loss(
@@ -97,15 +97,16 @@ def adversarial_loss(
     reid_loss: torch.Tensor,
     features: torch.Tensor,
     index: torch.Tensor,
-    mask: torch.Tensor,
+    objects: torch.Tensor,
     strength: float,
 ) -> AdversarialTerms:
-    """The discriminator's loss on both tasks' gradient directions at object cells ([B, M]
-    `index` and `mask`, as the ReID loss gathers them). At strength 0 the gradients are taken
-    without a second-order graph: nothing would flow back through them."""
+    """The discriminator's loss on both tasks' gradient directions at the centre cells of the
+    `objects` ([B, M] bool over the targets' `index`): those in both losses, since an object
+    without an identity label has no ReID gradient of its own. At strength 0 the gradients
+    are taken without a second-order graph: nothing would flow back through them."""
     reverse = strength > 0
     g_det, g_id = (
-        object_gradients(loss, features, index, mask, create_graph=reverse)
+        object_gradients(loss, features, index, objects, create_graph=reverse)
         for loss in (det_loss, reid_loss)
     )
     if len(g_det) == 0:  # no objects in the batch: nothing to tell apart

@@ -119,8 +119,9 @@ class TGraM(nn.Module):
         losses = {"hm": hm, "ltrb": ltrb, "offset": offset, "giou": giou, "det": det, "id": reid}
         if self.discriminator is not None and self.training and torch.is_grad_enabled():
             strength = reversal_strength(progress, cfg.adversarial_max_lambda)
+            both = (mask > 0) & (targets["ids"] >= 0)  # in the detection and the ReID loss
             adv = adversarial_loss(
-                self.discriminator, det, reid, outputs["features"], index, mask, strength
+                self.discriminator, det, reid, outputs["features"], index, both, strength
             )
             total = total + cfg.adversarial_weight * adv.loss
             losses.update(
