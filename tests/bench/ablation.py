@@ -14,9 +14,10 @@ off (the discriminator learns, the network is left alone) and is not scored.
 Resumable and incremental: each finished run appends one JSON line (variant, seed, config
 hash, commit, budget, device, metrics) to RESULTS; a record with the same variant, seed and
 config hash is not run again, and an interrupted run resumes from its checkpoint. `--table`
-prints the README's table from RESULTS (mean +- sd over seeds).
+prints the table from RESULTS (mean +- sd over seeds); `--readme` also writes it into README.md.
 
-    python -m tests.bench.ablation [--variants V ...] [--seeds S ...] [--results F] [--table]
+    python -m tests.bench.ablation [--variants V ...] [--seeds S ...] [--results F]
+    python -m tests.bench.ablation --table [--readme]
     python -m tests.bench.ablation --dry-run   # the whole path on a tiny archive, in a minute
 """
 
@@ -60,6 +61,12 @@ HISTORY_FRAMES = 12
 TAIL = 0.25
 """Share of the last steps whose adversarial values a record keeps (the reversal's ramp is
 near its top there)."""
+README = Path(__file__).parents[2] / "README.md"
+TABLE_MARKERS = (
+    "<!-- ablation table: python -m tests.bench.ablation --table --readme -->",
+    "<!-- end of ablation table -->",
+)
+"""The README's table sits between these lines; `--table --readme` rewrites it from RESULTS."""
 NOT_HASHED = ("name", "storage_path", "loader_workers")
 """Settings that do not change what a run learns."""
 
@@ -286,6 +293,18 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_readme_table(text: str, readme: Path = README) -> None:
+    start, end = TABLE_MARKERS
+    content = readme.read_text()
+    if start not in content or end not in content:
+        raise ValueError(
+            f"{readme}: the ablation table markers are missing ({start!r} ... {end!r})"
+        )
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+
+
 def _summary(record: dict) -> str:
     parts = [f"{k}={v:.3f}" for k, v in record.get("adversarial", {}).items()]
     for key, metrics in record.get("sets", {}).items():
@@ -355,11 +374,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--results", type=Path, default=RESULTS, help="default: %(default)s")
     parser.add_argument("--table", action="store_true", help="print the table from --results")
+    parser.add_argument(
+        "--readme", action="store_true", help="with --table: write it into README.md too"
+    )
     parser.add_argument("--dry-run", action="store_true", help="tiny archive, 2 steps a run")
     args = parser.parse_args(argv)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     if args.table:
-        print(table(read_results(args.results)))
+        text = table(read_results(args.results))
+        print(text)
+        if args.readme:
+            write_readme_table(text)
+            log(f"ablation: table written into {README}")
     elif args.dry_run:
         dry_run(tuple(args.variants), log)
     else:

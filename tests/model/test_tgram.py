@@ -200,6 +200,7 @@ def _discriminator_accuracy(strength: float, seed: int, steps: int = 60) -> floa
             head_channels=16,
             adversarial_weight=1.0,
             adversarial_max_lambda=strength,
+            discriminator_lr_scale=2.0,  # at the toy's network rate 3e-3
         ),
         num_ids=10,
     )
