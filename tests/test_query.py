@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,7 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from tgram import storage
+from tgram import cli, storage
 from tgram.data.meta import VideoMeta
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.trajectories import (
@@ -21,6 +22,7 @@ from tgram.pipeline.trajectories import (
     VideoRecord,
     commit_failure,
     commit_rows,
+    record_uri,
 )
 from tgram.query import (
     TrackFilter,
@@ -135,7 +137,8 @@ def test_counts_and_video_filter(output: tuple[str, Written]) -> None:
 def test_video_filter_opens_only_that_partition(tmp_path: Path) -> None:
     root = str(tmp_path / "out")
     written = _write_output(root)
-    with TrajectoryStore(root) as store:  # lists the committed files once, when opened
+    with TrajectoryStore(root) as store:  # lists the committed files when a query first names them
+        store.query("SELECT count(*) FROM trajectories WHERE video_id = 'video0'")
         storage.write_bytes(storage.join(root, "video_id=video2", PART_FILE), b"not parquet")
         one = store.query("SELECT count(*) AS n FROM trajectories WHERE video_id = 'video1'")
         assert one["n"][0].as_py() == written["video1"].num_rows
@@ -144,6 +147,24 @@ def test_video_filter_opens_only_that_partition(tmp_path: Path) -> None:
     # reopened, the damaged video is no longer committed: the others stay queryable
     videos = query(root, "SELECT video_id FROM videos WHERE status = 'ok' ORDER BY video_id")
     assert videos["video_id"].to_pylist() == ["video0", "video1"]
+
+
+def test_a_store_scoped_to_a_video_reads_only_its_files(tmp_path: Path, caplog) -> None:
+    root = str(tmp_path / "out")
+    written = _write_output(root)
+    for other in ("video0", "video2"):  # damaged records: a reader of them would warn
+        storage.write_bytes(record_uri(root, other), b"not parquet")
+    with caplog.at_level(logging.WARNING), TrajectoryStore(root, videos=["video1"]) as store:
+        rows = store.query("SELECT count(*) AS n, min(video_id) AS v FROM trajectories")
+        videos = store.query("SELECT video_id FROM videos")
+    assert (rows["n"][0].as_py(), rows["v"][0].as_py()) == (written["video1"].num_rows, "video1")
+    assert videos["video_id"].to_pylist() == ["video1"]
+    assert "unreadable video record" not in caplog.text
+    with caplog.at_level(logging.WARNING), TrajectoryStore(root) as store:
+        store.query("SELECT count(*) FROM failures")  # names no table that needs the records
+    assert "unreadable video record" not in caplog.text
+    with pytest.raises(ValueError, match=r"video_id '\.\./x'"):
+        query(root, "SELECT count(*) FROM trajectories", videos=["../x"])
 
 
 @pytest.mark.parametrize("class_name", CLASSES)
@@ -301,3 +322,18 @@ def test_external_access_is_an_explicit_choice(tmp_path: Path) -> None:
     _write_output(root)
     query(root, f"COPY (SELECT 1 AS one) TO '{tmp_path}/ok.csv'", external_access=True)
     assert (tmp_path / "ok.csv").read_text().split() == ["one", "1"]
+
+
+def test_cli_query_scopes_sql_to_a_video_and_refuses_track_filters_on_sql(
+    output: tuple[str, Written], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root, written = output
+    sql = "SELECT video_id, count(*) AS n FROM trajectories GROUP BY video_id"
+    out = tmp_path / "one.csv"
+    assert cli.main(["query", root, sql, "--video", "video1", "--out", str(out)]) == 0
+    assert f"result: 1 rows -> {out}" in capsys.readouterr().out
+    assert pacsv.read_csv(out).to_pylist() == [
+        {"video_id": "video1", "n": written["video1"].num_rows}
+    ]
+    assert cli.main(["query", root, sql, "--class", "ship", "--min-speed", "1"]) == 2
+    assert "--class, --min-speed: track filters do not apply to SQL" in capsys.readouterr().err

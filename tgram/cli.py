@@ -475,8 +475,18 @@ def cmd_query(args: argparse.Namespace) -> int:
     from tgram import query
 
     if args.sql:
+        filters = {"--class": args.class_name, "--bbox": args.bbox, "--start": args.start}
+        filters.update({"--end": args.end, "--min-speed": args.min_speed})
+        given = [flag for flag, value in filters.items() if value is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: track filters do not apply to SQL (put them in its WHERE)"
+            )
+        videos = [args.video] if args.video else None
         tables = {
-            "result": query.query(args.output, args.sql, external_access=args.external_access)
+            "result": query.query(
+                args.output, args.sql, videos=videos, external_access=args.external_access
+            )
         }
     elif any(
         v is not None
@@ -513,7 +523,10 @@ def _query_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let the SQL read and write files and install extensions (off: only the three tables)",
     )
-    p.add_argument("--video", help="tracks of this video only")
+    p.add_argument(
+        "--video",
+        help="tracks of this video only; with SQL, the tables hold this video only (reads its files, not the archive's)",
+    )
     p.add_argument(
         "--class", dest="class_name", help="tracks of this class (airplane, ship, vehicle)"
     )

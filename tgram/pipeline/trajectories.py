@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -374,7 +375,7 @@ def video_done(out_root: str, video_id: str, identity: RunIdentity | None = None
 
 def committed_video_ids(out_root: str) -> list[str]:
     """Ids of the videos whose rows are committed, sorted."""
-    return [r.video_id for r, committed in _records(out_root) if committed]
+    return [r.video_id for r, committed in video_records(out_root) if committed]
 
 
 def _is_committed(out_root: str, record: VideoRecord) -> bool:
@@ -385,21 +386,35 @@ def _is_committed(out_root: str, record: VideoRecord) -> bool:
     return _rows_token(out_root, record.video_id) == (record.commit or _NO_TOKEN)
 
 
-def _records(out_root: str) -> list[tuple[VideoRecord, bool]]:
-    """Every readable `_videos` record and whether its rows are committed, sorted by video;
-    reads the records and the footers of ok videos' rows files in parallel (a few GETs a
-    video on S3)."""
-    fs, root = storage.resolve(storage.join(out_root, "_videos"))
-    infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
-    names = (i.base_name.removesuffix(".parquet") for i in infos if i.type == pafs.FileType.File)
-    ids = sorted(n for n in names if SAFE_ID.fullmatch(n))
+VideoRecords = list[tuple[VideoRecord, bool]]
+"""Readable `_videos` records, each with whether its rows are committed, sorted by video."""
+
+
+def video_records(out_root: str, video_ids: Iterable[str] | None = None) -> VideoRecords:
+    """The records of every video (a listing of `_videos`) or of `video_ids` only, and whether
+    each one's rows are committed; reads the records and the footers of ok videos' rows files
+    in parallel (a few GETs a video on S3), so a reader scoped to a few videos of a large
+    archive reads a few records, not all."""
+    if video_ids is None:
+        fs, root = storage.resolve(storage.join(out_root, "_videos"))
+        infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+        names = (
+            i.base_name.removesuffix(".parquet") for i in infos if i.type == pafs.FileType.File
+        )
+        ids = sorted(n for n in names if SAFE_ID.fullmatch(n))
+    else:
+        ids = sorted({check_video_id(v) for v in video_ids})
 
     def load(vid: str) -> tuple[VideoRecord, bool] | None:
         record = read_record(out_root, vid)
         return None if record is None else (record, _is_committed(out_root, record))
 
-    with ThreadPoolExecutor(_READ_THREADS) as pool:
-        return [r for r in pool.map(load, ids) if r is not None]
+    if len(ids) <= 1:  # starting threads would cost more than the reads
+        loaded = [load(vid) for vid in ids]
+    else:
+        with ThreadPoolExecutor(_READ_THREADS) as pool:
+            loaded = list(pool.map(load, ids))
+    return [r for r in loaded if r is not None]
 
 
 def _rows_token(out_root: str, video_id: str) -> str | None:
@@ -417,14 +432,15 @@ def _rows_token(out_root: str, video_id: str) -> str | None:
     return token.decode() if token is not None else _NO_TOKEN
 
 
-def trajectory_dataset(out_root: str, video_ids: Iterable[str] | None = None) -> pads.Dataset:
+def trajectory_dataset(
+    out_root: str, video_ids: Iterable[str] | None = None, *, records: VideoRecords | None = None
+) -> pads.Dataset:
     """The committed trajectory files as one Hive-partitioned dataset: filters on video_id
-    skip whole files. With `video_ids`, only those of them that are committed."""
+    skip whole files. With `video_ids`, only those of them that are committed; `records`
+    (from `video_records`) saves reading them again."""
     fs, root = storage.resolve(out_root)
-    if video_ids is None:
-        wanted = committed_video_ids(out_root)
-    else:  # only the records of the videos asked for
-        wanted = [v for v in dict.fromkeys(video_ids) if committed_record(out_root, v) is not None]
+    records = video_records(out_root, video_ids) if records is None else records
+    wanted = [r.video_id for r, committed in records if committed]
     paths = [storage.resolve(trajectory_uri(out_root, v))[1] for v in wanted]
     return pads.dataset(
         paths,
@@ -444,26 +460,36 @@ def read_trajectories(out_root: str, video_ids: Iterable[str] | None = None) -> 
     )
 
 
-def videos_table(out_root: str) -> pa.Table:
-    """The `_videos` records that hold: failed ones, and ok ones whose rows are committed."""
-    records = [r for r, committed in _records(out_root) if committed or r.status == "failed"]
-    return pa.Table.from_pylist([asdict(r) for r in records], schema=VIDEOS_SCHEMA)
+def videos_table(
+    out_root: str, video_ids: Iterable[str] | None = None, *, records: VideoRecords | None = None
+) -> pa.Table:
+    """The `_videos` records that hold (of `video_ids`, if given): failed ones, and ok ones
+    whose rows are committed."""
+    records = video_records(out_root, video_ids) if records is None else records
+    holding = [r for r, committed in records if committed or r.status == "failed"]
+    return pa.Table.from_pylist([asdict(r) for r in holding], schema=VIDEOS_SCHEMA)
 
 
-def failures_table(out_root: str) -> pa.Table:
-    """The `_failures` rows (empty when nothing failed); unreadable files are skipped, with
-    a warning."""
+def failures_table(out_root: str, video_ids: Iterable[str] | None = None) -> pa.Table:
+    """The `_failures` rows (of `video_ids`, if given; empty when nothing failed); unreadable
+    files are skipped, with a warning."""
     fs, root = storage.resolve(storage.join(out_root, "_failures"))
+    wanted = None if video_ids is None else {check_video_id(v) for v in video_ids}
     tables = []
     for info in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True)):
         if info.type != pafs.FileType.File or not info.base_name.endswith(".parquet"):
             continue
+        if wanted is not None and not any(info.base_name.startswith(f"{v}-") for v in wanted):
+            continue  # "a-b-<hash>" also starts with "a-": the rows are filtered below
         try:
             with fs.open_input_file(info.path) as f:
                 tables.append(pq.read_table(f, schema=FAILURES_SCHEMA))
         except (pa.ArrowInvalid, OSError) as exc:
             log.warning("%s: unreadable failure record skipped (%s)", info.path, exc)
-    return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()
+    table = pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()
+    if wanted is not None:
+        table = table.filter(pc.is_in(table["video_id"], pa.array(sorted(wanted))))
+    return table
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
