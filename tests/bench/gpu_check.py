@@ -15,11 +15,16 @@ not stop the others):
    (`ablation_gpu.jsonl`, device recorded), until the time left runs out; it resumes on the
    next call.
 One record per call is appended to RESULTS (device, commit, dry run or not, every part).
+
+On a GPU image without the project's venv (`make gpu-check GPU_PY=python3`), packages it lacks
+must be installed first; the parts that need Ray (ddp, batch) record "skipped" where Ray is not
+importable, and the others still run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -85,7 +90,15 @@ def inference_fps(dry_run: bool) -> dict[str, Any]:
     return figures
 
 
+def _without_ray() -> dict[str, Any] | None:
+    if importlib.util.find_spec("ray") is None:
+        return {"ok": None, "skipped": "ray is not importable here"}
+    return None
+
+
 def ddp_steps(dry_run: bool) -> dict[str, Any]:
+    if skipped := _without_ray():
+        return skipped
     gpus = torch.cuda.device_count()
     if gpus < 2 and not dry_run:
         return {"ok": None, "skipped": f"{gpus} GPU(s): a 2-worker NCCL step needs 2"}
@@ -104,6 +117,8 @@ def ddp_steps(dry_run: bool) -> dict[str, Any]:
 
 
 def batch_fps(dry_run: bool) -> dict[str, Any]:
+    if skipped := _without_ray():
+        return skipped
     from tgram import cli
     from tgram.synth import SynthConfig, generate_archive
 

@@ -195,6 +195,10 @@ def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
     )
 
 
+PLAN_TASKS = 2
+"""Videos probed at once (zero-CPU tasks); probing streams ahead of the model actors."""
+
+
 def run_batch(
     input_uri: str,
     output_uri: str,
@@ -288,8 +292,11 @@ def _run_batch(
                 context=context_frames(model.frames),
             ),
             # Probing reads a container header: I/O, not CPU. Reserving a CPU would deadlock
-            # the job when the tracker actors hold every CPU of the cluster.
+            # the job when the tracker actors hold every CPU of the cluster; without a pool
+            # size, zero-CPU tasks have no bound, and Ray started a worker process (importing
+            # tgram) for nearly every video at once, seconds of CPU each.
             num_cpus=0,
+            compute=ray.data.TaskPoolStrategy(size=PLAN_TASKS),
             runtime_env=runtime_env,
         )
         .map_batches(
