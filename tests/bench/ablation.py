@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,11 @@ def run_config(variant: str, seed: int, base: Path = TRAIN_CONFIG, **overrides: 
     path = CONFIGS / "model" / f"{variant}.yaml"
     model = yaml.safe_load(path.read_text()) or {}
     settings = {f"model.{key}": value for key, value in model.items()}
-    settings.update(name=f"{variant}_s{seed}", seed=seed, **overrides)
-    return load_train_config(base, settings)
+    settings.update(seed=seed, **overrides)
+    cfg = load_train_config(base, settings)
+    # the hash in the name: a run of changed settings starts afresh instead of meeting the
+    # old run's checkpoint (which refuses to resume with other settings)
+    return replace(cfg, name=f"{variant}_s{seed}_{config_hash(cfg)[:8]}")
 
 
 def config_hash(cfg: TrainConfig) -> str:
