@@ -8,6 +8,8 @@ from typing import Literal
 from tgram.classes import CLASS_NAMES
 
 PeakRule = Literal["maxpool", "box"]
+LEVEL_STRIDES = (4, 8, 16, 32)
+"""Strides of the backbone's feature levels, finest first."""
 Runtime = Literal["auto", "eager", "onnxruntime"]
 """What runs the network at inference (tgram.inference.Detector): eager PyTorch (CUDA with
 bf16 autocast, or CPU), ONNX Runtime (CPU only, ~1.5x eager there: tgram.model.onnx), or auto:
@@ -39,6 +41,10 @@ class ModelConfig:
     """Graph edges from each current cell: 0 to every past cell (weights without it read 0);
     an odd k to the k x k past cells around it, the same neighbours at any image size
     (`model/graph.py`)."""
+    graph_stride: int = 32
+    """Stride of the backbone level the graph updates (4, 8, 16 or 32): 32, the coarsest
+    (weights without it), keeps a 4x8 px car moving 1-2 px a frame inside one cell; with a
+    window, a finer level costs little."""
     graph_ordered: bool = False
     """Past frames' messages concatenated in time order (t-1 first) instead of averaged
     (weights without it read False): only ordered, the graph can tell where motion goes."""
@@ -73,6 +79,10 @@ class ModelConfig:
             raise ValueError(f"frames must be >= 1, got {self.frames}")
         if self.graph_window < 0 or (self.graph_window and self.graph_window % 2 == 0):
             raise ValueError(f"graph_window must be 0 or odd, got {self.graph_window}")
+        if self.graph_stride not in LEVEL_STRIDES:
+            raise ValueError(
+                f"graph_stride must be one of {LEVEL_STRIDES}, got {self.graph_stride}"
+            )
         if self.motion and self.frames < 2:
             raise ValueError("motion needs frames >= 2 (it reads differences to past frames)")
         if not self.classes or len(set(self.classes)) != len(self.classes):
@@ -86,6 +96,11 @@ class ModelConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def graph_level(self) -> int:
+        """Index of the graph's level in the backbone's output."""
+        return LEVEL_STRIDES.index(self.graph_stride)
 
     @property
     def num_classes(self) -> int:

@@ -1,4 +1,4 @@
-"""Graph-based spatiotemporal reasoning (TGraM's core) at the coarsest feature level.
+"""Graph-based spatiotemporal reasoning (TGraM's core) on one backbone level (`graph_stride`).
 
 Nodes are the feature cells of each frame; edges connect each cell of the current frame to
 cells of each past frame, weighted by a learned affinity (embedded dot product, softmax over

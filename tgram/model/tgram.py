@@ -50,7 +50,7 @@ class TGraM(nn.Module):
         channels = list(self.backbone.channels)
         self.graph = (
             SpatioTemporalGraph(
-                channels[-1],
+                channels[cfg.graph_level],
                 cfg.graph_channels,
                 past_frames=cfg.frames - 1,
                 window=cfg.graph_window,
@@ -88,8 +88,9 @@ class TGraM(nn.Module):
         levels = self.backbone(used.flatten(0, 1))  # only for the graph
         current = [level.unflatten(0, (b, used.shape[1]))[:, 0] for level in levels]
         if self.graph is not None:
-            coarsest = levels[-1].unflatten(0, (b, t))
-            current[-1] = self.graph(coarsest[:, 0], coarsest[:, 1:])
+            level = self.cfg.graph_level
+            frames_at = levels[level].unflatten(0, (b, t))
+            current[level] = self.graph(frames_at[:, 0], frames_at[:, 1:])
         features = self.decoder(current)
         if self.motion is not None:
             features = features + self.motion(x)
