@@ -152,6 +152,7 @@ def run_one(
         "variant": variant,
         "seed": cfg.seed,
         "config_hash": config_hash(cfg),
+        "config": to_dict(cfg),
         "commit": commit(),
         "budget": {
             "steps": len(steps),
