@@ -118,10 +118,11 @@ def test_ordered_graph_tells_t1_from_t2(ordered: bool) -> None:
     assert (swapped > 1e-4) == ordered
 
 
-@pytest.mark.parametrize("use_graph", [True, False])
-def test_past_frames_matter_only_with_the_graph(use_graph: bool) -> None:
+@pytest.mark.parametrize(("use_graph", "stride"), [(True, 32), (True, 8), (False, 32)])
+def test_past_frames_matter_only_with_the_graph(use_graph: bool, stride: int) -> None:
     torch.manual_seed(0)
-    model = TGraM(ModelConfig(graph=use_graph, adversarial=False), num_ids=4).eval()
+    cfg = ModelConfig(graph=use_graph, adversarial=False, graph_stride=stride, graph_window=3)
+    model = TGraM(cfg, num_ids=4).eval()
     if use_graph:
         torch.nn.init.normal_(model.graph.out.weight, std=0.5)
     frames = batch(b=1)[0]
