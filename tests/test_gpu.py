@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
+from tests.test_train import tiny_config
 from tgram.inference import Detector
 from tgram.model.config import ModelConfig
 from tgram.model.tgram import TGraM
-from tgram.resources import CONFIGS
 from tgram.synth import SynthConfig, generate_archive
-from tgram.train import fit, load_train_config
+from tgram.train import fit
 
 pytestmark = pytest.mark.gpu
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -41,15 +41,11 @@ def test_training_on_the_device_with_amp_and_gal(tmp_path: Path) -> None:
     generate_archive(
         archive, SynthConfig(width=192, height=128, frames=6, videos=2, seed=3), workers=1
     )
-    cfg = load_train_config(CONFIGS / "train" / "synth.yaml")
+    cfg = tiny_config(archive, tmp_path / "runs")
     cfg = replace(
         cfg,
-        data=replace(cfg.data, path=str(archive), val_path=None, input_size=(64, 64)),
-        model=replace(cfg.model, adversarial=True, graph_window=3, graph_ordered=True, emb_dim=16),
-        optim=replace(cfg.optim, epochs=1, batch_size=2, steps_per_epoch=3, warmup_steps=1),
-        loader_workers=0,
-        val_images=2,
-        storage_path=str(tmp_path / "runs"),
+        model=replace(cfg.model, adversarial=True, graph_window=3, graph_ordered=True),
+        optim=replace(cfg.optim, steps_per_epoch=3),
     )
     result = fit(cfg, device=DEVICE)
     assert next(result.model.parameters()).device.type == DEVICE.type

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from tests.bench import ablation
-from tgram.resources import CHECKOUT, CONFIGS, SHIPPED_WEIGHTS
+from tgram.resources import CHECKOUT, SHIPPED_WEIGHTS
 
 RESULTS = Path(__file__).parent / "results" / "gpu_check.jsonl"
 ABLATION_RESULTS = Path(__file__).parent / "results" / "ablation_gpu.jsonl"
@@ -102,10 +102,16 @@ def ddp_steps(dry_run: bool) -> dict[str, Any]:
     gpus = torch.cuda.device_count()
     if gpus < 2 and not dry_run:
         return {"ok": None, "skipped": f"{gpus} GPU(s): a 2-worker NCCL step needs 2"}
+    from tests.test_train import tiny_config
     from tgram.ray_train import train_on_ray
+    from tgram.synth import SynthConfig, generate_archive
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = _tiny_train_config(Path(tmp))
+        archive = Path(tmp) / "archive"
+        generate_archive(
+            archive, SynthConfig(videos=2, frames=6, width=192, height=128, seed=3), workers=1
+        )
+        cfg = tiny_config(archive, Path(tmp) / "runs")
         start = time.perf_counter()
         result, weights = train_on_ray(cfg, workers=2, use_gpu=not dry_run)
         return {
@@ -151,27 +157,6 @@ def ablation_runs(dry_run: bool, deadline: float) -> dict[str, Any]:
         return {"ok": len(records) == len(ablation.VARIANTS), "runs": len(records)}
     added = ablation.run(ablation.VARIANTS, (0, 1, 2), ABLATION_RESULTS, deadline=deadline)
     return {"ok": True, "runs_added": len(added), "results": str(ABLATION_RESULTS)}
-
-
-def _tiny_train_config(root: Path) -> Any:
-    from dataclasses import replace
-
-    from tgram.synth import SynthConfig, generate_archive
-    from tgram.train import load_train_config
-
-    generate_archive(
-        root / "archive", SynthConfig(videos=2, frames=6, width=192, height=128, seed=3), workers=1
-    )
-    cfg = load_train_config(CONFIGS / "train" / "synth.yaml")
-    return replace(
-        cfg,
-        name="gpu_check_ddp",
-        data=replace(cfg.data, path=str(root / "archive"), val_path=None, input_size=(64, 64)),
-        optim=replace(cfg.optim, epochs=1, batch_size=4, steps_per_epoch=3, warmup_steps=1),
-        loader_workers=0,
-        val_images=2,
-        storage_path=str(root / "runs"),
-    )
 
 
 def _part(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
