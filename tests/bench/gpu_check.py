@@ -18,7 +18,15 @@ One record per call is appended to RESULTS (device, commit, dry run or not, ever
 
 On a GPU image without the project's venv (`make gpu-check GPU_PY=python3`), packages it lacks
 must be installed first; the parts that need Ray (ddp, batch) record "skipped" where Ray is not
-importable, and the others still run.
+importable, and the others still run. The workplace's GPU machines (Python 3.12 with torch,
+onnxruntime, opencv, pyarrow, scipy, pandas; no Ray, PyAV or motmetrics; nothing downloadable;
+64 MiB carried) take the wheels of PyAV, motmetrics and xmltodict in an ignored `.whl/`
+(`pip download --no-deps --only-binary=:all: --python-version 3.12 --platform
+manylinux_2_28_x86_64 -d .whl av==18.1.0 motmetrics==1.4.0 xmltodict`, 36 MB), and one command,
+carrying `.whl`:
+
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl &&
+    PYTHONPATH=/tmp/site make gpu-check GPU_PY=python3; cp tests/bench/results/*.jsonl $OUT/
 """
 
 from __future__ import annotations

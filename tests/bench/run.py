@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import ray
 import torch
 
 log = logging.getLogger(__name__)
@@ -29,6 +28,8 @@ ROW_KEYS = ("name", "value", "unit", "peer", "peer_value", "ratio", "target", "o
 
 def machine() -> str:
     """What the numbers were measured on; the load matters on a shared machine."""
+    import ray  # here, not at the top: the GPU check imports this module where Ray may be absent
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     load = os.getloadavg()[0]
     return (
