@@ -21,7 +21,8 @@ from tgram.model.tgram import TGraM
 
 ARCH = "tgram"
 CLASSIFIER = "reid_loss."
-TRAINING_ONLY = (CLASSIFIER, "discriminator.")
+DISCRIMINATOR = "discriminator."
+TRAINING_ONLY = (CLASSIFIER, DISCRIMINATOR)
 """State-dict prefixes that only training needs: a weights file leaves them out, and a model
 built from one starts them afresh."""
 
@@ -78,7 +79,11 @@ def model_from_checkpoint(state: dict[str, Any], *, source: str) -> TGraM:
         cfg = from_dict(ModelConfig, state["config"], source=f"{source} [config]")
     except KeyError:
         raise ValueError(f"{source}: missing 'config'") from None
-    tensors = {k: v.float() if v.is_floating_point() else v for k, v in state["state_dict"].items()}
+    tensors = {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in state["state_dict"].items()
+        if not k.startswith(DISCRIMINATOR)  # no use outside training; older files had a conv one
+    }
     with_classifier = any(k.startswith(CLASSIFIER) for k in tensors)
     model = TGraM(cfg, num_ids=int(state.get("num_ids", 1)) if with_classifier else 1)
     fresh = {k: v for k, v in model.state_dict().items() if k.startswith(TRAINING_ONLY)}
