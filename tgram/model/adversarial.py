@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tgram.model.losses import gather_at
+from tgram.model.losses import batch_count, gather_at
 
 
 class _ReverseGrad(torch.autograd.Function):
@@ -109,6 +109,9 @@ def adversarial_loss(
         object_gradients(loss, features, index, objects, create_graph=reverse)
         for loss in (det_loss, reid_loss)
     )
+    # the loss is a sum over both tasks' vectors over the batch's count, all-reduced under DDP
+    # (every worker calls it, objects or not), so N workers give the one-process gradient
+    count = batch_count(torch.tensor(2 * len(g_det), device=features.device))
     if len(g_det) == 0:  # no objects in the batch: nothing to tell apart
         zero = sum(p.sum() for p in discriminator.parameters()) * 0.0
         return AdversarialTerms(zero, zero.detach(), zero.detach(), zero.detach())
@@ -117,6 +120,6 @@ def adversarial_loss(
     directions = reverse_gradient(directions, strength) if reverse else directions.detach()
     labels = torch.cat([torch.zeros(len(g_det)), torch.ones(len(g_id))]).to(features.device)
     logits = discriminator(directions)
-    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum") / count
     accuracy = ((logits > 0).float() == labels).float().mean()
     return AdversarialTerms(loss, accuracy.detach(), cosine.mean(), (cosine < 0).float().mean())
