@@ -85,7 +85,17 @@ def run_config(variant: str, seed: int, base: Path = TRAIN_CONFIG, **overrides: 
 
 
 def config_hash(cfg: TrainConfig) -> str:
-    data = {k: v for k, v in to_dict(cfg).items() if k not in NOT_HASHED}
+    """What a run learns from: its record's key with the variant and the seed."""
+    return _hash(to_dict(cfg), NOT_HASHED)
+
+
+def settings_hash(config: dict[str, Any]) -> str:
+    """A record's settings without its seed: the runs that one table row pools."""
+    return _hash(config, (*NOT_HASHED, "seed"))
+
+
+def _hash(config: dict[str, Any], leave_out: tuple[str, ...]) -> str:
+    data = {k: v for k, v in config.items() if k not in leave_out}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -245,15 +255,25 @@ def _cell(values: list[float]) -> str:
     return f"{np.mean(values):.3f}{sd}"
 
 
+def _difference(a: list[float], b: list[float]) -> str:
+    """Difference of means +- its standard error (unknown with one seed a side); starred
+    where it exceeds twice that error."""
+    diff = float(np.mean(a) - np.mean(b))
+    if len(a) < 2 or len(b) < 2:
+        return f"{diff:+.3f} (1 seed)"
+    se = float(np.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b)))
+    return f"{diff:+.3f} +- {se:.3f}{' *' if abs(diff) > 2 * se else ''}"
+
+
 def table(records: list[dict]) -> str:
     """Markdown: per set, each variant's mean +- sd (over seeds) of every column; then the
-    GAL diagnostics and the history deltas. Only records of one config hash per variant
-    (the latest) are pooled."""
-    latest = {}
-    for r in records:
-        latest[r["variant"]] = r["config_hash"]
+    GAL diagnostics and the history deltas. A variant's row pools the records with the
+    settings of its latest record (seeds aside); records without their config (older runs)
+    are left out."""
+    settings = {id(r): settings_hash(r["config"]) for r in records if "config" in r}
+    latest = {r["variant"]: settings[id(r)] for r in records if id(r) in settings}
     pooled = {
-        v: [r for r in records if r["variant"] == v and r["config_hash"] == h]
+        v: [r for r in records if r["variant"] == v and settings.get(id(r)) == h]
         for v, h in latest.items()
     }
     lines = []
@@ -262,10 +282,20 @@ def table(records: list[dict]) -> str:
             f"| {name} | seeds | " + " | ".join(c for c, _ in COLUMNS) + " |",
             "|---|---|" + "---|" * len(COLUMNS),
         ]
-        for variant in VARIANTS:
-            rows = [r for r in pooled.get(variant, []) if key in r.get("sets", {})]
+        scored = {v: [r for r in pooled.get(v, []) if key in r.get("sets", {})] for v in VARIANTS}
+        for variant, rows in scored.items():
             cells = [_cell([_get(r["sets"][key], path) for r in rows]) for _, path in COLUMNS]
             lines.append(f"| {variant} | {len(rows)} | " + " | ".join(cells) + " |")
+        full, base = scored[VARIANTS[-1]], scored[VARIANTS[0]]
+        if full and base:
+            cells = [
+                _difference(
+                    [_get(r["sets"][key], path) for r in full],
+                    [_get(r["sets"][key], path) for r in base],
+                )
+                for _, path in COLUMNS
+            ]
+            lines.append(f"| {VARIANTS[-1]} - {VARIANTS[0]} | | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [
         "| GAL diagnostics, last quarter of the steps | seeds | discriminator accuracy | "
