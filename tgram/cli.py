@@ -475,8 +475,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     from tgram import query
 
     if args.sql:
-        filters = {"--class": args.class_name, "--bbox": args.bbox, "--start": args.start}
-        filters.update({"--end": args.end, "--min-speed": args.min_speed})
+        filters = {
+            "--class": args.class_name,
+            "--bbox": args.bbox,
+            "--start": args.start,
+            "--end": args.end,
+            "--min-speed": args.min_speed,
+        }
         given = [flag for flag, value in filters.items() if value is not None]
         if given:
             raise ValueError(
