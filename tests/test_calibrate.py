@@ -8,9 +8,9 @@ import pytest
 from tgram.calibrate import CachedVideo, sweep
 from tgram.cli import main
 from tgram.config import load_config
-from tgram.inference import FrameDetections
-from tgram.model.decode import Detections
+from tgram.detections import Detections
 from tgram.synth import SynthConfig, generate_archive
+from tgram.track.run import FrameDetections
 from tgram.track.tracker import TrackerConfig
 
 

@@ -21,13 +21,9 @@ from tgram.data.formats import read_gt
 from tgram.data.tracks import TrackRows
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.eval import MatchKind, evaluate
-from tgram.inference import (
-    Detector,
-    FrameDetections,
-    TrackRun,
-    detect_frames,
-)
+from tgram.inference import Detector, detect_frames
 from tgram.track.registration import RegistrationConfig
+from tgram.track.run import FrameDetections, TrackRun
 from tgram.track.tracker import TrackerConfig
 
 DET_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)

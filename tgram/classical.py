@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from tgram.classes import class_index
-from tgram.model.decode import Detections
+from tgram.detections import Detections
 
 DETECTED_CLASS = class_index("vehicle")
 """Every blob is reported as a vehicle: background subtraction cannot tell classes apart,

@@ -240,7 +240,8 @@ def cmd_track(args: argparse.Namespace) -> int:
     import time
 
     from tgram.api import load_detector, load_tracker_config
-    from tgram.inference import StageTimes, track_to_results
+    from tgram.inference import track_to_results
+    from tgram.stage_times import StageTimes
 
     tracker_cfg = load_tracker_config(args.config)
     detector = load_detector(args.weights, tracker_cfg, runtime=args.runtime)

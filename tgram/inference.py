@@ -10,7 +10,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -22,13 +22,16 @@ from tgram import storage
 from tgram.data.formats import write_results
 from tgram.data.tracks import TrackRows
 from tgram.data.video import probe, read_frames, scan_archive
+from tgram.detections import Detections
 from tgram.model.config import PeakRule, Runtime
-from tgram.model.decode import SCORE_FLOOR, TOP_K, Detections, decode
+from tgram.model.decode import SCORE_FLOOR, TOP_K, decode
 from tgram.model.onnx import OnnxTGraM
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
+from tgram.stage_times import StageTimes
 from tgram.track.registration import PlatformMotion, RegistrationConfig
-from tgram.track.tracker import OnlineTracker, TrackerConfig
+from tgram.track.run import FrameDetections, TrackRun
+from tgram.track.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -119,33 +122,6 @@ def context_frames(num_frames: int) -> int:
     return max(num_frames - 1, 1)
 
 
-@dataclass
-class StageTimes:
-    """Seconds a run spent per stage, for the summary line: where to look when it is slow."""
-
-    decode: float = 0.0
-    """Reading and decoding frames."""
-    model: float = 0.0
-    """The network and peak decoding (Detector calls)."""
-    registration: float = 0.0
-    """Platform motion estimation."""
-    association: float = 0.0
-    """The tracker."""
-
-    def add(self, other: StageTimes) -> None:
-        for name, seconds in asdict(other).items():
-            setattr(self, name, getattr(self, name) + seconds)
-
-    @property
-    def total(self) -> float:
-        return sum(asdict(self).values())
-
-    def shares(self) -> str:
-        """ "decode 12%, model 70%, registration 5%, association 13%" of their total."""
-        total = self.total or 1.0
-        return ", ".join(f"{name} {s / total:.0%}" for name, s in asdict(self).items())
-
-
 def _timed(
     frames: Iterable[tuple[int, np.ndarray]], times: StageTimes
 ) -> Iterator[tuple[int, np.ndarray]]:
@@ -192,53 +168,6 @@ def detect_frames(
             detections = detector(list(reversed(history)))
             times.model += time.perf_counter() - start
             yield FrameDetections(index, detections, shift)
-
-
-@dataclass(frozen=True)
-class FrameDetections:
-    """What the tracker needs of one frame."""
-
-    index: int
-    """0-based frame of the video."""
-    detections: Detections
-    shift: np.ndarray
-    """[2] float64: image motion of static ground since the previous frame (platform)."""
-
-
-class TrackRun:
-    """One tracker through one video, fed each frame's detections in order, keeping its rows."""
-
-    def __init__(self, tracker_config: TrackerConfig, *, fps: float, emb_dim: int) -> None:
-        self.tracker = OnlineTracker(tracker_config, fps=fps)
-        self.compensate = tracker_config.registration.enabled
-        self.emb_dim = emb_dim
-        self._parts: list[tuple] = []
-
-    def update(self, frame: FrameDetections) -> None:
-        det, index = frame.detections, frame.index
-        tracks = self.tracker.update(
-            det.boxes,
-            det.scores,
-            det.classes,
-            det.embeddings,
-            frame_index=index,
-            shift=frame.shift if self.compensate else None,
-        )
-        if len(tracks.track_ids):
-            self._parts.append(
-                (
-                    np.full(len(tracks.track_ids), index, np.int32),
-                    tracks.track_ids,
-                    tracks.boxes,
-                    tracks.scores,
-                    tracks.classes,
-                    tracks.velocities,
-                    tracks.embeddings,
-                )
-            )
-
-    def rows(self) -> TrackRows:
-        return _concat_rows(self._parts, emb_dim=self.emb_dim)
 
 
 def track_frames(
@@ -332,26 +261,3 @@ def track_to_results(
             write_results(out, rows.to_results())
             done.append(TrackedVideo(uri, out, info.frames, rows, times))
     return done
-
-
-def _concat_rows(parts: list[tuple], emb_dim: int) -> TrackRows:
-    if not parts:
-        return TrackRows(
-            np.zeros(0, np.int32),
-            np.zeros(0, np.int64),
-            np.zeros((0, 4), np.float32),
-            np.zeros(0, np.float32),
-            np.zeros(0, np.int64),
-            np.zeros((0, 2), np.float32),
-            np.zeros((0, emb_dim), np.float32),
-        )
-    cols = list(zip(*parts, strict=True))
-    return TrackRows(
-        np.concatenate(cols[0]),
-        np.concatenate(cols[1]).astype(np.int64),
-        np.concatenate(cols[2]).astype(np.float32),
-        np.concatenate(cols[3]).astype(np.float32),
-        np.concatenate(cols[4]).astype(np.int64),
-        np.concatenate(cols[5]).astype(np.float32),
-        np.concatenate(cols[6]).astype(np.float32),
-    )

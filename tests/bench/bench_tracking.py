@@ -50,10 +50,11 @@ from tgram.data.formats import read_gt
 from tgram.data.tracks import TrackRows
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.detection_metrics import ImageDetections, detection_metrics, gt_frame
+from tgram.detections import Detections
 from tgram.eval import EvalReport, MatchKind, evaluate
 from tgram.heldout import HeldoutConfig, generate_heldout_archive
 from tgram.inference import Detector
-from tgram.model.decode import AP_SCORE_FLOOR, Detections
+from tgram.model.decode import AP_SCORE_FLOOR
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
 from tgram.synth import SynthConfig, generate_archive
 from tgram.track.tracker import OnlineTracker, TrackerConfig

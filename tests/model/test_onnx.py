@@ -11,7 +11,7 @@ import torch
 
 from tgram.inference import Detector
 from tgram.model.config import ModelConfig
-from tgram.model.onnx import OnnxTGraM
+from tgram.model.onnx import EXPORT_CACHE_ENV, OnnxTGraM, export_cache_path
 from tgram.model.tgram import TGraM
 from tgram.pipeline.batch import BatchConfig
 
@@ -59,6 +59,29 @@ def test_an_export_that_freezes_a_shape_is_refused_or_falls_back_to_eager(caplog
     assert detector.runtime == "eager" and "running it with eager PyTorch" in caplog.text
     with pytest.raises(RuntimeError, match="use the eager runtime"):
         Detector(model, device=CPU, runtime="onnxruntime")
+
+
+def test_exports_are_cached_checked_and_exported_again_when_wrong(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(EXPORT_CACHE_ENV, str(tmp_path))
+    a, b = _model(frames=1, graph=False), _model(frames=1, graph=False)
+    with torch.no_grad():
+        next(b.parameters()).add_(0.5)
+    OnnxTGraM(a)
+    path = export_cache_path(a)
+    assert sorted((tmp_path / "onnx").iterdir()) == [path]
+    written = path.stat()
+    OnnxTGraM(a)  # read from the cache, not written again
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    OnnxTGraM(b)
+    assert export_cache_path(b) != path and export_cache_path(b).exists()
+
+    # another network under a's name fails the check against a and is exported again
+    path.write_bytes(export_cache_path(b).read_bytes())
+    runtime = OnnxTGraM(a)
+    assert path.read_bytes() != export_cache_path(b).read_bytes()
+    frames = torch.rand(1, 1, 3, 64, 96)
+    with torch.inference_mode():
+        torch.testing.assert_close(runtime(frames)["hm"], a(frames)["hm"], atol=1e-3, rtol=1e-3)
 
 
 def test_runtime_choice_is_checked() -> None:

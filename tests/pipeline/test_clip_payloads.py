@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgram.inference import FrameDetections
-from tgram.model.decode import Detections
+from tgram.detections import Detections
 from tgram.pipeline.clips import Clip, ClipTask
 from tgram.pipeline.payloads import (
     ClipResult,
@@ -15,6 +14,7 @@ from tgram.pipeline.payloads import (
     shifts_to_bytes,
     video_shifts,
 )
+from tgram.track.run import FrameDetections
 
 
 def _detections(rng: np.random.Generator, n: int, emb_dim: int) -> Detections:

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tgram.detections import Detections
 from tgram.geometry import DOWN_RATIO
 from tgram.model.config import PeakRule
-
-
-@dataclass(frozen=True)
-class Detections:
-    boxes: np.ndarray  # [N, 4] float32 xyxy, input pixels
-    scores: np.ndarray  # [N] float32
-    classes: np.ndarray  # [N] int64, 0-based
-    embeddings: np.ndarray  # [N, E] float32, unit length
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def clip(self, *, width: int, height: int) -> Detections:
-        """Clip boxes to the image (padding added for the network is outside it)."""
-        boxes = self.boxes.copy()
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-        return Detections(boxes, self.scores, self.classes, self.embeddings)
-
 
 TOP_K = 2000
 """Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""

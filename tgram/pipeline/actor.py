@@ -14,7 +14,7 @@ import numpy as np
 from tgram.api import load_detector
 from tgram.data.video import read_frames
 from tgram.faults import Deadline, crash_point
-from tgram.inference import StageTimes, TrackRun, detect_frames
+from tgram.inference import detect_frames
 from tgram.model.config import Runtime
 from tgram.pipeline.association import associator_for
 from tgram.pipeline.clips import ClipTask, one_line
@@ -24,6 +24,8 @@ from tgram.pipeline.payloads import (
     shifts_to_bytes,
     tracklets_to_ipc,
 )
+from tgram.stage_times import StageTimes
+from tgram.track.run import TrackRun
 from tgram.track.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)

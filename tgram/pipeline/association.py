@@ -20,11 +20,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from tgram.inference import TrackRun
 from tgram.pipeline.payloads import ClipResult
 from tgram.pipeline.stitch import StitchConfig
 from tgram.pipeline.trajectories import RunIdentity, VideoRecord
 from tgram.pipeline.videos import VideoClips, commit_lost_video, finalize_video
+from tgram.track.run import TrackRun
 from tgram.track.tracker import TrackerConfig
 
 

@@ -47,7 +47,7 @@ from tgram.api import weights_uri
 from tgram.config import to_dict
 from tgram.data.video import scan_archive
 from tgram.faults import crash_env
-from tgram.inference import StageTimes, context_frames
+from tgram.inference import context_frames
 from tgram.model.config import Runtime
 from tgram.model.weights import weights_config
 from tgram.pipeline.actor import ClipTracker
@@ -62,6 +62,7 @@ from tgram.pipeline.trajectories import (
     video_done,
 )
 from tgram.pipeline.videos import commit_lost_video
+from tgram.stage_times import StageTimes
 from tgram.track.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)

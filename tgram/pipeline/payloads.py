@@ -14,9 +14,10 @@ import numpy as np
 import pyarrow as pa
 
 from tgram.data.tracks import TrackRows
-from tgram.inference import FrameDetections, StageTimes
-from tgram.model.decode import Detections
+from tgram.detections import Detections
 from tgram.pipeline.clips import Clip, ClipTask
+from tgram.stage_times import StageTimes
+from tgram.track.run import FrameDetections
 
 log = logging.getLogger(__name__)
 

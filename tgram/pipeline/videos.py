@@ -13,9 +13,6 @@ import numpy as np
 import pyarrow as pa
 
 from tgram.data.meta import load_meta, meta_uri_for
-from tgram.inference import (
-    TrackRun,
-)
 from tgram.pipeline.clips import ClipTask, one_line
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
@@ -28,6 +25,7 @@ from tgram.pipeline.trajectories import (
     commit_failure,
     commit_rows,
 )
+from tgram.track.run import TrackRun
 
 log = logging.getLogger(__name__)
 
