@@ -36,6 +36,19 @@ def test_a_second_writer_is_refused_naming_the_owner(out_root: str) -> None:
         pass
 
 
+def test_two_local_jobs_taking_a_free_lease_at_once_cannot_both_win(tmp_path: Path) -> None:
+    """On a local disk the free lease is taken by an exclusive create, without the object
+    stores' settle delay: the job whose create comes second is refused, naming the first."""
+    root = str(tmp_path / "out")
+    first, second = OutputLease(root, settle_s=60.0), OutputLease(root, settle_s=60.0)
+    assert second._read() is None  # both found the lease free
+    started = time.monotonic()
+    with first:
+        assert time.monotonic() - started < 30  # no settle delay on a local disk
+        with pytest.raises(LeaseHeld, match=f"writes this output \\({first.owner}"):
+            second._create()
+
+
 def test_a_dead_jobs_lease_is_taken_over(out_root: str) -> None:
     storage.write_bytes(storage.join(out_root, LEASE_FILE), _lease_of("host:1:dead", 3600))
     with OutputLease(out_root, settle_s=0.0) as lease:

@@ -5,9 +5,10 @@ the other then marks failed). A job takes `_lease.json` at start, rewrites its h
 while it runs and removes it at the end; a second job finds a fresh heartbeat and refuses
 with the owner's name. A lease whose heartbeat is older than STALE_S belongs to a job that
 died without removing it and is taken over; so is, at once, one whose owner ran on this
-host as a process that no longer exists (a killed job re-run on the same head node). Object stores have no atomic create through
-pyarrow, so two jobs started within the same second could both take it: the lease is
-re-read after a settle delay, and the one that finds another owner there gives way.
+host as a process that no longer exists (a killed job re-run on the same head node). A free
+lease on a local disk is taken by an exclusive create. Object stores have no atomic create
+through pyarrow, so two jobs started within the same second could both take it: there the
+lease is re-read after a settle delay, and the one that finds another owner there gives way.
 """
 
 from __future__ import annotations
@@ -69,13 +70,16 @@ class OutputLease:
                 held.owner,
                 age,
             )
-        self._write()
-        time.sleep(self.settle_s)
-        held = self._read()
-        if held is None or held.owner != self.owner:
-            raise LeaseHeld(
-                self._refusal(held, 0.0) if held else f"{self.uri}: lease lost at start"
-            )
+        if held is None and not storage.is_s3(self.uri):
+            self._create()
+        else:
+            self._write()
+            time.sleep(self.settle_s)
+            held = self._read()
+            if held is None or held.owner != self.owner:
+                raise LeaseHeld(
+                    self._refusal(held, 0.0) if held else f"{self.uri}: lease lost at start"
+                )
         self._thread = threading.Thread(target=self._beat, name="tgram-lease", daemon=True)
         self._thread.start()
         return self
@@ -102,8 +106,25 @@ class OutputLease:
                 log.warning("%s: heartbeat failed: %s", self.uri, exc)
 
     def _write(self) -> None:
-        lease = LeaseOwner(self.owner, self._started, time.time())
-        storage.write_bytes(self.uri, json.dumps(asdict(lease)).encode())
+        storage.write_bytes(self.uri, self._text())
+
+    def _create(self) -> None:
+        """Take a free lease on a local disk: an exclusive create is atomic there, so no
+        settle delay (a second of every job's start-up) is needed to find a rival."""
+        path = storage.resolve(self.uri)[1]
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            held = self._read()
+            raise LeaseHeld(
+                self._refusal(held, 0.0) if held else f"{self.uri}: lease lost at start"
+            ) from None
+        with os.fdopen(fd, "wb") as out:
+            out.write(self._text())
+
+    def _text(self) -> bytes:
+        return json.dumps(asdict(LeaseOwner(self.owner, self._started, time.time()))).encode()
 
     def _read(self) -> LeaseOwner | None:
         try:
