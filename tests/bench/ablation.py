@@ -268,6 +268,11 @@ def _difference(a: list[float], b: list[float]) -> str:
     return f"{diff:+.3f} +- {se:.3f}{' *' if abs(diff) > 2 * se else ''}"
 
 
+def _set_row(variant: str, rows: list[dict], key: str) -> str:
+    cells = [_cell([_get(r["sets"][key], path) for r in rows]) for _, path in COLUMNS]
+    return f"| {variant} | {len(rows)} | " + " | ".join(cells) + " |"
+
+
 def table(records: list[dict]) -> str:
     """Markdown: per set, each variant's mean +- sd (over seeds) of every column; then the
     GAL diagnostics and the history deltas. A variant's row pools the records with the
@@ -289,10 +294,7 @@ def table(records: list[dict]) -> str:
             v: [r for r in pooled.get(v, []) if key in r.get("sets", {})]
             for v in (*VARIANTS, *PROBES)
         }
-        rows_of = {v: rows for v, rows in scored.items() if v in VARIANTS or rows}
-        for variant, rows in rows_of.items():
-            cells = [_cell([_get(r["sets"][key], path) for r in rows]) for _, path in COLUMNS]
-            lines.append(f"| {variant} | {len(rows)} | " + " | ".join(cells) + " |")
+        lines += [_set_row(variant, scored[variant], key) for variant in VARIANTS]
         full, base = scored[VARIANTS[-1]], scored[VARIANTS[0]]
         if full and base:
             cells = [
@@ -303,6 +305,7 @@ def table(records: list[dict]) -> str:
                 for _, path in COLUMNS
             ]
             lines.append(f"| {VARIANTS[-1]} - {VARIANTS[0]} | | " + " | ".join(cells) + " |")
+        lines += [_set_row(f"{p} (probe)", scored[p], key) for p in PROBES if scored[p]]
         lines.append("")
     lines += [
         "| GAL diagnostics, last quarter of the steps | seeds | discriminator accuracy | "
