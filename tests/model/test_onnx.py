@@ -13,6 +13,7 @@ from tgram.inference import Detector
 from tgram.model.config import ModelConfig
 from tgram.model.onnx import EXPORT_CACHE_ENV, OnnxTGraM, export_cache_path
 from tgram.model.tgram import TGraM
+from tgram.model.weights import load_weights, save_weights
 from tgram.pipeline.batch import BatchConfig
 
 CPU = torch.device("cpu")
@@ -82,6 +83,15 @@ def test_exports_are_cached_checked_and_exported_again_when_wrong(tmp_path, monk
     frames = torch.rand(1, 1, 3, 64, 96)
     with torch.inference_mode():
         torch.testing.assert_close(runtime(frames)["hm"], a(frames)["hm"], atol=1e-3, rtol=1e-3)
+
+
+def test_every_load_of_a_weights_file_finds_the_same_export(tmp_path) -> None:
+    """Loading starts the training-only parts (identity classifier) afresh at random: they
+    must not enter the cache key, or every process would export again."""
+    model = _model(frames=1, graph=False)
+    save_weights(str(tmp_path / "w.pt"), model, model.cfg, {})
+    paths = {export_cache_path(load_weights(str(tmp_path / "w.pt"))[0]) for _ in range(2)}
+    assert len(paths) == 1
 
 
 def test_runtime_choice_is_checked() -> None:

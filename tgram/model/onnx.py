@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from tgram.model.tgram import TGraM
+from tgram.model.weights import TRAINING_ONLY
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,8 @@ def export_cache_path(model: TGraM) -> Path:
     """Where the export of `model` is cached: a hash of everything the export depends on."""
     digest = hashlib.sha256(f"{model.cfg!r} torch {torch.__version__} opset {OPSET}".encode())
     for name, tensor in model.state_dict().items():
+        if name.startswith(TRAINING_ONLY):  # started afresh (randomly) by every load
+            continue
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
     root = os.environ.get(EXPORT_CACHE_ENV) or Path.home() / ".cache" / "tgram"
