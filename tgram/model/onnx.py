@@ -165,6 +165,7 @@ def _read(path: Path) -> bytes | None:
 def _write(path: Path, onnx: bytes) -> None:
     """Write atomically (model actors starting together export the same file at once);
     a cache that cannot be written is skipped."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
@@ -172,3 +173,5 @@ def _write(path: Path, onnx: bytes) -> None:
         os.replace(tmp.name, path)
     except OSError as error:
         log.debug("%s: export not cached (%s)", path, error)
+        if tmp is not None:
+            Path(tmp.name).unlink(missing_ok=True)
