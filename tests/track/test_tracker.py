@@ -153,7 +153,8 @@ def test_new_object_is_confirmed_next_frame_and_one_frame_blips_take_no_id() -> 
 
 
 def test_score_thresholds_continue_but_do_not_start_tracks() -> None:
-    tracker = OnlineTracker(CONFIG, fps=10)  # det 0.45, new track 0.55, low band from 0.2
+    thresholds = dict(det_threshold=0.45, new_track_threshold=0.55, low_det_threshold=0.2)
+    tracker = OnlineTracker(dataclasses.replace(CONFIG, **thresholds), fps=10)
     assert len(step(tracker, 0, [(10.0, 10.0)], [0], score=0.45)) == 0  # too weak to start
     for frame in range(1, 4):
         step(tracker, frame, [(10.0, 10.0)], [0])

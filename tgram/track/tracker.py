@@ -44,21 +44,22 @@ class TrackState(enum.IntEnum):
 class TrackerConfig:
     """Association settings. Costs are distances: a pair matches when below its threshold."""
 
-    det_threshold: float = 0.45
+    det_threshold: float = 0.5
     """Detections scoring below this are ignored (FairMOT's conf_thres). Raising it trades
-    recall for fewer false tracks. 0.45 / 0.55 were chosen for the shipped weights by `tgram
+    recall for fewer false tracks. 0.5 / 0.5 were chosen for the shipped weights by `tgram
     calibrate` on the validation archive (centre matching); other weights: calibrate them."""
     low_det_threshold: float = 0.2
     """ByteTrack's second association: detections scoring in [low_det_threshold,
     det_threshold) continue tracked tracks that no confident detection matched (IoU >=
     iou_match_threshold) and never start one. At or above det_threshold: off. Tiny moving
     cars score lower than parked ones (median 0.40 against 0.55 on validation), so their
-    tracks break where one frame dips. 0.2 chosen with det 0.45 / new 0.55 by `tgram
+    tracks break where one frame dips. 0.2 chosen with det 0.5 / new 0.5 by `tgram
     calibrate` on the validation archive for the shipped weights (centre matching)."""
-    new_track_threshold: float = 0.55
-    """Minimum score to start a track from an unmatched detection: ByteTrack's 0.1 margin
-    above det_threshold, so a flickering borderline detection continues tracks but does not
-    start them. Raising it suppresses spurious tracks and delays real ones."""
+    new_track_threshold: float = 0.5
+    """Minimum score to start a track from an unmatched detection. ByteTrack keeps a 0.1
+    margin above det_threshold, so a flickering borderline detection continues tracks but does
+    not start them; `tgram calibrate` chose no margin for the shipped weights. Raising it
+    suppresses spurious tracks and delays real ones."""
     embedding_match_threshold: float = 0.4
     """Maximum fused appearance + motion cost (cosine distance) for a stage-1 match
     (FairMOT's value). Raising it re-finds more objects across appearance changes and risks
