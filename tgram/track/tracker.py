@@ -53,8 +53,8 @@ class TrackerConfig:
     det_threshold) continue tracked tracks that no confident detection matched (IoU >=
     iou_match_threshold) and never start one. At or above det_threshold: off. Tiny moving
     cars score lower than parked ones (median 0.40 against 0.55 on validation, stage-3
-    weights), so their tracks break where one frame dips. 0.2 chosen with det 0.5 / new 0.5 by `tgram
-    calibrate` on the validation archive for the shipped weights (centre matching)."""
+    weights), so their tracks break where one frame dips. 0.2 chosen with det 0.5 / new 0.5
+    by `tgram calibrate` on the validation archive for the shipped weights (centre matching)."""
     new_track_threshold: float = 0.5
     """Minimum score to start a track from an unmatched detection. ByteTrack keeps a 0.1
     margin above det_threshold, so a flickering borderline detection continues tracks but does
