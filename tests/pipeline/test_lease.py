@@ -47,6 +47,7 @@ def test_two_local_jobs_taking_a_free_lease_at_once_cannot_both_win(tmp_path: Pa
         assert time.monotonic() - started < 30  # no settle delay on a local disk
         with pytest.raises(LeaseHeld, match=f"writes this output \\({first.owner}"):
             second._create()
+        assert [p.name for p in (tmp_path / "out").iterdir()] == [LEASE_FILE]  # nothing left over
 
 
 def test_a_dead_jobs_lease_is_taken_over(out_root: str) -> None:

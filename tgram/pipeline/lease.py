@@ -6,7 +6,7 @@ while it runs and removes it at the end; a second job finds a fresh heartbeat an
 with the owner's name. A lease whose heartbeat is older than STALE_S belongs to a job that
 died without removing it and is taken over; so is, at once, one whose owner ran on this
 host as a process that no longer exists (a killed job re-run on the same head node). A free
-lease on a local disk is taken by an exclusive create. Object stores have no atomic create
+lease on a local disk is taken by an exclusive create (a hard link to the written lease). Object stores have no atomic create
 through pyarrow, so two jobs started within the same second could both take it: there the
 lease is re-read after a settle delay, and the one that finds another owner there gives way.
 """
@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -77,9 +78,7 @@ class OutputLease:
             time.sleep(self.settle_s)
             held = self._read()
             if held is None or held.owner != self.owner:
-                raise LeaseHeld(
-                    self._refusal(held, 0.0) if held else f"{self.uri}: lease lost at start"
-                )
+                raise LeaseHeld(self._lost_at_start(held))
         self._thread = threading.Thread(target=self._beat, name="tgram-lease", daemon=True)
         self._thread.start()
         return self
@@ -109,19 +108,19 @@ class OutputLease:
         storage.write_bytes(self.uri, self._text())
 
     def _create(self) -> None:
-        """Take a free lease on a local disk: an exclusive create is atomic there, so no
+        """Take a free lease on a local disk: a hard link to a written file is an atomic,
+        exclusive create of the whole lease (a rival never reads it half-written), so no
         settle delay (a second of every job's start-up) is needed to find a rival."""
         path = storage.resolve(self.uri)[1]
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), delete=False) as tmp:
+            tmp.write(self._text())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.link(tmp.name, path)
         except FileExistsError:
-            held = self._read()
-            raise LeaseHeld(
-                self._refusal(held, 0.0) if held else f"{self.uri}: lease lost at start"
-            ) from None
-        with os.fdopen(fd, "wb") as out:
-            out.write(self._text())
+            raise LeaseHeld(self._lost_at_start(self._read())) from None
+        finally:
+            os.unlink(tmp.name)
 
     def _text(self) -> bytes:
         return json.dumps(asdict(LeaseOwner(self.owner, self._started, time.time()))).encode()
@@ -136,6 +135,9 @@ class OutputLease:
                 return None
             log.warning("%s: unreadable lease, taken as stale (%s)", self.uri, exc)
             return LeaseOwner("unknown", 0.0, 0.0)
+
+    def _lost_at_start(self, held: LeaseOwner | None) -> str:
+        return self._refusal(held, 0.0) if held else f"{self.uri}: lease lost at start"
 
     def _refusal(self, held: LeaseOwner, age: float) -> str:
         return (
