@@ -25,6 +25,14 @@ COARSE = 4
 """Downscale of the phase-correlation pass."""
 TILES = 3
 """The fine pass aligns TILES x TILES tiles separately and takes the median shift."""
+TILE_FILL = 0.7
+"""Each tile's template is its central TILE_FILL (linear; about half its pixels): the median
+needs tiles spread over the frame, not every pixel, and ECC's cost grows with the pixels.
+Chosen on validation (val_turned, val_shift): median error within 0.01 px of whole tiles at
+less than half the time."""
+ECC_EPS = 1e-3
+"""ECC stops when the correlation coefficient gains less than this in an iteration; 1e-4 cost
+a third more time for no accuracy on validation."""
 BORDER = 8
 """Pixels (of the fine pass) left out around the previous frame: more than a frame's shift."""
 
@@ -64,22 +72,26 @@ def estimate_shift(prev: Prepared, cur: Prepared, iterations: int = 20) -> np.nd
     # next pair, so a shift depends on its two frames only (and clips agree with videos).
     (cx, cy), _ = cv2.phaseCorrelate(prev.coarse.copy(), cur.coarse.copy(), window)
     coarse = np.array([cx, cy]) * COARSE
-    # Each tile of the previous frame's interior is aligned on its own (the border is left
-    # out: ground there leaves or enters the frame); the median of the tiles' shifts ignores
-    # the few that a cloud or dense traffic pulls away.
+    # Each tile is aligned on its own; the median of their shifts ignores the few that a
+    # cloud or dense traffic pulls away.
     h, w = prev.fine.shape
-    m = min(BORDER, (min(h, w) - 1) // 4)
-    rows = np.linspace(m, h - m, TILES + 1).astype(int)
-    cols = np.linspace(m, w - m, TILES + 1).astype(int)
+    start = coarse / prev.downscale
     shifts = []
-    for y0, y1 in zip(rows[:-1], rows[1:], strict=True):
-        for x0, x1 in zip(cols[:-1], cols[1:], strict=True):
-            corner = np.array([x0, y0], np.float64)
-            found = _ecc(
-                prev.fine[y0:y1, x0:x1], cur.fine, coarse / prev.downscale + corner, iterations
-            )
-            if found is not None:
-                shifts.append((found - corner) * prev.downscale)
+    for x0, y0, x1, y1 in _tiles(h, w):
+        # ECC filters its whole input image on every call: hand it only the part of the
+        # current frame where this tile can land (the coarse shift plus a margin).
+        wx0, wy0 = _clamp(x0 + start[0] - BORDER, w), _clamp(y0 + start[1] - BORDER, h)
+        wx1, wy1 = _clamp(x1 + start[0] + BORDER, w), _clamp(y1 + start[1] + BORDER, h)
+        origin = np.array([wx0, wy0], np.float64)
+        corner = np.array([x0, y0], np.float64)
+        found = _ecc(
+            prev.fine[y0:y1, x0:x1],
+            cur.fine[wy0:wy1, wx0:wx1],
+            start + corner - origin,
+            iterations,
+        )
+        if found is not None:
+            shifts.append((found + origin - corner) * prev.downscale)
     if 2 * len(shifts) <= TILES * TILES:  # most tiles featureless or lost: keep the coarse value
         return coarse
     fine = np.median(np.asarray(shifts), axis=0)
@@ -96,7 +108,7 @@ def _ecc(
 ) -> np.ndarray | None:
     """ECC translation of `image` against `template` from `start`; None if it fails."""
     warp = np.array([[1, 0, start[0]], [0, 1, start[1]]], np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-4)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, ECC_EPS)
     try:
         _, warp = cv2.findTransformECC(
             template, image, warp, cv2.MOTION_TRANSLATION, criteria, None, 1
@@ -123,6 +135,26 @@ class PlatformMotion:
         if prev is None or prev.fine.shape != cur.fine.shape:
             return np.zeros(2)
         return estimate_shift(prev, cur, self.config.iterations)
+
+
+def _tiles(h: int, w: int) -> list[tuple[int, int, int, int]]:
+    """Template boxes (x0, y0, x1, y1) of the fine pass: TILES x TILES over the interior of an
+    h x w frame (the border is left out: ground there leaves or enters the frame), each the
+    central TILE_FILL of its cell."""
+    m = min(BORDER, (min(h, w) - 1) // 4)
+    rows = np.linspace(m, h - m, TILES + 1)
+    cols = np.linspace(m, w - m, TILES + 1)
+    gap_y = (1 - TILE_FILL) / 2 * (rows[1] - rows[0])
+    gap_x = (1 - TILE_FILL) / 2 * (cols[1] - cols[0])
+    return [
+        (int(x0 + gap_x), int(y0 + gap_y), int(x1 - gap_x), int(y1 - gap_y))
+        for y0, y1 in zip(rows[:-1], rows[1:], strict=True)
+        for x0, x1 in zip(cols[:-1], cols[1:], strict=True)
+    ]
+
+
+def _clamp(value: float, size: int) -> int:
+    return int(min(max(round(value), 0), size))
 
 
 def _shrink(grey: np.ndarray, factor: int) -> np.ndarray:
