@@ -54,7 +54,7 @@ def load_detector(
 ) -> Detector:
     """The network of a weights file (local or s3://; default: the shipped weights), keeping
     detections from the lowest score the tracker uses (`score_floor`), as `tgram track` does;
-    `runtime` (tgram.inference.Runtime): auto is ONNX Runtime on CPU, eager PyTorch on GPU."""
+    `runtime` (tgram.model.config.Runtime): auto is ONNX Runtime on CPU, eager PyTorch on GPU."""
     import torch
 
     from tgram.inference import Detector

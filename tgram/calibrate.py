@@ -20,8 +20,9 @@ import numpy as np
 from tgram.data.formats import read_gt
 from tgram.data.tracks import TrackRows
 from tgram.data.video import list_videos, probe, read_frames, video_id
+from tgram.detect import detect_frames
 from tgram.eval import MatchKind, evaluate
-from tgram.inference import Detector, detect_frames
+from tgram.inference import Detector
 from tgram.track.registration import RegistrationConfig
 from tgram.track.run import FrameDetections, TrackRun
 from tgram.track.tracker import TrackerConfig
@@ -143,7 +144,7 @@ def calibrate(
         cached,
         gt,
         base,
-        emb_dim=detector.model.cfg.emb_dim,
+        emb_dim=detector.emb_dim,
         det_thresholds=det_thresholds,
         new_track_margins=new_track_margins,
         low_det_thresholds=low_det_thresholds,

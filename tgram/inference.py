@@ -1,16 +1,16 @@
-"""Model + tracker over a run of frames: the code `tgram track` and the batch actors share.
+"""The detector of a weights file, and model + tracker over videos: `tgram track`.
 
 The detector pads frames to a multiple of 32 instead of resizing, so 4x8 px vehicles keep
-their size and boxes come back in the video's own pixel coordinates.
+their size and boxes come back in the video's own pixel coordinates. The per-frame loop
+(`detect.detect_frames`) is shared with the batch model actors.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
@@ -22,24 +22,25 @@ from tgram import storage
 from tgram.data.formats import write_results
 from tgram.data.tracks import TrackRows
 from tgram.data.video import probe, read_frames, scan_archive
+from tgram.detect import FrameDetector, context_frames, detect_frames
 from tgram.detections import Detections
 from tgram.model.config import PeakRule, Runtime
 from tgram.model.decode import SCORE_FLOOR, TOP_K, decode
-from tgram.model.onnx import OnnxTGraM
+from tgram.model.onnx import onnx_network
+from tgram.model.ort import INPUT_MULTIPLE, OnnxDetector
+from tgram.model.select import finish
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights
 from tgram.stage_times import StageTimes
-from tgram.track.registration import PlatformMotion, RegistrationConfig
-from tgram.track.run import FrameDetections, TrackRun
+from tgram.track.run import TrackRun
 from tgram.track.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
 
-STRIDE = 32
-
 
 class Detector:
-    """Loads weights once; maps the T most recent frames to the current frame's detections."""
+    """Loads weights once; maps the T most recent frames to the current frame's detections
+    (a `detect.FrameDetector`), with eager PyTorch or, on the CPU, ONNX Runtime."""
 
     def __init__(
         self,
@@ -61,15 +62,22 @@ class Detector:
         self.amp = amp and device.type == "cuda"
         self.runtime = _resolve_runtime(runtime, device)
         self.network: Callable[[torch.Tensor], dict[str, torch.Tensor]] = self.model
-        """What runs the network: the model itself, or its ONNX Runtime stand-in."""
+        """What runs the network on the eager runtime."""
+        self.onnx: OnnxDetector | None = None
+        """The whole call on the ONNX Runtime runtime; its `.network` is what batch model
+        actors are given."""
         if self.runtime == "onnxruntime":
             try:
-                self.network = OnnxTGraM(self.model)
+                exported = onnx_network(self.model, top_k=top_k, peaks=self.peaks)
             except RuntimeError as error:
                 if runtime != "auto":
                     raise
                 log.warning("%s: running it with eager PyTorch", error)
                 self.runtime = "eager"
+            else:
+                self.onnx = OnnxDetector(
+                    exported, score_threshold=score_threshold, threads=torch.get_num_threads()
+                )
 
     @classmethod
     def from_weights(
@@ -87,23 +95,25 @@ class Detector:
     def class_names(self) -> tuple[str, ...]:
         return tuple(self.model.cfg.classes)
 
+    @property
+    def emb_dim(self) -> int:
+        return self.model.cfg.emb_dim
+
     @torch.inference_mode()
     def __call__(self, frames: list[np.ndarray]) -> Detections:
         """`frames`: RGB uint8 [H, W, 3], current first, then t-1, ... (len == num_frames)."""
+        if self.onnx is not None:
+            return self.onnx(frames)
         x = torch.from_numpy(np.stack(frames)).to(self.device)
         x = x.permute(0, 3, 1, 2).float().div_(255.0)  # [T, 3, H, W]
         h, w = x.shape[-2:]
-        x = F.pad(x, (0, -w % STRIDE, 0, -h % STRIDE))
+        x = F.pad(x, (0, -w % INPUT_MULTIPLE, 0, -h % INPUT_MULTIPLE))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             outputs = self.network(x[None])
         det = decode(
             outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks
         )[0]
-        # embeddings rounded to float16 precision here, once: the batch job ships them as
-        # float16, and its tracks must equal `tgram track`'s (appearance cosines change by
-        # ~1e-4, far below any association threshold)
-        det = replace(det, embeddings=det.embeddings.astype(np.float16).astype(np.float32))
-        return det.clip(width=w, height=h)
+        return finish(det, width=w, height=h)
 
 
 def _resolve_runtime(runtime: Runtime, device: torch.device) -> Literal["eager", "onnxruntime"]:
@@ -116,63 +126,9 @@ def _resolve_runtime(runtime: Runtime, device: torch.device) -> Literal["eager",
     return runtime
 
 
-def context_frames(num_frames: int) -> int:
-    """Frames before a clip's first that its outputs depend on: the model's T-1 frames of
-    history, and at least the one before it, which the platform registration compares with."""
-    return max(num_frames - 1, 1)
-
-
-def _timed(
-    frames: Iterable[tuple[int, np.ndarray]], times: StageTimes
-) -> Iterator[tuple[int, np.ndarray]]:
-    """`frames`, adding the time spent producing each (reading, decoding) to `times.decode`."""
-    iterator = iter(frames)
-    while True:
-        start = time.perf_counter()
-        try:
-            item = next(iterator)
-        except StopIteration:
-            return
-        times.decode += time.perf_counter() - start
-        yield item
-
-
-def detect_frames(
-    frames: Iterable[tuple[int, np.ndarray]],
-    detector: Detector,
-    *,
-    first_output_frame: int = 0,
-    registration: RegistrationConfig | None = None,
-    times: StageTimes | None = None,
-) -> Iterator[FrameDetections]:
-    """Each frame's detections and platform shift from `first_output_frame` on, in order.
-
-    Earlier frames only fill the model's history (clip warm-up context) and the registration's
-    previous frame. Before any history exists the first frame is repeated, as in training. A
-    frame's output depends only on it and its T-1 predecessors, so any cut of a video into
-    clips gives the same detections and shifts. `registration` None: no platform motion.
-    """
-    times = times if times is not None else StageTimes()
-    history: deque[np.ndarray] = deque(maxlen=detector.num_frames)
-    motion = PlatformMotion(registration or RegistrationConfig(enabled=False))
-    for index, frame in _timed(frames, times):
-        if not history:
-            history.extend([frame] * detector.num_frames)
-        else:
-            history.append(frame)
-        start = time.perf_counter()
-        shift = motion.shift(frame)
-        times.registration += time.perf_counter() - start
-        if index >= first_output_frame:
-            start = time.perf_counter()
-            detections = detector(list(reversed(history)))
-            times.model += time.perf_counter() - start
-            yield FrameDetections(index, detections, shift)
-
-
 def track_frames(
     frames: Iterable[tuple[int, np.ndarray]],
-    detector: Detector,
+    detector: FrameDetector,
     tracker_config: TrackerConfig,
     *,
     fps: float,
@@ -183,7 +139,7 @@ def track_frames(
     """Run detector + a fresh tracker over (index, frame) pairs in order; the tracker starts
     at `first_output_frame` (see `detect_frames`). Stage times are added to `times`."""
     times = times if times is not None else StageTimes()
-    run = TrackRun(tracker_config, fps=fps, emb_dim=detector.model.cfg.emb_dim)
+    run = TrackRun(tracker_config, fps=fps, emb_dim=detector.emb_dim)
     for frame in detect_frames(
         frames,
         detector,
@@ -201,7 +157,7 @@ def track_frames(
 
 def track_video(
     uri: str,
-    detector: Detector,
+    detector: FrameDetector,
     tracker_config: TrackerConfig,
     *,
     start: int = 0,
@@ -237,7 +193,7 @@ class TrackedVideo:
 def track_to_results(
     input_uri: str,
     out_dir: str,
-    detector: Detector,
+    detector: FrameDetector,
     tracker_config: TrackerConfig,
     *,
     progress: bool = True,

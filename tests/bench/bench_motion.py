@@ -70,7 +70,7 @@ def _set_rows(name: str, archive: Path, weights: str, config: TrackerConfig) -> 
     _log(f"{name}: {frames} frames, {1000 * per_frame_s:.0f} ms a frame with registration")
     gt = {video_id(v): read_gt(archive / "gt" / f"{video_id(v)}.txt") for v in videos}
     off = replace(config, registration=replace(config.registration, enabled=False))
-    emb_dim = detector.model.cfg.emb_dim
+    emb_dim = detector.emb_dim
     tracked = {
         kind: {vid: track_cached(cached[vid], cfg, emb_dim) for vid in gt}
         for kind, cfg in (("on", config), ("off", off))

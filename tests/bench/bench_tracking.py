@@ -164,7 +164,7 @@ def track_tgram(
     Returns the tracking scores and full-frame AP@0.5 / centre recall per class.
     """
     detector = Detector.from_weights(weights, score_threshold=AP_SCORE_FLOOR)
-    emb_dim = detector.model.cfg.emb_dim
+    emb_dim = detector.emb_dim
     start = time.perf_counter()
     cached = cache_detections(list_videos(archive / "videos"), detector)
     tracked = {name: track_cached(video, tracker_config, emb_dim) for name, video in cached.items()}

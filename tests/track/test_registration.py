@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from tgram.data.video import read_frames
-from tgram.inference import Detector, context_frames, detect_frames
+from tgram.detect import context_frames, detect_frames
+from tgram.inference import Detector
 from tgram.model.config import ModelConfig
 from tgram.model.tgram import TGraM
 from tgram.synth import SynthConfig, generate_archive

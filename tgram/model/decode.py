@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from tgram.detections import Detections
 from tgram.geometry import DOWN_RATIO
 from tgram.model.config import PeakRule
+from tgram.model.select import Candidates, select
 
 TOP_K = 2000
 """Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
@@ -17,8 +17,6 @@ SCORE_FLOOR = 0.1
 (TrackerConfig.score_floor) and AP measurement a lower one (AP_SCORE_FLOOR)."""
 AP_SCORE_FLOOR = 0.05
 """Lowest score kept when AP is measured: the precision-recall curve needs the low tail."""
-BOX_NMS_IOU = 0.3
-"""IoU above which the lower-scoring of two same-class candidate boxes is dropped (rule "box")."""
 
 
 def heatmap_peaks(heat: torch.Tensor, kernel: int = 3) -> torch.Tensor:
@@ -27,47 +25,46 @@ def heatmap_peaks(heat: torch.Tensor, kernel: int = 3) -> torch.Tensor:
     return heat * (peaks == heat)
 
 
-def box_nms_keep(
-    boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, iou: float
-) -> torch.Tensor:
-    """Fast NMS (YOLACT) per class: keep a box unless a higher-scoring box of its class overlaps it
-    by more than `iou`. `scores` must be sorted in descending order; returns a bool mask."""
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    area = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
-    w = (torch.minimum(x2[:, None], x2[None]) - torch.maximum(x1[:, None], x1[None])).clamp(min=0)
-    h = (torch.minimum(y2[:, None], y2[None]) - torch.maximum(y1[:, None], y1[None])).clamp(min=0)
-    inter = w * h
-    overlap = inter / (area[:, None] + area[None] - inter).clamp(min=1e-6)
-    overlap = overlap * (classes[:, None] == classes[None])
-    if len(scores) == 0:
-        return torch.zeros(0, dtype=torch.bool, device=scores.device)
-    return overlap.triu(diagonal=1).amax(dim=0) <= iou
+CANDIDATES = ("scores", "index", "classes", "boxes", "emb")
+"""What `candidates` returns, in this order (also the ONNX graph's output names)."""
 
 
-@torch.no_grad()
-def decode(
+def candidates(
     outputs: dict[str, torch.Tensor],
     *,
     top_k: int = TOP_K,
-    score_threshold: float = SCORE_FLOOR,
     peaks: PeakRule = "maxpool",
     down_ratio: int = DOWN_RATIO,
-) -> list[Detections]:
-    """Heatmap peaks -> detections, at most `top_k` per image.
+) -> tuple[torch.Tensor, ...]:
+    """Head maps -> each image's `top_k` best cells, named as CANDIDATES: scores [B, K] sorted
+    descending, flat heatmap index [B, K], classes [B, K], boxes [B, K, 4] (xyxy, input
+    pixels), unit embeddings [B, K, E].
 
+    The heatmap is padded with `top_k` zero cells before the top-K, so K is `top_k` whatever
+    the frame size (an exported graph freezes it); padded cells have class -1.
     `peaks`: "maxpool" keeps cells that are the maximum of their 3x3 neighbourhood (CenterNet);
-    "box" keeps every cell above the threshold and removes duplicates by box IoU, so two cars
-    in adjacent stride-4 cells (parking slots 3-7 px apart) both survive.
+    "box" keeps every cell, and `select.select` removes duplicates by box IoU, so two cars in
+    adjacent stride-4 cells (parking slots 3-7 px apart) both survive.
     """
     heat = torch.sigmoid(outputs["hm"].float())
     if peaks == "maxpool":
         heat = heatmap_peaks(heat)
     elif peaks != "box":
         raise ValueError(f"peaks must be 'maxpool' or 'box', got {peaks!r}")
-    b, c, h, w = heat.shape
-    scores, flat = heat.reshape(b, -1).topk(min(top_k, c * h * w))
-    classes, cell = flat // (h * w), flat % (h * w)
-    ys, xs = (cell // w).float(), (cell % w).float()
+    # Class, row, column and cell of every heatmap entry as maps of its shape, computed from
+    # the tensor itself (not ones_like or Python ints, which tracing freezes into constants),
+    # so an exported graph keeps any frame size.
+    ones = heat * 0 + 1
+    row, column = ones.cumsum(2) - 1, ones.cumsum(3)
+    cell = row * column[..., -1:] + column - 1  # the last column holds the width
+    where = [ones.cumsum(1) - 1, row, column - 1, cell]
+    pad = heat.new_zeros(heat.shape[0], top_k)
+    scores, flat = torch.cat([heat.flatten(1), pad], dim=1).topk(top_k)
+    classes, ys, xs, cell = (
+        torch.cat([m.flatten(1), pad - float(i == 0)], dim=1).gather(1, flat)
+        for i, m in enumerate(where)
+    )
+    classes, cell = classes.long(), cell.long()
 
     def gather(name: str) -> torch.Tensor:  # [B, K, D]
         t = outputs[name].float().flatten(2)
@@ -82,19 +79,28 @@ def decode(
         )
         * down_ratio
     )
-    out = []
-    for i in range(b):
-        keep = scores[i] >= score_threshold
-        if peaks == "box":
-            keep[keep.clone()] = box_nms_keep(
-                boxes[i][keep], scores[i][keep], classes[i][keep], BOX_NMS_IOU
-            )
-        out.append(
-            Detections(
-                boxes[i][keep].cpu().numpy().astype(np.float32),
-                scores[i][keep].cpu().numpy().astype(np.float32),
-                classes[i][keep].cpu().numpy().astype(np.int64),
-                emb[i][keep].cpu().numpy().astype(np.float32),
-            )
+    return scores, flat, classes, boxes, emb
+
+
+@torch.no_grad()
+def decode(
+    outputs: dict[str, torch.Tensor],
+    *,
+    top_k: int = TOP_K,
+    score_threshold: float = SCORE_FLOOR,
+    peaks: PeakRule = "maxpool",
+    down_ratio: int = DOWN_RATIO,
+) -> list[Detections]:
+    """Head maps -> each image's detections: `candidates`, then `select.select`."""
+    scores, _, classes, boxes, emb = (
+        t.cpu().numpy()
+        for t in candidates(outputs, top_k=top_k, peaks=peaks, down_ratio=down_ratio)
+    )
+    return [
+        select(
+            Candidates(scores[i], classes[i], boxes[i], emb[i]),
+            score_threshold=score_threshold,
+            peaks=peaks,
         )
-    return out
+        for i in range(len(scores))
+    ]

@@ -1,12 +1,15 @@
-"""The network on ONNX Runtime: tgram's CPU inference runtime.
+"""The network on ONNX Runtime: tgram's CPU inference runtime (the export side, in PyTorch).
 
 On CPU, a Detector call (network, peak decoding) with ONNX Runtime took 1/1.5 of eager
 PyTorch's time at 960x544 on a quiet 2-core machine, and about 1/3.4 beside other work on the
 same cores (PyTorch's threads suffer more from sharing), with the same outputs to float
 rounding (tests/bench/bench_inference.py measures the variants, and detection AP, on the same
-frames). The export happens when a Detector is built and is checked against eager PyTorch
-at two input sizes before it is used, so a model the exporter traces wrongly is refused
-instead of giving other detections.
+frames). The graph holds the network and its top-K candidate picking
+(`decode.candidates`), so what runs after it (`select`) is numpy and a process given the
+export (`ort.OnnxNetwork`) needs no torch. The export happens when a Detector is built (a
+batch job: once, in the driver) and is checked against eager PyTorch at two input sizes
+before it is used, so a model the exporter traces wrongly is refused instead of giving other
+detections.
 
 Exports are kept in a cache folder (EXPORT_CACHE_ENV, else ~/.cache/tgram/onnx), named by a
 hash of the weights, the model config and the torch version: tracing and exporting took
@@ -30,39 +33,40 @@ import numpy as np
 import torch
 from torch import nn
 
+from tgram.model.config import PeakRule
+from tgram.model.decode import CANDIDATES, candidates
+from tgram.model.ort import OnnxNetwork, OnnxSession
 from tgram.model.tgram import TGraM
 from tgram.model.weights import TRAINING_ONLY
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = ("hm", "ltrb", "offset", "emb")
-"""The head maps decoding needs (the shared features stay inside the graph)."""
 CHECK_SIZES = ((64, 96), (96, 64))
 """Input sizes (H, W) the export is compared with eager PyTorch at: neither is the traced
 size, so a shape frozen into the graph shows up as a mismatch."""
 CHECK_TOLERANCE = 1e-3
-"""Largest absolute difference of any head output (logits, distances) that counts as equal."""
+"""Largest absolute difference of any candidate's score, box (px) or embedding that counts as
+equal."""
 OPSET = 17
 EXPORT_CACHE_ENV = "TGRAM_CACHE_DIR"
 """Folder whose `onnx/` holds exported networks (default ~/.cache/tgram); read-only is fine."""
 
 
-class _HeadMaps(nn.Module):
-    def __init__(self, model: TGraM) -> None:
+class _Candidates(nn.Module):
+    def __init__(self, model: TGraM, top_k: int, peaks: PeakRule) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.top_k, self.peaks = model, top_k, peaks
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outputs = self.model(frames)
-        return tuple(outputs[name] for name in OUTPUTS)
+        return candidates(self.model(frames), top_k=self.top_k, peaks=self.peaks)
 
 
-def export_onnx(model: TGraM) -> bytes:
-    """The network as ONNX bytes, input "frames" [1, T, 3, H, W] with H and W free (multiples
-    of 32), outputs OUTPUTS. A copy is exported: tracing may touch the module's state."""
-    traced = _HeadMaps(copy.deepcopy(model).float().cpu().eval())
+def export_onnx(model: TGraM, *, top_k: int, peaks: PeakRule) -> bytes:
+    """The network and its candidate picking as ONNX bytes: input "frames" [1, T, 3, H, W]
+    with H and W free (multiples of 32), outputs CANDIDATES. A copy is exported: tracing may
+    touch the module's state."""
+    traced = _Candidates(copy.deepcopy(model).float().cpu().eval(), top_k, peaks)
     sample = torch.rand(1, model.cfg.frames, 3, 32, 64)
-    free = {3: "height", 4: "width"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of torch.export's, which needs
@@ -75,77 +79,77 @@ def export_onnx(model: TGraM) -> bytes:
             buffer,
             dynamo=False,
             input_names=["frames"],
-            output_names=list(OUTPUTS),
-            dynamic_axes={"frames": free, **{name: {2: "h", 3: "w"} for name in OUTPUTS}},
+            output_names=list(CANDIDATES),
+            dynamic_axes={"frames": {3: "height", 4: "width"}},
             opset_version=OPSET,
         )
     return buffer.getvalue()
 
 
-class OnnxTGraM:
-    """Inference-only stand-in for a TGraM on the CPU: frames [1, T, 3, H, W] -> head maps."""
-
-    def __init__(self, model: TGraM, threads: int | None = None) -> None:
-        self.cfg = model.cfg
-        self.threads = threads or torch.get_num_threads()
-        path = export_cache_path(model)
-        cached = _read(path)
-        if cached is not None:
-            try:
-                self._start(cached, model)
-                return
-            except Exception as error:  # noqa: BLE001 - whatever is wrong with it: export afresh
-                log.info("%s: cached export unusable (%s); exporting again", path, error)
-        onnx = export_onnx(model)
-        self._start(onnx, model)
-        _write(path, onnx)
-
-    def _start(self, onnx: bytes, model: TGraM) -> None:
-        """A session on `onnx`, checked against `model` (raises RuntimeError if they differ)."""
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only
-        # no busy-waiting between runs: spinning threads would take the cores from decoding,
-        # peak picking and the tracker, which run in this process between network calls
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(
-            onnx, options, providers=["CPUExecutionProvider"]
-        )
-        self._check_against(model)
-
-    def __call__(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
-        maps = self.session.run(None, {"frames": frames.float().cpu().numpy()})
-        return {name: torch.from_numpy(m) for name, m in zip(OUTPUTS, maps, strict=True)}
-
-    def _check_against(self, model: TGraM) -> None:
-        eager = copy.deepcopy(model).float().cpu().eval()
-        generator = torch.Generator().manual_seed(0)
-        for h, w in CHECK_SIZES:
-            frames = torch.rand(1, self.cfg.frames, 3, h, w, generator=generator)
-            with torch.inference_mode():
-                expected = eager(frames)
-            try:
-                got = self(frames)
-            except Exception as error:  # onnxruntime's own error types; the message says enough
-                reason = " ".join(str(error).split())[:200]
-                raise RuntimeError(
-                    f"the ONNX export of this model fails at {h}x{w} ({reason}); "
-                    "use the eager runtime"
-                ) from None
-            worst = max(float(np.abs(got[k].numpy() - expected[k].numpy()).max()) for k in OUTPUTS)
-            if not worst <= CHECK_TOLERANCE:
-                raise RuntimeError(
-                    f"the ONNX export of this model differs from PyTorch by {worst:.3g} at "
-                    f"{h}x{w} (allowed {CHECK_TOLERANCE}); use the eager runtime"
-                )
+def onnx_network(model: TGraM, *, top_k: int, peaks: PeakRule) -> OnnxNetwork:
+    """`model`'s export, from the cache or made afresh, checked against eager PyTorch (raises
+    RuntimeError if they differ)."""
+    path = export_cache_path(model, top_k=top_k, peaks=peaks)
+    cached = _read(path)
+    if cached is not None:
+        try:
+            return _checked(cached, model, top_k, peaks)
+        except Exception as error:  # noqa: BLE001 - whatever is wrong with it: export afresh
+            log.info("%s: cached export unusable (%s); exporting again", path, error)
+    network = _checked(export_onnx(model, top_k=top_k, peaks=peaks), model, top_k, peaks)
+    _write(path, network.onnx)
+    return network
 
 
-def export_cache_path(model: TGraM) -> Path:
+def _checked(onnx: bytes, model: TGraM, top_k: int, peaks: PeakRule) -> OnnxNetwork:
+    """`onnx` packed as an OnnxNetwork once its candidates equal eager PyTorch's at
+    CHECK_SIZES (neither is the traced size: a shape frozen into the graph shows up)."""
+    session = OnnxSession(onnx, threads=torch.get_num_threads())
+    eager = copy.deepcopy(model).float().cpu().eval()
+    generator = torch.Generator().manual_seed(0)
+    for h, w in CHECK_SIZES:
+        frames = torch.rand(1, model.cfg.frames, 3, h, w, generator=generator)
+        with torch.inference_mode():
+            expected = candidates(eager(frames), top_k=top_k, peaks=peaks)
+        try:
+            got = session(frames.numpy())
+        except Exception as error:  # onnxruntime's own error types; the message says enough
+            reason = " ".join(str(error).split())[:200]
+            raise RuntimeError(
+                f"the ONNX export of this model fails at {h}x{w} ({reason}); use the eager runtime"
+            ) from None
+        worst = _difference(dict(zip(CANDIDATES, (t.numpy() for t in expected), strict=True)), got)
+        if not worst <= CHECK_TOLERANCE:
+            raise RuntimeError(
+                f"the ONNX export of this model differs from PyTorch by {worst:.3g} at "
+                f"{h}x{w} (allowed {CHECK_TOLERANCE}); use the eager runtime"
+            )
+    return OnnxNetwork(onnx, model.cfg.frames, tuple(model.cfg.classes), model.cfg.emb_dim, peaks)
+
+
+def _difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    """Largest difference in score, box or embedding between two candidate sets, over the
+    scoring cells both picked; infinite if they share under 90 % of them or disagree on a
+    class. Near-equal scores may order or cut the two top-Ks differently, and neighbours
+    within float rounding of each other may swap which one max-pooling keeps."""
+    pa, pb = (np.flatnonzero(x["scores"][0] > 0) for x in (a, b))
+    _, ia, ib = np.intersect1d(a["index"][0, pa], b["index"][0, pb], return_indices=True)
+    if len(ia) < 0.9 * max(len(pa), len(pb)):
+        return float("inf")
+    ia, ib = pa[ia], pb[ib]
+    if (a["classes"][0, ia] != b["classes"][0, ib]).any():
+        return float("inf")
+    return max(
+        float(np.abs(a[name][0, ia] - b[name][0, ib]).max(initial=0.0))
+        for name in ("scores", "boxes", "emb")
+    )
+
+
+def export_cache_path(model: TGraM, *, top_k: int, peaks: PeakRule) -> Path:
     """Where the export of `model` is cached: a hash of everything the export depends on."""
-    digest = hashlib.sha256(f"{model.cfg!r} torch {torch.__version__} opset {OPSET}".encode())
+    digest = hashlib.sha256(
+        f"{model.cfg!r} top_k {top_k} peaks {peaks} torch {torch.__version__} opset {OPSET}".encode()
+    )
     for name, tensor in model.state_dict().items():
         if name.startswith(TRAINING_ONLY):  # started afresh (randomly) by every load
             continue

@@ -1,7 +1,11 @@
 """The batch job's model actor: opens, seeks and decodes its own clip (frames never enter
 the object store), runs the model over it, and hands the clip's detections or tracklets to
 the associator that owns its video (tgram.pipeline.association); what goes back to the
-driver is the clip's timings and, when the clip completed its video, the video's record."""
+driver is the clip's timings and, when the clip completed its video, the video's record.
+
+On CPUs the actor is given the driver's checked ONNX export (`ort.OnnxNetwork`) and never
+imports torch: a job over many short videos waits for its actors to start, and importing
+PyTorch and loading the weights was most of that."""
 
 from __future__ import annotations
 
@@ -11,13 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from tgram.api import load_detector
 from tgram.data.video import read_frames
+from tgram.detect import FrameDetector, detect_frames
 from tgram.faults import Deadline, crash_point
-from tgram.inference import detect_frames
 from tgram.model.config import Runtime
-from tgram.pipeline.association import associator_for
-from tgram.pipeline.clips import ClipTask, one_line
+from tgram.model.ort import OnnxDetector, OnnxNetwork
+from tgram.pipeline.clips import ClipTask, associator_for, one_line
 from tgram.pipeline.payloads import (
     ClipResult,
     detections_to_ipc,
@@ -38,18 +41,27 @@ class ClipTracker:
 
     def __init__(
         self,
-        weights: str,
+        network: OnnxNetwork | str,
         tracker: TrackerConfig,
         threads: int,
         track_clips: bool,
         associators: list[Any],
         clip_timeout_s: float = 0.0,
-        runtime: Runtime = "auto",
     ) -> None:
-        import torch
+        """`network`: the export to run on ONNX Runtime, or a weights URI to run with eager
+        PyTorch (GPU actors)."""
+        self.detector: FrameDetector
+        if isinstance(network, OnnxNetwork):
+            self.detector = OnnxDetector(
+                network, score_threshold=tracker.score_floor, threads=threads
+            )
+        else:
+            import torch
 
-        torch.set_num_threads(max(1, threads))
-        self.detector = load_detector(weights, tracker, runtime=runtime)
+            from tgram.api import load_detector
+
+            torch.set_num_threads(max(1, threads))
+            self.detector = load_detector(network, tracker, runtime="eager")
         self.tracker = tracker
         self.track_clips = track_clips
         self.associators = associators
@@ -104,17 +116,31 @@ class ClipTracker:
                     f"{clip.uri}: video ends at frame {clip.start + len(detections)}, its header says {task.frames}"
                 )
             if self.track_clips:
-                run = TrackRun(self.tracker, fps=task.fps, emb_dim=self.detector.model.cfg.emb_dim)
+                run = TrackRun(self.tracker, fps=task.fps, emb_dim=self.detector.emb_dim)
                 start = time.perf_counter()
                 for frame in detections:
                     run.update(frame)
                 times.association += time.perf_counter() - start
                 payload = tracklets_to_ipc(run.rows(), clip, self.detector.class_names)
             else:
-                payload = detections_to_ipc(detections, self.detector.model.cfg.emb_dim)
+                payload = detections_to_ipc(detections, self.detector.emb_dim)
         except Exception as exc:  # noqa: BLE001 - a bad clip fails its video, never the job
             return ClipResult(task, times=times, stage="track", error=one_line(exc))
         return ClipResult(task, payload, shifts_to_bytes(detections), times)
+
+
+def actor_network(
+    weights: str, tracker: TrackerConfig, runtime: Runtime, gpus: float
+) -> OnnxNetwork | str:
+    """What the model actors are given: on CPU actors (runtime auto or onnxruntime) the
+    weights' checked ONNX export, made once here for all of them; otherwise (GPU actors, the
+    eager runtime, or a model whose export fails its check under auto) the weights URI."""
+    if runtime == "eager" or (runtime == "auto" and gpus > 0):
+        return weights
+    from tgram.api import load_detector
+
+    detector = load_detector(weights, tracker, device="cpu", runtime=runtime)
+    return weights if detector.onnx is None else detector.onnx.network
 
 
 _OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "record"}

@@ -15,7 +15,6 @@ associator that dies loses its unfinished videos; the driver fails those at the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict
 from typing import Any
@@ -26,13 +25,6 @@ from tgram.pipeline.trajectories import RunIdentity, VideoRecord
 from tgram.pipeline.videos import VideoClips, commit_lost_video, finalize_video
 from tgram.track.run import TrackRun
 from tgram.track.tracker import TrackerConfig
-
-
-def associator_for(video_id: str, count: int) -> int:
-    """Which of `count` associators owns a video: a stable hash (Python's hash() is salted
-    per process, and the model actors must all agree)."""
-    digest = hashlib.sha256(video_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") % count
 
 
 class VideoAssociator:

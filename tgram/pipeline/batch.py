@@ -46,13 +46,13 @@ from tgram import storage
 from tgram.api import weights_uri
 from tgram.config import to_dict
 from tgram.data.video import scan_archive
+from tgram.detect import context_frames
 from tgram.faults import crash_env
-from tgram.inference import context_frames
 from tgram.model.config import Runtime
 from tgram.model.weights import weights_config
-from tgram.pipeline.actor import ClipTracker
-from tgram.pipeline.association import VideoAssociator, associator_for, record_from_json
-from tgram.pipeline.clips import plan_video
+from tgram.pipeline.actor import ClipTracker, actor_network
+from tgram.pipeline.association import VideoAssociator, record_from_json
+from tgram.pipeline.clips import associator_for, plan_video
 from tgram.pipeline.lease import OutputLease
 from tgram.pipeline.payloads import stage_times
 from tgram.pipeline.stitch import StitchConfig
@@ -104,8 +104,9 @@ class BatchConfig:
     weights: str = ""
     """Weights file, local or s3:// (empty: the shipped weights)."""
     runtime: Runtime = "auto"
-    """What runs the network in the actors (tgram.inference.Runtime): auto is ONNX Runtime on
-    CPU actors, eager PyTorch on GPU actors."""
+    """What runs the network in the actors (tgram.model.config.Runtime): auto is ONNX Runtime
+    on CPU actors (the export made and checked once, in the driver), eager PyTorch on GPU
+    actors."""
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     stitch: StitchConfig = field(default_factory=StitchConfig)
 
@@ -128,6 +129,10 @@ class BatchConfig:
         if self.runtime not in get_args(Runtime):
             raise ValueError(
                 f"runtime: expected one of {', '.join(get_args(Runtime))}, got {self.runtime!r}"
+            )
+        if self.runtime == "onnxruntime" and self.gpus_per_actor > 0:
+            raise ValueError(
+                "runtime: 'onnxruntime' runs on the CPU; GPU actors need 'eager' or 'auto'"
             )
         if self.association not in ("video", "clip"):
             raise ValueError(f"association: expected 'video' or 'clip', got {self.association!r}")
@@ -171,11 +176,13 @@ class BatchSummary:
 def fit_to_cluster(cfg: BatchConfig, resources: dict[str, float]) -> BatchConfig:
     """`cfg` with `actors` 0 resolved against a cluster's resources (`ray.cluster_resources()`):
     GPUs when it has any (one per actor unless `gpus_per_actor` says otherwise), else CPUs,
-    `cpus_per_actor` each. A job started with no flags then uses the whole machine."""
+    `cpus_per_actor` each (always CPUs for the onnxruntime runtime). A job started with no
+    flags then uses the whole machine."""
     if cfg.actors > 0:
         return cfg
     cpus, gpus = float(resources.get("CPU", 1.0)), float(resources.get("GPU", 0.0))
-    gpus_per_actor = cfg.gpus_per_actor or (1.0 if gpus >= 1 else 0.0)
+    on_gpus = gpus >= 1 and cfg.runtime != "onnxruntime"
+    gpus_per_actor = cfg.gpus_per_actor or (1.0 if on_gpus else 0.0)
     by_cpu = int(cpus // cfg.cpus_per_actor)
     actors = min(by_cpu, int(gpus // gpus_per_actor)) if gpus_per_actor else by_cpu
     return replace(cfg, actors=max(1, actors), gpus_per_actor=gpus_per_actor)
@@ -307,10 +314,9 @@ def _run_batch(
             # killed it, not a healthy one queued behind it (whose retries would run out too)
             compute=ray.data.ActorPoolStrategy(size=cfg.actors, max_tasks_in_flight_per_actor=1),
             fn_constructor_kwargs=dict(
-                weights=weights,
+                network=actor_network(weights, cfg.tracker, cfg.runtime, cfg.gpus_per_actor),
                 tracker=cfg.tracker,
                 threads=int(cfg.cpus_per_actor),
-                runtime=cfg.runtime,
                 track_clips=by_clip,
                 associators=associators,
                 clip_timeout_s=cfg.clip_timeout_s,

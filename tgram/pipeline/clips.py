@@ -1,8 +1,10 @@
 """Cutting a video into overlapping clips, the unit of work (and of retry) of the batch job,
-and the typed record a clip travels as (`ClipTask`; Ray Data carries it as a flat row)."""
+the typed record a clip travels as (`ClipTask`; Ray Data carries it as a flat row), and which
+associator actor a clip's video goes to."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -149,3 +151,10 @@ def plan_video(
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
+
+
+def associator_for(video_id: str, count: int) -> int:
+    """Which of `count` associators owns a video: a stable hash (Python's hash() is salted
+    per process, and the model actors must all agree)."""
+    digest = hashlib.sha256(video_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
