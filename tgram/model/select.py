@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from tgram.detections import Detections
+from tgram.geometry import iou_matrix, neighbour_pairs
 from tgram.model.config import PeakRule
 
 BOX_NMS_IOU = 0.3
@@ -46,17 +47,19 @@ def select(c: Candidates, *, score_threshold: float, peaks: PeakRule) -> Detecti
 
 def box_nms_keep(boxes: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
     """Fast NMS (YOLACT) per class over boxes sorted by descending score: keep a box unless a
-    higher-scoring box of its class overlaps it by more than `iou`; a bool mask."""
-    if len(boxes) == 0:
-        return np.zeros(0, dtype=bool)
-    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
-    area = (x2 - x1).clip(min=0) * (y2 - y1).clip(min=0)
-    w = (np.minimum(x2[:, None], x2[None]) - np.maximum(x1[:, None], x1[None])).clip(min=0)
-    h = (np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None])).clip(min=0)
-    inter = w * h
-    overlap = inter / np.maximum(area[:, None] + area[None] - inter, 1e-6)
-    overlap *= classes[:, None] == classes[None]
-    return np.triu(overlap, k=1).max(axis=0) <= iou
+    higher-scoring box of its class overlaps it by more than `iou`; a bool mask. Only pairs
+    near enough to overlap are compared (a k-d tree finds them): "box" peaks keep every cell
+    above the threshold, thousands in a dense frame, and the full matrix grows as its square."""
+    keep = np.ones(len(boxes), dtype=bool)
+    if len(boxes) < 2:
+        return keep
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    extent = (boxes[:, 2:] - boxes[:, :2]).max(axis=1).clip(min=0)
+    rows, cols = neighbour_pairs(centres, (extent + extent.max()) / 2, centres)
+    later = (rows < cols) & (classes[rows] == classes[cols])
+    rows, cols = rows[later], cols[later]
+    keep[cols[iou_matrix(boxes, boxes, (rows, cols)) > iou]] = False
+    return keep
 
 
 def finish(det: Detections, *, width: int, height: int) -> Detections:
