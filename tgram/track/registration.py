@@ -8,7 +8,10 @@ it to sub-pixel on a finer copy, tile by tile (3x3), keeping the median of the t
 ECC is a least-squares fit, so whatever moves inside a tile (drifting clouds, dense traffic, a
 large mover) pulls that tile's estimate; the median keeps the tiles that see static ground.
 A frame pair most tiles cannot align (a cloud over the frame, a scene cut) falls back to the
-coarse estimate. Measured against the renderers' true shifts: median error ~0.06-0.08 px a
+coarse estimate. ECC's cost grows with the pixels it is given (it filters its whole input
+image on every call), so each tile's template is its central part and its search window only
+where the coarse shift puts it: ~2 ms a 1024x576 frame instead of ~5.4 (same load), median
+errors within 0.01 px. Measured against the renderers' true shifts: median error ~0.06-0.08 px a
 frame; per video the mean error stays within +-0.02 px a frame, except +0.045 in x in one of
 `make demo`'s two videos (a single whole-frame fit: +0.11), which summed over frames still
 drifts its stabilised positions.
