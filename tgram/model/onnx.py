@@ -12,10 +12,10 @@ before it is used, so a model the exporter traces wrongly is refused instead of 
 detections.
 
 Exports are kept in a cache folder (EXPORT_CACHE_ENV, else ~/.cache/tgram/onnx), named by a
-hash of the weights, the model config and the torch version: tracing and exporting took
-~1.5 s of CPU (~80 % of building the runtime), paid by every `tgram track` and by every model
-actor of every batch job, and a batch job's start-up is what its short videos wait for. A
-cached export is checked like a fresh one; one that fails the check is exported again.
+hash of the weights, the model config, top-K, peak rule and torch version: tracing and
+exporting took ~1.5 s of CPU (~80 % of building the runtime), paid by every `tgram track` and
+every batch job. A cached export is checked like a fresh one; one that fails the check is
+exported again.
 """
 
 from __future__ import annotations

@@ -1,0 +1,87 @@
+"""Weights on the validation archives, whole frames: what a choice between weights may use.
+
+Training logs AP on object-centred crops, which cannot see false positives in the background
+(a candidate passed a crop-based rule, was shipped, and then made ~60 % more false positives
+than the weights before it on `make demo`'s whole frames: weights/experimental/README.md,
+tgram_t1_wide.pt). Here each weights file runs once over every frame of each validation
+archive (never a test seed or the held-out family) and is scored as `bench_tracking` scores
+the test sets: full-frame AP@0.5 and centre recall, and the tracker of
+`configs/track/default.yaml` under centre and IoU matching, false positives included. A
+candidate replaces the shipped weights only if it tracks better here.
+
+    python -m tests.bench.bench_validation [W1 W2 ...]   # default: the shipped weights
+
+Missing archives are written first, with the seeds and configs below (a minute or two each).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.bench.bench_tracking import track_tgram
+from tests.bench.run import row, to_table
+from tgram.config import load_config
+from tgram.data.formats import read_gt
+from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
+from tgram.synth import SynthConfig, generate_archive
+from tgram.track.tracker import TrackerConfig
+
+
+@dataclass(frozen=True)
+class ValidationArchive:
+    path: str
+    config: str
+    seed: int
+
+    def ensure(self) -> Path:
+        """The archive, written first if it is not there (8 videos x 25 frames, 960x544)."""
+        out = Path(self.path)
+        if not (out / "gt").is_dir():
+            overrides = {"videos": 8, "frames": 25, "width": 960, "height": 544, "seed": self.seed}
+            generate_archive(
+                str(out), load_config(CONFIGS / "synth" / self.config, SynthConfig, overrides)
+            )
+        return out
+
+
+ARCHIVES = (
+    ValidationArchive("data/val_v3", "default.yaml", 2000),
+    ValidationArchive("data/val_turned", "train_turned.yaml", 2100),
+    ValidationArchive("data/val_shift", "val_shift.yaml", 2200),
+)
+"""The training renderer at validation seeds: as trained, views turned off the world's axes,
+and photometry beyond the training ranges."""
+
+
+def run(weights: tuple[str, ...] = (str(SHIPPED_WEIGHTS),)) -> list[dict]:
+    tracker = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
+    rows = []
+    for archive in ARCHIVES:
+        path = archive.ensure()
+        gt = {p.stem: read_gt(p) for p in sorted((path / "gt").glob("*.txt"))}
+        for w in weights:
+            scored, ap = track_tgram(w, path, gt, tracker)
+            name = f"{path.name}, {Path(w).parent.name}/{Path(w).name}"
+            rows.append(row(f"{name}: full-frame mAP@0.5", ap["map50"]))
+            rows.append(row(f"{name}: full-frame centre recall", ap["centre_recall"]))
+            for match, report in scored.reports.items():
+                o = report.overall
+                for label, value in (("MOTA", o.mota), ("IDF1", o.idf1), ("FP", o.fp)):
+                    rows.append(row(f"{name}: {label}, {match} matching", value))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("weights", nargs="*", default=[str(SHIPPED_WEIGHTS)])
+    args = parser.parse_args(argv)
+    print(to_table(run(tuple(args.weights))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
