@@ -10,6 +10,11 @@ the test sets: full-frame AP@0.5 and centre recall, and the tracker of
 candidate replaces the shipped weights only if it tracks better here.
 
     python -m tests.bench.bench_validation [W1 W2 ...]   # default: the shipped weights
+    python -m tests.bench.bench_validation W1=TRACK1.yaml W2   # W1 with its own thresholds
+
+A weights file's score calibration is its own: a candidate trained differently may need other
+tracker thresholds (`tgram calibrate data/val_v3 --weights W --match center --out T.yaml`) to
+be judged fairly; without `=YAML` the tracker is `configs/track/default.yaml`'s.
 
 Missing archives are written first, with the seeds and configs below (a minute or two each).
 """
@@ -55,15 +60,24 @@ ARCHIVES = (
 and photometry beyond the training ranges."""
 
 
+DEFAULT_TRACKER = CONFIGS / "track" / "default.yaml"
+
+
 def run(weights: tuple[str, ...] = (str(SHIPPED_WEIGHTS),)) -> list[dict]:
-    tracker = load_config(CONFIGS / "track" / "default.yaml", TrackerConfig)
+    """`weights`: files, each optionally `=TRACKER_YAML` (see the module)."""
+    choices = [
+        (w, load_config(t or DEFAULT_TRACKER, TrackerConfig), t)
+        for w, _, t in (item.partition("=") for item in weights)
+    ]
     rows = []
     for archive in ARCHIVES:
         path = archive.ensure()
         gt = {p.stem: read_gt(p) for p in sorted((path / "gt").glob("*.txt"))}
-        for w in weights:
+        for w, tracker, tracker_path in choices:
             scored, ap = track_tgram(w, path, gt, tracker)
             name = f"{path.name}, {Path(w).parent.name}/{Path(w).name}"
+            if tracker_path:
+                name += f" ({Path(tracker_path).name})"
             rows.append(row(f"{name}: full-frame mAP@0.5", ap["map50"]))
             rows.append(row(f"{name}: full-frame centre recall", ap["centre_recall"]))
             for match, report in scored.reports.items():
@@ -77,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("weights", nargs="*", default=[str(SHIPPED_WEIGHTS)])
+    parser.add_argument(
+        "weights", nargs="*", default=[str(SHIPPED_WEIGHTS)], help="WEIGHTS[=TRACKER_YAML]"
+    )
     args = parser.parse_args(argv)
     print(to_table(run(tuple(args.weights))))
     return 0

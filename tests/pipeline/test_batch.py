@@ -168,6 +168,24 @@ def test_bad_videos_become_failure_rows(ray_local: None, tmp_path: Path, archive
     assert read_trajectories(out, [good.stem]).num_rows > 0
 
 
+def test_weights_that_fail_to_load_end_the_job_with_their_own_error(
+    ray_local: None, tmp_path: Path, archive: Path
+) -> None:
+    """The export runs in a task the actors wait for: its error, not 'actor died', reaches
+    the caller (a config that passes the driver's read but does not fit the tensors)."""
+    import torch
+
+    state = torch.load(SHIPPED_WEIGHTS, weights_only=True)
+    state["config"]["emb_dim"] //= 2
+    torch.save(state, tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match=r"mismatch\.pt: weights do not match the config"):
+        run_batch(
+            str(archive / "videos"),
+            str(tmp_path / "out"),
+            BatchConfig(**CLIP, weights=str(tmp_path / "mismatch.pt")),
+        )
+
+
 def test_any_file_name_and_a_bad_meta_file_stay_per_video(
     ray_local: None, tmp_path: Path, archive: Path
 ) -> None:

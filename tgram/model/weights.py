@@ -58,11 +58,17 @@ def save_weights(
     storage.write_bytes(uri, buffer.getvalue())
 
 
-def read_checkpoint(uri: str) -> dict[str, Any]:
+def read_weights_bytes(uri: str) -> bytes:
     try:
-        data = storage.read_bytes(uri)
+        return storage.read_bytes(uri)
     except FileNotFoundError:
         raise FileNotFoundError(f"{uri}: weights file not found") from None
+
+
+def read_checkpoint(uri: str, data: bytes | None = None) -> dict[str, Any]:
+    """The checkpoint dict of `uri`; `data`: its bytes, when the caller has read them already."""
+    if data is None:
+        data = read_weights_bytes(uri)
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupt or foreign file
@@ -105,9 +111,10 @@ def load_tensors(
     return list(missing), list(unexpected)
 
 
-def weights_config(uri: str) -> ModelConfig:
-    """The model config of a weights file, without building the model."""
-    state = read_checkpoint(uri)
+def weights_config(uri: str, data: bytes | None = None) -> ModelConfig:
+    """The model config of a weights file, without building the model (`data` as in
+    read_checkpoint)."""
+    state = read_checkpoint(uri, data)
     if not isinstance(state, dict) or "config" not in state:
         raise ValueError(f"{uri}: missing 'config'")
     try:

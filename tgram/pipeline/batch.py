@@ -49,7 +49,7 @@ from tgram.data.video import scan_archive
 from tgram.detect import context_frames
 from tgram.faults import crash_env
 from tgram.model.config import Runtime
-from tgram.model.weights import weights_config
+from tgram.model.weights import read_weights_bytes, weights_config
 from tgram.pipeline.actor import ClipTracker, actor_network
 from tgram.pipeline.association import VideoAssociator, record_from_json
 from tgram.pipeline.clips import associator_for, plan_video
@@ -188,7 +188,7 @@ def fit_to_cluster(cfg: BatchConfig, resources: dict[str, float]) -> BatchConfig
     return replace(cfg, actors=max(1, actors), gpus_per_actor=gpus_per_actor)
 
 
-def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
+def run_identity(cfg: BatchConfig, weights: bytes) -> RunIdentity:
     """The weights' SHA-256 and a hash of the settings that change a video's rows (the
     tracker; clip length, overlap and stitching only under clip association)."""
     settings: dict[str, Any] = {"association": cfg.association, "tracker": to_dict(cfg.tracker)}
@@ -198,7 +198,7 @@ def run_identity(cfg: BatchConfig, weights: str) -> RunIdentity:
         )
     text = json.dumps(settings, sort_keys=True)
     return RunIdentity(
-        weights_sha256=hashlib.sha256(storage.read_bytes(weights)).hexdigest(),
+        weights_sha256=hashlib.sha256(weights).hexdigest(),
         config_hash=hashlib.sha256(text.encode()).hexdigest()[:16],
     )
 
@@ -260,7 +260,8 @@ def _run_batch(
     cfg = fit_to_cluster(cfg, ray.cluster_resources())
     summary.actors = cfg.actors
     weights = weights_uri(cfg.weights)
-    identity = run_identity(cfg, weights)
+    weights_bytes = read_weights_bytes(weights)
+    identity = run_identity(cfg, weights_bytes)
     for uri, vid in zip(scan.videos, scan.ids, strict=True):
         if not overwrite and video_done(output_uri, vid, identity):
             summary.skipped += 1
@@ -269,9 +270,10 @@ def _run_batch(
     if not todo:
         summary.seconds = time.perf_counter() - t0
         return summary
-    model = weights_config(weights)
+    model = weights_config(weights, weights_bytes)
     by_clip = cfg.association == "clip"
     runtime_env = {"env_vars": {**storage.s3_env(), **crash_env()}}
+    network = actor_network(weights, cfg.tracker, cfg.runtime, cfg.gpus_per_actor, runtime_env)
     associator = ray.remote(VideoAssociator).options(
         # Association is a few % of the model's CPU time: it shares the actors' cores rather
         # than holding CPUs they could use (reserving them could also starve the job).
@@ -314,7 +316,7 @@ def _run_batch(
             # killed it, not a healthy one queued behind it (whose retries would run out too)
             compute=ray.data.ActorPoolStrategy(size=cfg.actors, max_tasks_in_flight_per_actor=1),
             fn_constructor_kwargs=dict(
-                network=actor_network(weights, cfg.tracker, cfg.runtime, cfg.gpus_per_actor),
+                network=network,
                 tracker=cfg.tracker,
                 threads=int(cfg.cpus_per_actor),
                 track_clips=by_clip,
@@ -333,11 +335,24 @@ def _run_batch(
     )
     try:
         _gather(ds, todo, associators, output_uri, identity, cfg, summary, on_video)
+    except ray.exceptions.RayError:
+        _raise_export_error(network)  # the actors died of it: say what it was
+        raise
     finally:
         for associator in associators:
             ray.kill(associator)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _raise_export_error(network: ray.ObjectRef | str) -> None:
+    """Raise the export task's own error (e.g. weights that do not match their config), if it
+    failed: Ray Data reports it only as the death of an actor that waited for it."""
+    if isinstance(network, ray.ObjectRef) and ray.wait([network], timeout=0)[0]:
+        try:
+            ray.get(network)
+        except ray.exceptions.RayTaskError as error:
+            raise error.cause from None
 
 
 def _gather(
