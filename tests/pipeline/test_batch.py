@@ -171,8 +171,8 @@ def test_bad_videos_become_failure_rows(ray_local: None, tmp_path: Path, archive
 def test_weights_that_fail_to_load_end_the_job_with_their_own_error(
     ray_local: None, tmp_path: Path, archive: Path
 ) -> None:
-    """The export runs in a task the actors wait for: its error, not 'actor died', reaches
-    the caller (a config that passes the driver's read but does not fit the tensors)."""
+    """A config that passes the driver's read of the weights but does not fit their tensors
+    stops the job before any actor starts, with the file named."""
     import torch
 
     state = torch.load(SHIPPED_WEIGHTS, weights_only=True)

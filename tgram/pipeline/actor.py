@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 import numpy as np
-import ray
 
 from tgram.data.video import read_frames
 from tgram.detect import FrameDetector, detect_frames
@@ -42,7 +41,7 @@ class ClipTracker:
 
     def __init__(
         self,
-        network: OnnxNetwork | str | ray.ObjectRef,
+        network: OnnxNetwork | str,
         tracker: TrackerConfig,
         threads: int,
         track_clips: bool,
@@ -50,10 +49,8 @@ class ClipTracker:
         clip_timeout_s: float = 0.0,
     ) -> None:
         """`network`: the export to run on ONNX Runtime, or a weights URI to run with eager
-        PyTorch (GPU actors), or the ref of the task making one of them (actor_network)."""
+        PyTorch (GPU actors)."""
         self.detector: FrameDetector
-        if isinstance(network, ray.ObjectRef):
-            network = ray.get(network)
         if isinstance(network, OnnxNetwork):
             self.detector = OnnxDetector(
                 network, score_threshold=tracker.score_floor, threads=threads
@@ -83,6 +80,8 @@ class ClipTracker:
 
     def _hand_over(self, result: ClipResult) -> dict[str, Any]:
         """Send a clip's result to its video's associator; the driver's row for the clip."""
+        import ray
+
         vid = result.clip.video_id
         owner = self.associators[associator_for(vid, len(self.associators))]
         try:
@@ -131,20 +130,13 @@ class ClipTracker:
 
 
 def actor_network(
-    weights: str, tracker: TrackerConfig, runtime: Runtime, gpus: float, runtime_env: dict
-) -> ray.ObjectRef | str:
-    """What the model actors are given: on CPU actors (runtime auto or onnxruntime) the ref of
-    one task that makes the weights' checked ONNX export for all of them, off the driver and
-    while Ray Data starts up; otherwise (GPU actors, the eager runtime) the weights URI."""
+    weights: str, tracker: TrackerConfig, runtime: Runtime, gpus: float
+) -> OnnxNetwork | str:
+    """What the model actors are given: on CPU actors (runtime auto or onnxruntime) the
+    weights' checked ONNX export, made once here for all of them; otherwise (GPU actors, the
+    eager runtime, or a model whose export fails its check under auto) the weights URI."""
     if runtime == "eager" or (runtime == "auto" and gpus > 0):
         return weights
-    # zero CPUs: it runs beside the actors that wait for it, never queued behind them
-    task = ray.remote(export_network).options(num_cpus=0, max_retries=0, runtime_env=runtime_env)
-    return task.remote(weights, tracker, runtime)
-
-
-def export_network(weights: str, tracker: TrackerConfig, runtime: Runtime) -> OnnxNetwork | str:
-    """The weights' checked ONNX export; the weights URI where it fails its check under auto."""
     from tgram.api import load_detector
 
     detector = load_detector(weights, tracker, device="cpu", runtime=runtime)

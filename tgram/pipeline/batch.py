@@ -273,7 +273,6 @@ def _run_batch(
     model = weights_config(weights, weights_bytes)
     by_clip = cfg.association == "clip"
     runtime_env = {"env_vars": {**storage.s3_env(), **crash_env()}}
-    network = actor_network(weights, cfg.tracker, cfg.runtime, cfg.gpus_per_actor, runtime_env)
     associator = ray.remote(VideoAssociator).options(
         # Association is a few % of the model's CPU time: it shares the actors' cores rather
         # than holding CPUs they could use (reserving them could also starve the job).
@@ -316,7 +315,7 @@ def _run_batch(
             # killed it, not a healthy one queued behind it (whose retries would run out too)
             compute=ray.data.ActorPoolStrategy(size=cfg.actors, max_tasks_in_flight_per_actor=1),
             fn_constructor_kwargs=dict(
-                network=network,
+                network=actor_network(weights, cfg.tracker, cfg.runtime, cfg.gpus_per_actor),
                 tracker=cfg.tracker,
                 threads=int(cfg.cpus_per_actor),
                 track_clips=by_clip,
@@ -335,24 +334,11 @@ def _run_batch(
     )
     try:
         _gather(ds, todo, associators, output_uri, identity, cfg, summary, on_video)
-    except ray.exceptions.RayError:
-        _raise_export_error(network)  # the actors died of it: say what it was
-        raise
     finally:
         for associator in associators:
             ray.kill(associator)
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-def _raise_export_error(network: ray.ObjectRef | str) -> None:
-    """Raise the export task's own error (e.g. weights that do not match their config), if it
-    failed: Ray Data reports it only as the death of an actor that waited for it."""
-    if isinstance(network, ray.ObjectRef) and ray.wait([network], timeout=0)[0]:
-        try:
-            ray.get(network)
-        except ray.exceptions.RayTaskError as error:
-            raise error.cause from None
 
 
 def _gather(
