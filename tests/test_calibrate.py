@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tgram.calibrate import CachedVideo, sweep
+from tgram.calibrate import CachedVideo, LabelledArchive, sweep
 from tgram.cli import main
 from tgram.config import load_config
 from tgram.detections import Detections
@@ -14,8 +14,10 @@ from tgram.track.run import FrameDetections
 from tgram.track.tracker import TrackerConfig
 
 
-def cached_from_gt(gt: np.ndarray, rng: np.random.Generator) -> CachedVideo:
-    """Perfect detections of every gt box at score 0.9, plus static clutter at score 0.3."""
+def cached_from_gt(
+    gt: np.ndarray, rng: np.random.Generator, score: float = 0.9, clutter_score: float = 0.3
+) -> CachedVideo:
+    """Perfect detections of every gt box at `score`, plus static clutter at `clutter_score`."""
     frames = []
     clutter = rng.uniform(0, 400, (3, 2)) + [0, 100]
     fp = np.concatenate([clutter, clutter + 6], 1)
@@ -23,7 +25,9 @@ def cached_from_gt(gt: np.ndarray, rng: np.random.Generator) -> CachedVideo:
         rows = gt[gt["frame"] == f]
         boxes = np.stack([rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], 1)
         all_boxes = np.concatenate([boxes, fp]).astype(np.float32)
-        scores = np.r_[np.full(len(boxes), 0.9), np.full(len(fp), 0.3)].astype(np.float32)
+        scores = np.r_[np.full(len(boxes), score), np.full(len(fp), clutter_score)].astype(
+            np.float32
+        )
         emb = rng.normal(size=(len(all_boxes), 8)).astype(np.float32)
         emb /= np.linalg.norm(emb, axis=1, keepdims=True)
         det = Detections(all_boxes, scores, np.full(len(all_boxes), 2), emb)
@@ -31,8 +35,7 @@ def cached_from_gt(gt: np.ndarray, rng: np.random.Generator) -> CachedVideo:
     return CachedVideo(10.0, frames)
 
 
-def test_sweep_prefers_thresholds_that_drop_clutter() -> None:
-    rng = np.random.default_rng(0)
+def _moving_gt() -> np.ndarray:
     gt = np.zeros(
         40,
         dtype=[("frame", int), ("id", int), ("x", float), ("y", float), ("w", float), ("h", float)],
@@ -41,9 +44,14 @@ def test_sweep_prefers_thresholds_that_drop_clutter() -> None:
     gt["id"] = np.tile(np.arange(1, 5), 10)
     gt["x"] = np.tile([20.0, 80, 140, 200], 10) + gt["frame"]
     gt["y"], gt["w"], gt["h"] = 50.0, 8.0, 4.0
+    return gt
+
+
+def test_sweep_prefers_thresholds_that_drop_clutter() -> None:
+    rng = np.random.default_rng(0)
+    gt = _moving_gt()
     table = sweep(
-        {"v": cached_from_gt(gt, rng)},
-        {"v": gt},
+        [LabelledArchive("a", {"v": cached_from_gt(gt, rng)}, {"v": gt})],
         TrackerConfig(),
         emb_dim=8,
         det_thresholds=(0.2, 0.5),
@@ -58,6 +66,27 @@ def test_sweep_prefers_thresholds_that_drop_clutter() -> None:
     assert (
         min(c.mota for c in table if c.new_track_threshold < 0.3) < 0.8
     )  # clutter births cost MOTA
+
+
+def test_archives_weigh_the_same_whatever_their_size() -> None:
+    """A large archive with clutter at 0.42 wants det 0.5; a small one whose objects score
+    0.45 (imagery the model finds harder) loses everything there. Pooled, the large archive
+    would outvote it (0.5); the mean over archives picks 0.4, which serves both."""
+    rng = np.random.default_rng(1)
+    gt = _moving_gt()
+    easy = LabelledArchive(
+        "easy",
+        {f"v{i}": cached_from_gt(gt, rng, clutter_score=0.42) for i in range(5)},
+        {f"v{i}": gt for i in range(5)},
+    )
+    hard = LabelledArchive("hard", {"v": cached_from_gt(gt, rng, score=0.45)}, {"v": gt})
+    grid = dict(det_thresholds=(0.4, 0.5), new_track_margins=(0.0,), low_det_thresholds=(1.0,))
+    alone = sweep([easy], TrackerConfig(), emb_dim=8, **grid)
+    both = sweep([easy, hard], TrackerConfig(), emb_dim=8, **grid)
+    assert alone[0].det_threshold == 0.5 and alone[0].mota == pytest.approx(1.0)
+    assert both[0].det_threshold == 0.4
+    at_half = next(c for c in both if c.det_threshold == 0.5)
+    assert at_half.mota == pytest.approx(0.5)  # (1.0 on easy + 0.0 on hard) / 2
 
 
 def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,3 +119,11 @@ def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     printed = capsys.readouterr().out
     assert "written to" in printed and len(printed.splitlines()) == 6
+    # several archives (here one twice, under two names): the table is their mean
+    other = tmp_path / "val2"
+    other.symlink_to(archive)
+    args = ["calibrate", str(archive), str(other), "--out", str(out), "--det", "0.3", "--low", "1"]
+    assert main([*args, "--margins", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "mean of 2 archives" in printed
+    assert f"{archive} {other}" in out.read_text().splitlines()[0]

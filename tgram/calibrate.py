@@ -6,6 +6,10 @@ longer-trained model is more confident) and on the imagery, so they are measured
 assumed: the model runs once per video with a low score floor, then every candidate pair
 re-runs only the tracker over the cached detections and is scored with `tgram.eval`.
 
+Several archives can be calibrated on at once, each weighing the same whatever its size: scores
+fall on imagery unlike the training data, so thresholds chosen on in-distribution validation
+alone are too strict for the rest (on the shipped weights, README "Tracker thresholds").
+
 Calibrate on validation data, never on the data you report test scores on.
 """
 
@@ -22,12 +26,13 @@ from tgram.data.tracks import TrackRows
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.detect import detect_frames
 from tgram.eval import MatchKind, evaluate
+from tgram.eval.report import Metrics
 from tgram.inference import Detector
 from tgram.track.registration import RegistrationConfig
 from tgram.track.run import FrameDetections, TrackRun
 from tgram.track.tracker import TrackerConfig
 
-DET_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+DET_THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
 NEW_TRACK_MARGINS = (0.0, 0.05, 0.1, 0.2)
 """Track births need at least det_threshold + margin (ByteTrack keeps 0.1)."""
 LOW_DET_THRESHOLDS = (1.0, 0.1, 0.2)
@@ -43,7 +48,18 @@ class CachedVideo:
 
 
 @dataclass(frozen=True)
+class LabelledArchive:
+    """One calibration archive: its videos' cached detections and their ground truth."""
+
+    name: str
+    videos: Mapping[str, CachedVideo]
+    gt: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Candidate:
+    """One threshold triple's scores: means over the archives, each archive weighing the same."""
+
     det_threshold: float
     new_track_threshold: float
     low_det_threshold: float
@@ -87,8 +103,7 @@ def track_cached(cached: CachedVideo, config: TrackerConfig, emb_dim: int) -> Tr
 
 
 def sweep(
-    cached: Mapping[str, CachedVideo],
-    gt: Mapping[str, np.ndarray],
+    archives: Sequence[LabelledArchive],
     base: TrackerConfig,
     *,
     emb_dim: int,
@@ -108,21 +123,28 @@ def sweep(
             new_track_threshold=min(det + margin, 1.0),
             low_det_threshold=low,
         )
-        results = {
-            name: track_cached(video, config, emb_dim).to_results()
-            for name, video in cached.items()
-        }
-        overall = evaluate(gt, results, match=match).overall
-        out.append(
-            Candidate(
-                det, config.new_track_threshold, low, overall.mota, overall.idf1, overall.hota
-            )
-        )
+        scores = np.array(
+            [
+                (o.mota, o.idf1, o.hota)
+                for o in (_overall(archive, config, emb_dim, match) for archive in archives)
+            ]
+        ).mean(axis=0)
+        out.append(Candidate(det, config.new_track_threshold, low, *map(float, scores)))
     return sorted(out, key=lambda c: -c.objective)
 
 
+def _overall(
+    archive: LabelledArchive, config: TrackerConfig, emb_dim: int, match: MatchKind
+) -> Metrics:
+    results = {
+        name: track_cached(video, config, emb_dim).to_results()
+        for name, video in archive.videos.items()
+    }
+    return evaluate(archive.gt, results, match=match).overall
+
+
 def calibrate(
-    archive: str,
+    archives: str | Sequence[str],
     detector_weights: str,
     base: TrackerConfig,
     *,
@@ -132,17 +154,16 @@ def calibrate(
     match: MatchKind = "iou",
     on_frame: Callable[[], object] | None = None,
 ) -> tuple[TrackerConfig, list[Candidate]]:
-    """The best thresholds on a labelled archive (videos/<id>.mp4, gt/<id>.txt) and the table."""
-    videos = list_videos(f"{archive.rstrip('/')}/videos")
-    if not videos:
-        raise ValueError(f"{archive}/videos: no videos to calibrate on")
-    gt = {video_id(uri): read_gt(f"{archive.rstrip('/')}/gt/{video_id(uri)}.txt") for uri in videos}
+    """The best thresholds on one or more labelled archives (videos/<id>.mp4, gt/<id>.txt) and
+    the table, best first."""
+    roots = [archives] if isinstance(archives, str) else list(archives)
     floor = min([*det_thresholds, *low_det_thresholds])
     detector = Detector.from_weights(detector_weights, score_threshold=floor)
-    cached = cache_detections(videos, detector, on_frame, base.registration)
+    labelled = [
+        _labelled(root.rstrip("/"), detector, on_frame, base.registration) for root in roots
+    ]
     table = sweep(
-        cached,
-        gt,
+        labelled,
         base,
         emb_dim=detector.emb_dim,
         det_thresholds=det_thresholds,
@@ -157,3 +178,16 @@ def calibrate(
         new_track_threshold=best.new_track_threshold,
         low_det_threshold=best.low_det_threshold,
     ), table
+
+
+def _labelled(
+    root: str,
+    detector: Detector,
+    on_frame: Callable[[], object] | None,
+    registration: RegistrationConfig,
+) -> LabelledArchive:
+    videos = list_videos(f"{root}/videos")
+    if not videos:
+        raise ValueError(f"{root}/videos: no videos to calibrate on")
+    gt = {video_id(uri): read_gt(f"{root}/gt/{video_id(uri)}.txt") for uri in videos}
+    return LabelledArchive(root, cache_detections(videos, detector, on_frame, registration), gt)

@@ -298,7 +298,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from tgram.track.tracker import TrackerConfig
 
     base = load_config(args.config, TrackerConfig)
-    frames = sum(probe(v).frames for v in list_videos(f"{args.archive.rstrip('/')}/videos"))
+    frames = sum(
+        probe(v).frames for a in args.archive for v in list_videos(f"{a.rstrip('/')}/videos")
+    )
     bar = _progress("detect", total=frames, unit="frame")
     best, table = calibrate(
         args.archive,
@@ -311,14 +313,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         on_frame=bar.update,
     )
     bar.close()
+    over = f", mean of {len(args.archive)} archives" if len(args.archive) > 1 else ""
     print(
-        f"{'det':>5} {'new':>5} {'low':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching, best first)"
+        f"{'det':>5} {'new':>5} {'low':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching{over}, best first)"
     )
     for c in table:
         print(
             f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.low_det_threshold:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
         )
-    header = f"# tgram calibrate {args.archive} --weights {args.weights}: det/new-track/low thresholds chosen there\n"
+    header = f"# tgram calibrate {' '.join(args.archive)} --weights {args.weights}: det/new-track/low thresholds chosen there\n"
     Path(args.out).write_text(header + yaml.safe_dump(to_dict(best), sort_keys=False))
     print(
         f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}, low_det_threshold {best.low_det_threshold}; tracker config written to {args.out}"
@@ -329,7 +332,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "archive",
-        help="labelled validation archive (videos/<id>.mp4, gt/<id>.txt); never the test set",
+        nargs="+",
+        help="labelled validation archives (videos/<id>.mp4, gt/<id>.txt), each weighing the "
+        "same in the choice; never the test set",
     )
     p.add_argument(
         "--out", required=True, help="tracker YAML to write (use it with tgram track --config)"
@@ -344,7 +349,7 @@ def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
         help="tracker YAML the other settings come from",
     )
     p.add_argument(
-        "--det", help="candidate detection thresholds, comma-separated (default: 0.2,...,0.5)"
+        "--det", help="candidate detection thresholds, comma-separated (default: 0.2,...,0.55)"
     )
     p.add_argument(
         "--margins",
