@@ -8,7 +8,7 @@ re-runs only the tracker over the cached detections and is scored with `tgram.ev
 
 Several archives can be calibrated on at once, each weighing the same whatever its size: scores
 fall on imagery unlike the training data, so thresholds chosen on in-distribution validation
-alone are too strict for the rest (on the shipped weights, README "Tracker thresholds").
+alone are too strict for the rest (weights/README.md, "Tracker thresholds").
 
 Calibrate on validation data, never on the data you report test scores on.
 """
