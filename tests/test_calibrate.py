@@ -51,7 +51,7 @@ def test_sweep_prefers_thresholds_that_drop_clutter() -> None:
     rng = np.random.default_rng(0)
     gt = _moving_gt()
     table = sweep(
-        [LabelledArchive("a", {"v": cached_from_gt(gt, rng)}, {"v": gt})],
+        [LabelledArchive({"v": cached_from_gt(gt, rng)}, {"v": gt})],
         TrackerConfig(),
         emb_dim=8,
         det_thresholds=(0.2, 0.5),
@@ -75,11 +75,10 @@ def test_archives_weigh_the_same_whatever_their_size() -> None:
     rng = np.random.default_rng(1)
     gt = _moving_gt()
     easy = LabelledArchive(
-        "easy",
         {f"v{i}": cached_from_gt(gt, rng, clutter_score=0.42) for i in range(5)},
         {f"v{i}": gt for i in range(5)},
     )
-    hard = LabelledArchive("hard", {"v": cached_from_gt(gt, rng, score=0.45)}, {"v": gt})
+    hard = LabelledArchive({"v": cached_from_gt(gt, rng, score=0.45)}, {"v": gt})
     grid = dict(det_thresholds=(0.4, 0.5), new_track_margins=(0.0,), low_det_thresholds=(1.0,))
     alone = sweep([easy], TrackerConfig(), emb_dim=8, **grid)
     both = sweep([easy, hard], TrackerConfig(), emb_dim=8, **grid)

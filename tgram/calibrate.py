@@ -51,7 +51,6 @@ class CachedVideo:
 class LabelledArchive:
     """One calibration archive: its videos' cached detections and their ground truth."""
 
-    name: str
     videos: Mapping[str, CachedVideo]
     gt: Mapping[str, np.ndarray]
 
@@ -190,4 +189,4 @@ def _labelled(
     if not videos:
         raise ValueError(f"{root}/videos: no videos to calibrate on")
     gt = {video_id(uri): read_gt(f"{root}/gt/{video_id(uri)}.txt") for uri in videos}
-    return LabelledArchive(root, cache_detections(videos, detector, on_frame, registration), gt)
+    return LabelledArchive(cache_detections(videos, detector, on_frame, registration), gt)

@@ -13,8 +13,9 @@ candidate replaces the shipped weights only if it tracks better here.
     python -m tests.bench.bench_validation W1=TRACK1.yaml W2   # W1 with its own thresholds
 
 A weights file's score calibration is its own: a candidate trained differently may need other
-tracker thresholds (`tgram calibrate data/val_v3 --weights W --match center --out T.yaml`) to
-be judged fairly; without `=YAML` the tracker is `configs/track/default.yaml`'s.
+tracker thresholds (`tgram calibrate data/val_v3 data/val_turned data/val_shift --weights W
+--match center --out T.yaml`) to be judged fairly; without `=YAML` the tracker is
+`configs/track/default.yaml`'s.
 
 Missing archives are written first, with the seeds and configs below (a minute or two each).
 """
