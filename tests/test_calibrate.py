@@ -57,6 +57,7 @@ def test_sweep_prefers_thresholds_that_drop_clutter() -> None:
         det_thresholds=(0.2, 0.5),
         new_track_margins=(0.0, 0.1),
         low_det_thresholds=(1.0, 0.1, 0.3),
+        min_track_scores=(0.0,),
     )
     # 0.3 is no band below det 0.2: skipped there
     assert len(table) == 10 and {c.low_det_threshold for c in table} == {1.0, 0.1, 0.3}
@@ -79,13 +80,43 @@ def test_archives_weigh_the_same_whatever_their_size() -> None:
         {f"v{i}": gt for i in range(5)},
     )
     hard = LabelledArchive({"v": cached_from_gt(gt, rng, score=0.45)}, {"v": gt})
-    grid = dict(det_thresholds=(0.4, 0.5), new_track_margins=(0.0,), low_det_thresholds=(1.0,))
+    grid = dict(
+        det_thresholds=(0.4, 0.5),
+        new_track_margins=(0.0,),
+        low_det_thresholds=(1.0,),
+        min_track_scores=(0.0,),
+    )
     alone = sweep([easy], TrackerConfig(), emb_dim=8, **grid)
     both = sweep([easy, hard], TrackerConfig(), emb_dim=8, **grid)
     assert alone[0].det_threshold == 0.5 and alone[0].mota == pytest.approx(1.0)
     assert both[0].det_threshold == 0.4
     at_half = next(c for c in both if c.det_threshold == 0.5)
     assert at_half.mota == pytest.approx(0.5)  # (1.0 on easy + 0.0 on hard) / 2
+
+
+def test_a_minimum_track_score_drops_clutter_a_detection_threshold_cannot() -> None:
+    """Clutter at 0.55 outscores objects that dip to 0.5 every other frame: any detection
+    threshold that drops the clutter breaks the objects' tracks, while their mean (0.7)
+    stays above the clutter's."""
+    rng = np.random.default_rng(2)
+    gt = _moving_gt()
+    video = cached_from_gt(gt, rng, clutter_score=0.55)
+    for f in video.detections[1::2]:
+        f.detections.scores[:-3] = 0.5  # the objects; the last three boxes are clutter
+    table = sweep(
+        [LabelledArchive({"v": video}, {"v": gt})],
+        TrackerConfig(),
+        emb_dim=8,
+        det_thresholds=(0.4, 0.6),
+        new_track_margins=(0.0,),
+        low_det_thresholds=(1.0,),
+        min_track_scores=(0.0, 0.6),
+    )
+    assert len(table) == 4
+    best = table[0]
+    assert (best.det_threshold, best.min_track_score) == (0.4, 0.6)
+    assert best.mota == pytest.approx(1.0)
+    assert all(c.mota < 0.8 for c in table[1:])
 
 
 def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,6 +138,8 @@ def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixtu
                 "0,0.1",
                 "--low",
                 "1",
+                "--track-scores",
+                "0,0.5",
             ]
         )
         == 0
@@ -117,11 +150,13 @@ def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixtu
         pytest.approx(0.1),
     )
     printed = capsys.readouterr().out
-    assert "written to" in printed and len(printed.splitlines()) == 6
+    assert cfg.min_track_score in (0.0, 0.5)
+    assert "written to" in printed and len(printed.splitlines()) == 10
     # several archives (here one twice, under two names): the table is their mean
     other = tmp_path / "val2"
     other.symlink_to(archive)
     args = ["calibrate", str(archive), str(other), "--out", str(out), "--det", "0.3", "--low", "1"]
+    args += ["--track-scores", "0"]
     assert main([*args, "--margins", "0"]) == 0
     printed = capsys.readouterr().out
     assert "mean of 2 archives" in printed

@@ -184,7 +184,9 @@ def test_two_worker_ddp_gradients_equal_one_process_on_the_global_batch(archive:
         base, data=replace(base.data, augment=None), model=replace(base.model, adversarial=True)
     )
     single = _first_step_gradients(cfg, rank=0, world=1)
-    with mp.Manager() as manager:
+    # a spawned manager: a forked one inherits this process's Ray state, and collecting an
+    # actor handle in the fork can hang it (seen in the full suite)
+    with mp.get_context("spawn").Manager() as manager:
         out = manager.dict()
         mp.spawn(_ddp_rank, args=(2, cfg, _free_port(), out), nprocs=2, join=True)
         ddp = dict(out)

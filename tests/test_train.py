@@ -93,7 +93,11 @@ def test_tracking_writes_the_results_contract(archive: Path, tmp_path: Path) -> 
     detector = Detector(result.model, device=torch.device("cpu"), score_threshold=0.0, top_k=20)
     video = str(archive / "videos" / "synth_0000.mp4")
     rows = track_video(
-        video, detector, TrackerConfig(det_threshold=0.0, new_track_threshold=0.0), start=2, end=6
+        video,
+        detector,
+        TrackerConfig(det_threshold=0.0, new_track_threshold=0.0, min_track_score=0.0),
+        start=2,
+        end=6,
     )
     assert len(rows) > 0 and set(np.unique(rows.frame)) <= {2, 3, 4, 5}
     write_results(tmp_path / "r.txt", rows.to_results())

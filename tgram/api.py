@@ -7,7 +7,7 @@ arrays `supervision.Detections` and ByteTrack-style trackers take.
 
 >>> import tgram
 >>> tgram.load_tracker_config().det_threshold
-0.4
+0.35
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The detection and track-birth thresholds decide most of MOTA: how confident a detection
 must be to continue a track, and to start one. Their best values depend on the weights (a
 longer-trained model is more confident) and on the imagery, so they are measured, never
-assumed: the model runs once per video with a low score floor, then every candidate pair
-re-runs only the tracker over the cached detections and is scored with `tgram.eval`.
+assumed: the model runs once per video with a low score floor, then every candidate triple
+re-runs only the tracker over the cached detections, and each minimum track score filters its
+tracks (`TrackerConfig.min_track_score`), scored with `tgram.eval`.
 
 Several archives can be calibrated on at once, each weighing the same whatever its size: scores
 fall on imagery unlike the training data, so thresholds chosen on in-distribution validation
@@ -22,7 +23,7 @@ from itertools import product
 import numpy as np
 
 from tgram.data.formats import read_gt
-from tgram.data.tracks import TrackRows
+from tgram.data.tracks import TrackRows, confident_track_rows
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.detect import detect_frames
 from tgram.eval import MatchKind, evaluate
@@ -37,6 +38,9 @@ NEW_TRACK_MARGINS = (0.0, 0.05, 0.1, 0.2)
 """Track births need at least det_threshold + margin (ByteTrack keeps 0.1)."""
 LOW_DET_THRESHOLDS = (1.0, 0.1, 0.2)
 """Floors of ByteTrack's second association (1.0: off; ByteTrack uses 0.1)."""
+MIN_TRACK_SCORES = (0.0, 0.45, 0.5)
+"""Mean scores below which a whole track is left out (0.0: off); tried over the same
+tracks, so they add evaluations, not tracking runs."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,12 @@ class LabelledArchive:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One threshold triple's scores: means over the archives, each archive weighing the same."""
+    """One set of thresholds' scores: means over the archives, each archive weighing the same."""
 
     det_threshold: float
     new_track_threshold: float
     low_det_threshold: float
+    min_track_score: float
     mota: float
     idf1: float
     hota: float
@@ -109,9 +114,10 @@ def sweep(
     det_thresholds: Sequence[float] = DET_THRESHOLDS,
     new_track_margins: Sequence[float] = NEW_TRACK_MARGINS,
     low_det_thresholds: Sequence[float] = LOW_DET_THRESHOLDS,
+    min_track_scores: Sequence[float] = MIN_TRACK_SCORES,
     match: MatchKind = "iou",
 ) -> list[Candidate]:
-    """Score every (det, det + margin, low) threshold triple; best first."""
+    """Score every (det, det + margin, low, min track score) combination; best first."""
     out = []
     for det, margin, low in product(det_thresholds, new_track_margins, low_det_thresholds):
         if low < 1.0 and low >= det:
@@ -119,27 +125,43 @@ def sweep(
         config = replace(
             base,
             det_threshold=det,
-            new_track_threshold=min(det + margin, 1.0),
+            new_track_threshold=min(round(det + margin, 6), 1.0),  # 0.35 + 0.05 is 0.3999...
             low_det_threshold=low,
+            min_track_score=0.0,
         )
-        scores = np.array(
-            [
-                (o.mota, o.idf1, o.hota)
-                for o in (_overall(archive, config, emb_dim, match) for archive in archives)
-            ]
-        ).mean(axis=0)
-        out.append(Candidate(det, config.new_track_threshold, low, *map(float, scores)))
+        tracked = [
+            {name: track_cached(video, config, emb_dim) for name, video in archive.videos.items()}
+            for archive in archives
+        ]
+        for min_score in min_track_scores:
+            scores = np.array(
+                [
+                    (o.mota, o.idf1, o.hota)
+                    for o in (
+                        _overall(archive.gt, rows, min_score, match)
+                        for archive, rows in zip(archives, tracked, strict=True)
+                    )
+                ]
+            ).mean(axis=0)
+            out.append(
+                Candidate(det, config.new_track_threshold, low, min_score, *map(float, scores))
+            )
     return sorted(out, key=lambda c: -c.objective)
 
 
 def _overall(
-    archive: LabelledArchive, config: TrackerConfig, emb_dim: int, match: MatchKind
+    gt: Mapping[str, np.ndarray],
+    tracked: Mapping[str, TrackRows],
+    min_track_score: float,
+    match: MatchKind,
 ) -> Metrics:
     results = {
-        name: track_cached(video, config, emb_dim).to_results()
-        for name, video in archive.videos.items()
+        name: rows.take(
+            confident_track_rows(rows.track_id, rows.score, min_track_score)
+        ).to_results()
+        for name, rows in tracked.items()
     }
-    return evaluate(archive.gt, results, match=match).overall
+    return evaluate(gt, results, match=match).overall
 
 
 def calibrate(
@@ -150,6 +172,7 @@ def calibrate(
     det_thresholds: Sequence[float] = DET_THRESHOLDS,
     new_track_margins: Sequence[float] = NEW_TRACK_MARGINS,
     low_det_thresholds: Sequence[float] = LOW_DET_THRESHOLDS,
+    min_track_scores: Sequence[float] = MIN_TRACK_SCORES,
     match: MatchKind = "iou",
     on_frame: Callable[[], object] | None = None,
 ) -> tuple[TrackerConfig, list[Candidate]]:
@@ -168,6 +191,7 @@ def calibrate(
         det_thresholds=det_thresholds,
         new_track_margins=new_track_margins,
         low_det_thresholds=low_det_thresholds,
+        min_track_scores=min_track_scores,
         match=match,
     )
     best = table[0]
@@ -176,6 +200,7 @@ def calibrate(
         det_threshold=best.det_threshold,
         new_track_threshold=best.new_track_threshold,
         low_det_threshold=best.low_det_threshold,
+        min_track_score=best.min_track_score,
     ), table
 
 

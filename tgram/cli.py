@@ -292,7 +292,13 @@ def _runtime_argument(p: argparse.ArgumentParser, default: str | None, default_t
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from tgram.api import weights_uri
-    from tgram.calibrate import DET_THRESHOLDS, LOW_DET_THRESHOLDS, NEW_TRACK_MARGINS, calibrate
+    from tgram.calibrate import (
+        DET_THRESHOLDS,
+        LOW_DET_THRESHOLDS,
+        MIN_TRACK_SCORES,
+        NEW_TRACK_MARGINS,
+        calibrate,
+    )
     from tgram.config import load_config, to_dict
     from tgram.data.video import list_videos, probe
     from tgram.track.tracker import TrackerConfig
@@ -309,22 +315,23 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         det_thresholds=_floats(args.det) if args.det else DET_THRESHOLDS,
         new_track_margins=_floats(args.margins) if args.margins else NEW_TRACK_MARGINS,
         low_det_thresholds=_floats(args.low) if args.low else LOW_DET_THRESHOLDS,
+        min_track_scores=_floats(args.track_scores) if args.track_scores else MIN_TRACK_SCORES,
         match=args.match,
         on_frame=bar.update,
     )
     bar.close()
     over = f", mean of {len(args.archive)} archives" if len(args.archive) > 1 else ""
     print(
-        f"{'det':>5} {'new':>5} {'low':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching{over}, best first)"
+        f"{'det':>5} {'new':>5} {'low':>5} {'track':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching{over}, best first)"
     )
     for c in table:
         print(
-            f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.low_det_threshold:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
+            f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.low_det_threshold:5.2f} {c.min_track_score:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
         )
-    header = f"# tgram calibrate {' '.join(args.archive)} --weights {args.weights}: det/new-track/low thresholds chosen there\n"
+    header = f"# tgram calibrate {' '.join(args.archive)} --weights {args.weights}: det/new-track/low/min-track-score thresholds chosen there\n"
     Path(args.out).write_text(header + yaml.safe_dump(to_dict(best), sort_keys=False))
     print(
-        f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}, low_det_threshold {best.low_det_threshold}; tracker config written to {args.out}"
+        f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}, low_det_threshold {best.low_det_threshold}, min_track_score {best.min_track_score}; tracker config written to {args.out}"
     )
     return 0
 
@@ -358,6 +365,11 @@ def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--low",
         help="candidate floors of the low-score second association, 1 = off (default: 1,0.1,0.2)",
+    )
+    p.add_argument(
+        "--track-scores",
+        help="candidate mean scores below which a whole track is dropped, 0 = off "
+        "(default: 0,0.45,0.5)",
     )
     p.add_argument(
         "--match",

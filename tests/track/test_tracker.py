@@ -55,6 +55,7 @@ def test_default_yaml_matches_dataclass_defaults() -> None:
         ({"det_threshold": 1.5}, r"track.det_threshold must be in \[0.0, 1.0\], got 1.5"),
         ({"embedding_momentum": 1.0}, r"track.embedding_momentum must be in \[0.0, 1.0\)"),
         ({"track_buffer_s": -1.0}, "track.track_buffer_s must be in"),
+        ({"min_track_score": 1.2}, r"track.min_track_score must be in \[0.0, 1.0\], got 1.2"),
         ({"det_threshold": 0.6, "new_track_threshold": 0.5}, "must be >= track.det_threshold"),
     ],
 )

@@ -4,7 +4,7 @@ Python API)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +33,10 @@ class TrackRows:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def take(self, rows: np.ndarray) -> TrackRows:
+        """The rows a boolean mask or an index array selects."""
+        return TrackRows(*(getattr(self, f.name)[rows] for f in fields(self)))
 
     def to_results(self) -> np.ndarray:
         """MOTChallenge result rows (RESULT_DTYPE; 0-based frames here, files are 1-based)."""
@@ -89,3 +93,15 @@ class TrackRows:
             },
             columns=list(TRACK_COLUMNS),
         )
+
+
+def confident_track_rows(
+    track_id: np.ndarray, score: np.ndarray, min_mean_score: float
+) -> np.ndarray:
+    """Mask of the rows whose track's mean detection score reaches `min_mean_score` (every
+    row at 0). A whole track stays or goes: an id never loses some of its frames."""
+    if min_mean_score <= 0 or not len(track_id):
+        return np.ones(len(track_id), bool)
+    _, inverse = np.unique(track_id, return_inverse=True)
+    mean = np.bincount(inverse, weights=score) / np.bincount(inverse)
+    return mean[inverse] >= min_mean_score

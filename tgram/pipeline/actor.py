@@ -121,7 +121,10 @@ class ClipTracker:
                 for frame in detections:
                     run.update(frame)
                 times.association += time.perf_counter() - start
-                payload = tracklets_to_ipc(run.rows(), clip, self.detector.class_names)
+                # every tracklet: the weak-track filter is the stitched video's (video_tracks)
+                payload = tracklets_to_ipc(
+                    run.rows(all_tracks=True), clip, self.detector.class_names
+                )
             else:
                 payload = detections_to_ipc(detections, self.detector.emb_dim)
         except Exception as exc:  # noqa: BLE001 - a bad clip fails its video, never the job

@@ -65,7 +65,12 @@ class VideoAssociator:
             return ""
         del self.pending[vid]
         record = finalize_video(
-            self.output_uri, video, self.identity, self.stitch, self.class_names
+            self.output_uri,
+            video,
+            self.identity,
+            self.stitch,
+            self.class_names,
+            min_track_score=self.tracker.min_track_score,
         )
         self.done[vid] = record_json(record, video.associate_seconds)
         return self.done[vid]

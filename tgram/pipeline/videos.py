@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from tgram.data.meta import load_meta, meta_uri_for
+from tgram.data.tracks import confident_track_rows
 from tgram.pipeline.clips import ClipTask, one_line
 from tgram.pipeline.geo import georeference
 from tgram.pipeline.ground import cumulative_offsets, ground_table
@@ -73,9 +74,16 @@ class VideoClips:
         return [self.results[i] for i in sorted(self.results)]
 
 
-def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str, ...]) -> pa.Table:
+def video_tracks(
+    video: VideoClips,
+    stitch: StitchConfig,
+    class_names: tuple[str, ...],
+    *,
+    min_track_score: float,
+) -> pa.Table:
     """The tracks of a complete video without failures: frame, track_id, class, x1, y1, x2,
-    y2, score, vx, vy; from its tracker (video association) or by stitching its clips."""
+    y2, score, vx, vy; from its tracker (video association: its run drops the weak tracks) or
+    by stitching its clips (then dropped here, over the stitched tracks)."""
     if video.run is not None:
         return video.run.rows().to_arrow(class_names)
     results = video.ordered()
@@ -87,7 +95,11 @@ def video_tracks(video: VideoClips, stitch: StitchConfig, class_names: tuple[str
                 "clip_index", pa.array(np.full(part.num_rows, r.clip.index, np.int32))
             )
         )
-    return stitch_table(pa.concat_tables(parts), [r.clip for r in results], stitch)
+    tracks = stitch_table(pa.concat_tables(parts), [r.clip for r in results], stitch)
+    keep = confident_track_rows(
+        tracks["track_id"].to_numpy(), tracks["score"].to_numpy(), min_track_score
+    )
+    return tracks.filter(pa.array(keep))
 
 
 def finalize_video(
@@ -96,6 +108,8 @@ def finalize_video(
     identity: RunIdentity,
     stitch: StitchConfig,
     class_names: tuple[str, ...],
+    *,
+    min_track_score: float,
 ) -> VideoRecord:
     """Commit a complete video: its georeferenced tracks (`trajectories.commit_rows`), or the
     failure of its clips. An error here (a bad meta JSON, stitching, storage) fails this
@@ -105,7 +119,7 @@ def finalize_video(
     failures = [ClipFailure(r.clip.start, r.clip.end, r.stage, r.error) for r in video.failures]
     if not failures:
         try:
-            tracks = video_tracks(video, stitch, class_names)
+            tracks = video_tracks(video, stitch, class_names, min_track_score=min_track_score)
             offsets = cumulative_offsets(video_shifts(clip_results, frames=record.frames))
             table = ground_table(record.video_id, tracks, offsets, fps=record.fps)
             table = georeference(table, load_meta(meta_uri_for(record.uri)))

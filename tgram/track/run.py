@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tgram.data.tracks import TrackRows
+from tgram.data.tracks import TrackRows, confident_track_rows
 from tgram.detections import Detections
 from tgram.track.tracker import OnlineTracker, TrackerConfig
 
@@ -32,6 +32,7 @@ class TrackRun:
     def __init__(self, tracker_config: TrackerConfig, *, fps: float, emb_dim: int) -> None:
         self.tracker = OnlineTracker(tracker_config, fps=fps)
         self.compensate = tracker_config.registration.enabled
+        self.min_track_score = tracker_config.min_track_score
         self.emb_dim = emb_dim
         self._parts: list[tuple] = []
 
@@ -58,8 +59,13 @@ class TrackRun:
                 )
             )
 
-    def rows(self) -> TrackRows:
-        return _concat_rows(self._parts, emb_dim=self.emb_dim)
+    def rows(self, *, all_tracks: bool = False) -> TrackRows:
+        """The rows so far, without the tracks whose mean score is below the config's
+        `min_track_score` unless `all_tracks` (a clip's tracklets: the filter is the video's)."""
+        rows = _concat_rows(self._parts, emb_dim=self.emb_dim)
+        if all_tracks:
+            return rows
+        return rows.take(confident_track_rows(rows.track_id, rows.score, self.min_track_score))
 
 
 def _concat_rows(parts: list[tuple], emb_dim: int) -> TrackRows:

@@ -44,12 +44,13 @@ class TrackState(enum.IntEnum):
 class TrackerConfig:
     """Association settings. Costs are distances: a pair matches when below its threshold."""
 
-    det_threshold: float = 0.4
+    det_threshold: float = 0.35
     """Detections scoring below this are ignored (FairMOT's conf_thres). Raising it trades
-    recall for fewer false tracks. 0.4 / 0.45 / 0.2 were chosen for the shipped weights by
-    `tgram calibrate` over the three validation archives at once (val_v3, val_turned,
-    val_shift; centre matching): scores fall on imagery unlike the training data, and
-    val_v3 alone chose 0.5 / 0.5, which halves IDF1 on the shifted archives. Other weights or
+    recall for fewer false tracks. 0.35 / 0.4 / 0.2 with min_track_score 0.44 were chosen for
+    the shipped weights by `tgram calibrate` over the three validation archives at once
+    (val_v3, val_turned, val_shift; centre matching): scores fall on imagery unlike the
+    training data, and val_v3 alone chose 0.5 / 0.5, which halves IDF1 on the shifted
+    archives; the track filter then removes what the low thresholds let in. Other weights or
     imagery: calibrate them."""
     low_det_threshold: float = 0.2
     """ByteTrack's second association: detections scoring in [low_det_threshold,
@@ -57,7 +58,7 @@ class TrackerConfig:
     iou_match_threshold) and never start one. At or above det_threshold: off. Tiny moving
     cars score lower than parked ones (median 0.40 against 0.55 on validation, stage-3
     weights), so their tracks break where one frame dips. 0.2: see det_threshold."""
-    new_track_threshold: float = 0.45
+    new_track_threshold: float = 0.4
     """Minimum score to start a track from an unmatched detection. ByteTrack keeps a 0.1
     margin above det_threshold, so a flickering borderline detection continues tracks but does
     not start them; `tgram calibrate` chose 0.05 for the shipped weights. Raising it
@@ -85,6 +86,14 @@ class TrackerConfig:
     min_box_area: float = 0.0
     """Tracks smaller than this (px^2) are not output. Off by default: satellite vehicles are
     about 32 px^2."""
+    min_track_score: float = 0.44
+    """Tracks whose mean detection score over the video is below this are left out of its
+    output (0: every track is kept). The one offline step: applied to a video's rows once they
+    are all there (under clip association, after stitching), so `OnlineTracker.update` itself
+    never drops a track for it. A false track beside a parked car holds mid scores for its whole
+    life, where a real car's dip for a frame or two; a track's mean is a steadier signal than
+    one detection's score, so it separates them better than a higher det_threshold (validation:
+    `weights/README.md`, "Tracker thresholds")."""
     duplicate_iou: float = 0.85
     """IoU above which a tracked and a lost track of the same class are duplicates; the
     younger one is removed (FairMOT's 0.15 distance). Raising it removes fewer."""
@@ -101,6 +110,7 @@ class TrackerConfig:
             "iou_match_threshold",
             "unconfirmed_match_threshold",
             "motion_weight",
+            "min_track_score",
         )
         for name in unit_interval:
             _check_range(name, getattr(self, name), 0.0, 1.0)
