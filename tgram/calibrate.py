@@ -129,23 +129,18 @@ def sweep(
             low_det_threshold=low,
             min_track_score=0.0,
         )
-        tracked = [
-            {name: track_cached(video, config, emb_dim) for name, video in archive.videos.items()}
-            for archive in archives
+        scores = np.zeros((len(min_track_scores), 3))  # MOTA, IDF1, HOTA summed over archives
+        for archive in archives:  # one archive's tracks held at a time
+            tracked = {
+                name: track_cached(video, config, emb_dim) for name, video in archive.videos.items()
+            }
+            for k, min_score in enumerate(min_track_scores):
+                o = _overall(archive.gt, tracked, min_score, match)
+                scores[k] += (o.mota, o.idf1, o.hota)
+        out += [
+            Candidate(det, config.new_track_threshold, low, min_score, *map(float, row))
+            for min_score, row in zip(min_track_scores, scores / len(archives), strict=True)
         ]
-        for min_score in min_track_scores:
-            scores = np.array(
-                [
-                    (o.mota, o.idf1, o.hota)
-                    for o in (
-                        _overall(archive.gt, rows, min_score, match)
-                        for archive, rows in zip(archives, tracked, strict=True)
-                    )
-                ]
-            ).mean(axis=0)
-            out.append(
-                Candidate(det, config.new_track_threshold, low, min_score, *map(float, scores))
-            )
     return sorted(out, key=lambda c: -c.objective)
 
 
