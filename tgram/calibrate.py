@@ -23,7 +23,7 @@ from itertools import product
 import numpy as np
 
 from tgram.data.formats import read_gt
-from tgram.data.tracks import TrackRows, confident_track_rows
+from tgram.data.tracks import TrackRows
 from tgram.data.video import list_videos, probe, read_frames, video_id
 from tgram.detect import detect_frames
 from tgram.eval import MatchKind, evaluate
@@ -151,10 +151,7 @@ def _overall(
     match: MatchKind,
 ) -> Metrics:
     results = {
-        name: rows.take(
-            confident_track_rows(rows.track_id, rows.score, min_track_score)
-        ).to_results()
-        for name, rows in tracked.items()
+        name: rows.confident_tracks(min_track_score).to_results() for name, rows in tracked.items()
     }
     return evaluate(gt, results, match=match).overall
 

@@ -38,6 +38,10 @@ class TrackRows:
         """The rows a boolean mask or an index array selects."""
         return TrackRows(*(getattr(self, f.name)[rows] for f in fields(self)))
 
+    def confident_tracks(self, min_mean_score: float) -> TrackRows:
+        """Without the tracks whose mean score is below `min_mean_score` (all of them at 0)."""
+        return self.take(confident_track_rows(self.track_id, self.score, min_mean_score))
+
     def to_results(self) -> np.ndarray:
         """MOTChallenge result rows (RESULT_DTYPE; 0-based frames here, files are 1-based)."""
         out = np.zeros(len(self), RESULT_DTYPE)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tgram.data.tracks import TrackRows, confident_track_rows
+from tgram.data.tracks import TrackRows
 from tgram.detections import Detections
 from tgram.track.tracker import OnlineTracker, TrackerConfig
 
@@ -65,7 +65,7 @@ class TrackRun:
         rows = _concat_rows(self._parts, emb_dim=self.emb_dim)
         if all_tracks:
             return rows
-        return rows.take(confident_track_rows(rows.track_id, rows.score, self.min_track_score))
+        return rows.confident_tracks(self.min_track_score)
 
 
 def _concat_rows(parts: list[tuple], emb_dim: int) -> TrackRows:
