@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 SHIPPED = {
     "configs": "configs",
     "weights/tgram_synth.pt": "weights/tgram_synth.pt",
+    "weights/tgram_synth_flip.pt": "weights/tgram_synth_flip.pt",
     "weights/README.md": "weights/README.md",
 }
 """Source path -> path under tgram/_shipped/ (the experimental weights stay in the repository)."""

@@ -56,6 +56,7 @@ def test_the_wheel_carries_its_defaults_and_tracks_outside_the_checkout(tmp_path
     package, configs, weights, checkout = (Path(p) for p in where[:4])
     assert site in package.parents and site in configs.parents and site in weights.parents
     assert (configs / "track" / "default.yaml").is_file() and weights.is_file()
+    assert (weights.parent / "tgram_synth_flip.pt").is_file()
     assert str(checkout) == "None"
 
     tgram = [sys.executable, "-c", "import sys; from tgram.cli import main; sys.exit(main())"]

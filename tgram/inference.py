@@ -24,8 +24,8 @@ from tgram.data.tracks import TrackRows
 from tgram.data.video import probe, read_frames, scan_archive
 from tgram.detect import FrameDetector, context_frames, detect_frames
 from tgram.detections import Detections
-from tgram.model.config import PeakRule, Runtime
-from tgram.model.decode import SCORE_FLOOR, TOP_K, decode
+from tgram.model.config import TOP_K, PeakRule, Runtime
+from tgram.model.decode import SCORE_FLOOR, decode
 from tgram.model.onnx import onnx_network
 from tgram.model.ort import INPUT_MULTIPLE, OnnxDetector
 from tgram.model.select import finish

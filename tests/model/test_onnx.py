@@ -3,6 +3,7 @@ model whose export is wrong, and the runtime choice per device."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 import subprocess
@@ -14,12 +15,15 @@ import torch
 
 from tgram.detections import Detections
 from tgram.inference import Detector
-from tgram.model.config import ModelConfig
-from tgram.model.onnx import EXPORT_CACHE_ENV, export_cache_path, onnx_network
-from tgram.model.ort import OnnxDetector
+from tgram.model.config import TOP_K, ModelConfig
+from tgram.model.export_cache import EXPORT_CACHE_ENV, CheckedExports
+from tgram.model.onnx import export_cache_path, onnx_network
+from tgram.model.ort import OnnxDetector, OnnxNetwork
 from tgram.model.tgram import TGraM
 from tgram.model.weights import load_weights, save_weights
+from tgram.pipeline.actor import actor_network
 from tgram.pipeline.batch import BatchConfig
+from tgram.track.tracker import TrackerConfig
 
 CPU = torch.device("cpu")
 
@@ -144,3 +148,45 @@ print(sorted(m for m in ("torch",) if m in sys.modules))
     expected = detector(list(frames))
     assert len(expected) > 0
     np.testing.assert_array_equal(np.load(tmp_path / "boxes.npy"), expected.boxes)
+
+
+def test_a_checked_export_is_found_by_the_weights_hash_without_building_the_model(
+    tmp_path,
+) -> None:
+    """A batch driver whose weights' export passed its check before gets it from the record:
+    the second call never opens the weights file (here: it no longer exists)."""
+    model = _model(frames=1, graph=False)
+    weights = tmp_path / "w.pt"
+    save_weights(str(weights), model, model.cfg, {})
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    exports = CheckedExports(tmp_path / "cache")
+    assert exports.find(sha, top_k=TOP_K) is None
+    first = actor_network(str(weights), sha, TrackerConfig(), "auto", 0, exports)
+    assert isinstance(first, OnnxNetwork) and first.emb_dim == 16
+    weights.unlink()
+    again = actor_network(str(weights), sha, TrackerConfig(), "auto", 0, exports)
+    assert again == first
+    assert exports.find(sha, top_k=TOP_K // 2) is None  # the graph holds the top-K
+    assert exports.find("0" * 64, top_k=TOP_K) is None
+    # GPU actors and the eager runtime get the weights URI, record or not
+    assert actor_network(str(weights), sha, TrackerConfig(), "auto", 1, exports) == str(weights)
+    assert actor_network(str(weights), sha, TrackerConfig(), "eager", 0, exports) == str(weights)
+
+
+def test_a_damaged_checked_export_is_a_miss(tmp_path) -> None:
+    exports = CheckedExports(tmp_path)
+    network = OnnxNetwork(b"graph", 1, ("car",), 8, "box")
+    exports.remember("a" * 64, network, top_k=10)
+    assert exports.find("a" * 64, top_k=10) == network
+    (onnx_file,) = (tmp_path / "checked").glob("*.onnx")
+    onnx_file.write_bytes(b"grapH")
+    assert exports.find("a" * 64, top_k=10) is None
+    onnx_file.with_suffix(".json").write_text("{not json")
+    assert exports.find("a" * 64, top_k=10) is None
+
+
+def test_an_unwritable_cache_skips_the_record(tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    exports = CheckedExports(tmp_path / "file")  # its folder cannot be made
+    exports.remember("a" * 64, OnnxNetwork(b"graph", 1, ("car",), 8, "box"), top_k=10)
+    assert exports.find("a" * 64, top_k=10) is None

@@ -14,6 +14,8 @@ Runtime = Literal["auto", "eager", "onnxruntime"]
 """What runs the network at inference (tgram.inference.Detector): eager PyTorch (CUDA with
 bf16 autocast, or CPU), ONNX Runtime (CPU only, ~1.5x eager there: tgram.model.onnx), or auto:
 ONNX Runtime on a CPU, eager on a GPU."""
+TOP_K = 2000
+"""Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class ModelConfig:
     validation for the weights and stored with them: "maxpool" keeps 3x3 local maxima
     (CenterNet); "box" keeps every cell and suppresses by the IoU of the decoded boxes, so
     two cars in adjacent stride-4 cells both survive. Weights without it read "maxpool"."""
+    flip_test: bool = False
+    """Inference (eval mode) runs the network on each frame and its mirror image and merges
+    the maps (`model/flip.py`): about twice the network's time. Chosen on validation for the
+    weights and stored with them, like `peaks`; weights without it read False."""
 
     def __post_init__(self) -> None:
         if self.peaks not in ("maxpool", "box"):

@@ -7,11 +7,9 @@ import torch.nn.functional as F
 
 from tgram.detections import Detections
 from tgram.geometry import DOWN_RATIO
-from tgram.model.config import PeakRule
+from tgram.model.config import TOP_K, PeakRule
 from tgram.model.select import Candidates, select
 
-TOP_K = 2000
-"""Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
 SCORE_FLOOR = 0.1
 """Lowest score `decode` keeps unless told otherwise; a tracker passes its own floor
 (TrackerConfig.score_floor) and AP measurement a lower one (AP_SCORE_FLOOR)."""

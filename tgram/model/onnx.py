@@ -15,7 +15,8 @@ Exports are kept in a cache folder (EXPORT_CACHE_ENV, else ~/.cache/tgram/onnx),
 hash of the weights, the model config, top-K, peak rule and torch version: tracing and
 exporting took ~1.5 s of CPU (~80 % of building the runtime), paid by every `tgram track` and
 every batch job. A cached export is checked like a fresh one; one that fails the check is
-exported again.
+exported again. (A batch driver skips even that when its weights file's export passed the
+check before: `export_cache.CheckedExports`.)
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ import copy
 import hashlib
 import io
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from torch import nn
 
 from tgram.model.config import PeakRule
 from tgram.model.decode import CANDIDATES, candidates
+from tgram.model.export_cache import OPSET, cache_root, write_atomic
 from tgram.model.ort import OnnxNetwork, OnnxSession
 from tgram.model.tgram import TGraM
 from tgram.model.weights import TRAINING_ONLY
@@ -47,9 +47,6 @@ size, so a shape frozen into the graph shows up as a mismatch."""
 CHECK_TOLERANCE = 1e-3
 """Largest absolute difference of any candidate's score, box (px) or embedding that counts as
 equal."""
-OPSET = 17
-EXPORT_CACHE_ENV = "TGRAM_CACHE_DIR"
-"""Folder whose `onnx/` holds exported networks (default ~/.cache/tgram); read-only is fine."""
 
 
 class _Candidates(nn.Module):
@@ -155,8 +152,7 @@ def export_cache_path(model: TGraM, *, top_k: int, peaks: PeakRule) -> Path:
             continue
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    root = os.environ.get(EXPORT_CACHE_ENV) or Path.home() / ".cache" / "tgram"
-    return Path(root) / "onnx" / f"{digest.hexdigest()[:32]}.onnx"
+    return cache_root() / f"{digest.hexdigest()[:32]}.onnx"
 
 
 def _read(path: Path) -> bytes | None:
@@ -167,15 +163,8 @@ def _read(path: Path) -> bytes | None:
 
 
 def _write(path: Path, onnx: bytes) -> None:
-    """Write atomically (model actors starting together export the same file at once);
-    a cache that cannot be written is skipped."""
-    tmp = None
+    """A cache that cannot be written is skipped."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            tmp.write(onnx)
-        os.replace(tmp.name, path)
+        write_atomic(path, onnx)
     except OSError as error:
         log.debug("%s: export not cached (%s)", path, error)
-        if tmp is not None:
-            Path(tmp.name).unlink(missing_ok=True)

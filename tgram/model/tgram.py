@@ -8,6 +8,7 @@ from torch import nn
 from tgram.model.adversarial import GradientDiscriminator, adversarial_loss, reversal_strength
 from tgram.model.backbone import IDAUp, build_backbone
 from tgram.model.config import ModelConfig
+from tgram.model.flip import merge_mirrored, with_mirror
 from tgram.model.graph import SpatioTemporalGraph
 from tgram.model.heads import TrackingHeads
 from tgram.model.losses import (
@@ -80,6 +81,11 @@ class TGraM(nn.Module):
         self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
 
     def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.cfg.flip_test and not self.training:
+            return merge_mirrored(self._forward(with_mirror(frames)))
+        return self._forward(frames)
+
+    def _forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         b, t = frames.shape[:2]
         if t != self.cfg.frames:
             raise ValueError(f"expected {self.cfg.frames} frames per sample, got {t}")

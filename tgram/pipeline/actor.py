@@ -18,7 +18,8 @@ import numpy as np
 from tgram.data.video import read_frames
 from tgram.detect import FrameDetector, detect_frames
 from tgram.faults import Deadline, crash_point
-from tgram.model.config import Runtime
+from tgram.model.config import TOP_K, Runtime
+from tgram.model.export_cache import CheckedExports
 from tgram.model.ort import OnnxDetector, OnnxNetwork
 from tgram.pipeline.clips import ClipTask, associator_for, one_line
 from tgram.pipeline.payloads import (
@@ -133,17 +134,31 @@ class ClipTracker:
 
 
 def actor_network(
-    weights: str, tracker: TrackerConfig, runtime: Runtime, gpus: float
+    weights: str,
+    weights_sha256: str,
+    tracker: TrackerConfig,
+    runtime: Runtime,
+    gpus: float,
+    exports: CheckedExports | None = None,
 ) -> OnnxNetwork | str:
     """What the model actors are given: on CPU actors (runtime auto or onnxruntime) the
-    weights' checked ONNX export, made once here for all of them; otherwise (GPU actors, the
-    eager runtime, or a model whose export fails its check under auto) the weights URI."""
+    weights' checked ONNX export, made and checked once here for all of them, or found in
+    `exports` when these weights' export passed its check before (then no model is built);
+    otherwise (GPU actors, the eager runtime, or a model whose export fails its check under
+    auto) the weights URI."""
     if runtime == "eager" or (runtime == "auto" and gpus > 0):
         return weights
+    exports = exports or CheckedExports()
+    network = exports.find(weights_sha256, top_k=TOP_K)
+    if network is not None:
+        return network
     from tgram.api import load_detector
 
     detector = load_detector(weights, tracker, device="cpu", runtime=runtime)
-    return weights if detector.onnx is None else detector.onnx.network
+    if detector.onnx is None:
+        return weights
+    exports.remember(weights_sha256, detector.onnx.network, top_k=detector.top_k)
+    return detector.onnx.network
 
 
 _OBJECT_COLUMNS = {"video_id", "uri", "stage", "error", "record"}

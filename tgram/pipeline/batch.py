@@ -49,6 +49,7 @@ from tgram.data.video import scan_archive
 from tgram.detect import context_frames
 from tgram.faults import crash_env
 from tgram.model.config import Runtime
+from tgram.model.ort import OnnxNetwork
 from tgram.model.weights import read_weights_bytes, weights_config
 from tgram.pipeline.actor import ClipTracker, actor_network
 from tgram.pipeline.association import VideoAssociator, record_from_json
@@ -270,7 +271,12 @@ def _run_batch(
     if not todo:
         summary.seconds = time.perf_counter() - t0
         return summary
-    model = weights_config(weights, weights_bytes)
+    network = actor_network(
+        weights, identity.weights_sha256, cfg.tracker, cfg.runtime, cfg.gpus_per_actor
+    )
+    # frames, classes and embedding size: the export carries them; read from the weights
+    # file only when the actors are given the file itself
+    model = network if isinstance(network, OnnxNetwork) else weights_config(weights, weights_bytes)
     by_clip = cfg.association == "clip"
     runtime_env = {"env_vars": {**storage.s3_env(), **crash_env()}}
     associator = ray.remote(VideoAssociator).options(
@@ -315,7 +321,7 @@ def _run_batch(
             # killed it, not a healthy one queued behind it (whose retries would run out too)
             compute=ray.data.ActorPoolStrategy(size=cfg.actors, max_tasks_in_flight_per_actor=1),
             fn_constructor_kwargs=dict(
-                network=actor_network(weights, cfg.tracker, cfg.runtime, cfg.gpus_per_actor),
+                network=network,
                 tracker=cfg.tracker,
                 threads=int(cfg.cpus_per_actor),
                 track_clips=by_clip,
