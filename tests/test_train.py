@@ -58,6 +58,25 @@ def test_sequences_have_dense_global_ids(archive: Path) -> None:
     assert frame.shape == (128, 192, 3) and frame.dtype == np.uint8
 
 
+def test_several_archives_train_as_one_with_separate_identities(archive: Path) -> None:
+    classes = ("airplane", "ship", "vehicle")
+    one = load_sequences("archive", str(archive), classes)
+    both = load_sequences("archive", (str(archive), str(archive)), classes)
+    assert len(both) == 2 * len(one)
+    ids = [np.unique(np.concatenate([a.ids for s in part for a in s.annotations])) for part in (both[:3], both[3:])]
+    assert not set(ids[0].tolist()) & set(ids[1].tolist())  # the same archive twice: new identities
+    assert ids[1][0] == ids[0][-1] + 1 and ids[1][-1] == 2 * len(ids[0]) - 1  # still dense
+
+
+def test_config_takes_a_list_of_training_archives(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("name: x\ndata:\n  path: [data/a, s3://b/c]\n")
+    assert load_train_config(path).data.path == ("data/a", "s3://b/c")
+    path.write_text("name: x\ndata:\n  path: [data/a, 3]\n")
+    with pytest.raises(ConfigError, match=r"t.yaml:3: key 'data.path"):
+        load_train_config(path)
+
+
 def test_fit_checkpoints_resumes_and_exports(archive: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     first = fit(tiny_config(archive, tmp_path, epochs=1), device=torch.device("cpu"))

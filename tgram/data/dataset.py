@@ -27,8 +27,10 @@ class DataConfig:
 
     source: Literal["archive", "dataset_json"] = "archive"
     """`archive`: a `tgram synth` output (videos/, gt/); `dataset_json`: TGraM dataset JSON."""
-    path: str = "data/synth_train"
-    val_path: str | None = None
+    path: str | tuple[str, ...] = "data/synth_train"
+    """One source or a list of several of this kind, trained on as one (frames drawn
+    uniformly over all of them)."""
+    val_path: str | tuple[str, ...] | None = None
     """Held-out data of the same source kind; None splits off the last videos of `path`."""
     input_size: tuple[int, int] = (256, 256)
     """Training crop (height, width), multiples of 32. Objects keep their native pixel size:

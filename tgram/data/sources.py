@@ -24,17 +24,25 @@ log = logging.getLogger(__name__)
 
 
 def load_sequences(
-    source: str, path: str, classes: Seq[str], max_frames_per_video: int | None = None
+    source: str,
+    paths: str | Seq[str],
+    classes: Seq[str],
+    max_frames_per_video: int | None = None,
 ) -> list[Sequence]:
-    if source == "archive":
-        sequences = load_archive(path, classes, max_frames_per_video)
-    elif source == "dataset_json":
-        sequences = load_dataset_json_sequences(path, classes)
-    else:
+    """Sequences of one source or of several of one kind, concatenated; identities of
+    different sources stay different (a car of one archive is never one of another's)."""
+    if source not in ("archive", "dataset_json"):
         raise ValueError(f"data.source must be 'archive' or 'dataset_json', got {source!r}")
-    if not sequences:
-        raise ValueError(f"{path}: no training sequences found")
-    return _densify_ids(sequences)
+    out: list[Sequence] = []
+    for path in [paths] if isinstance(paths, str) else paths:
+        if source == "archive":
+            sequences = load_archive(path, classes, max_frames_per_video)
+        else:
+            sequences = load_dataset_json_sequences(path, classes)
+        if not sequences:
+            raise ValueError(f"{path}: no training sequences found")
+        out.extend(_densify_ids(sequences, first=_num_ids(out)))
+    return out
 
 
 def split_validation(
@@ -136,15 +144,20 @@ def _label_annotations(
     return FrameAnnotations.of(boxes, cls, rows["id"])
 
 
-def _densify_ids(sequences: list[Sequence]) -> list[Sequence]:
-    """Relabel identities to 0..N-1 over all sequences, keeping -1 (unlabelled)."""
+def _num_ids(sequences: list[Sequence]) -> int:
+    """One past the largest identity of dense sequences."""
+    return max((int(a.ids.max()) + 1 for s in sequences for a in s.annotations if len(a.ids)), default=0)
+
+
+def _densify_ids(sequences: list[Sequence], first: int = 0) -> list[Sequence]:
+    """Relabel identities to first..first+N-1 over all sequences, keeping -1 (unlabelled)."""
     all_ids = np.concatenate(
         [a.ids for s in sequences for a in s.annotations] or [np.zeros(0, np.int64)]
     )
     unique = np.unique(all_ids[all_ids >= 0])
     for seq in sequences:
         seq.annotations = [
-            a.with_ids(np.where(a.ids >= 0, np.searchsorted(unique, a.ids), -1))
+            a.with_ids(np.where(a.ids >= 0, first + np.searchsorted(unique, a.ids), -1))
             for a in seq.annotations
         ]
     return sequences
