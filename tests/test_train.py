@@ -63,7 +63,10 @@ def test_several_archives_train_as_one_with_separate_identities(archive: Path) -
     one = load_sequences("archive", str(archive), classes)
     both = load_sequences("archive", (str(archive), str(archive)), classes)
     assert len(both) == 2 * len(one)
-    ids = [np.unique(np.concatenate([a.ids for s in part for a in s.annotations])) for part in (both[:3], both[3:])]
+    ids = [
+        np.unique(np.concatenate([a.ids for s in part for a in s.annotations]))
+        for part in (both[:3], both[3:])
+    ]
     assert not set(ids[0].tolist()) & set(ids[1].tolist())  # the same archive twice: new identities
     assert ids[1][0] == ids[0][-1] + 1 and ids[1][-1] == 2 * len(ids[0]) - 1  # still dense
 

@@ -275,7 +275,9 @@ def _track_arguments(p: argparse.ArgumentParser) -> None:
         help="weights file, local or s3:// (default: the shipped weights)",
     )
     p.add_argument("--config", default=TRACKER_CONFIG, help="tracker YAML")
-    _runtime_argument(p, "auto", "auto: ONNX Runtime on CPU, eager PyTorch on GPU")
+    _runtime_argument(
+        p, "auto", "auto: the fastest runtime of equal accuracy on CPU, eager PyTorch on GPU"
+    )
 
 
 def _runtime_argument(p: argparse.ArgumentParser, default: str | None, default_text: str) -> None:
@@ -285,8 +287,9 @@ def _runtime_argument(p: argparse.ArgumentParser, default: str | None, default_t
         "--runtime",
         choices=get_args(Runtime),
         default=default,
-        help=f"what runs the network: ONNX Runtime (CPU only, ~1.5x eager PyTorch there), eager "
-        f"PyTorch, or auto (default: {default_text})",
+        help=f"what runs the network: ONNX Runtime (CPU only, ~1.5x eager PyTorch there), ONNX "
+        f"Runtime with the decoder and heads in int8 (CPU only), eager PyTorch, or auto "
+        f"(default: {default_text})",
     )
 
 

@@ -24,9 +24,9 @@ from tgram.data.tracks import TrackRows
 from tgram.data.video import probe, read_frames, scan_archive
 from tgram.detect import FrameDetector, context_frames, detect_frames
 from tgram.detections import Detections
-from tgram.model.config import TOP_K, PeakRule, Runtime
+from tgram.model.config import CPU_RUNTIME, TOP_K, PeakRule, Runtime
 from tgram.model.decode import SCORE_FLOOR, decode
-from tgram.model.onnx import onnx_network
+from tgram.model.onnx import int8_network, onnx_network
 from tgram.model.ort import INPUT_MULTIPLE, OnnxDetector
 from tgram.model.select import finish
 from tgram.model.tgram import TGraM
@@ -66,18 +66,31 @@ class Detector:
         self.onnx: OnnxDetector | None = None
         """The whole call on the ONNX Runtime runtime; its `.network` is what batch model
         actors are given."""
-        if self.runtime == "onnxruntime":
+        if self.runtime != "eager":
+            self.onnx = self._exported(fallback=runtime == "auto")
+
+    def _exported(self, *, fallback: bool) -> OnnxDetector | None:
+        """The ONNX Runtime detector of `self.runtime`; under `fallback`, an export that fails
+        its check steps down: int8 to fp32 ONNX Runtime, fp32 to eager (returning None)."""
+        try:
+            network = onnx_network(self.model, top_k=self.top_k, peaks=self.peaks)
+        except RuntimeError as error:
+            if not fallback:
+                raise
+            log.warning("%s: running it with eager PyTorch", error)
+            self.runtime = "eager"
+            return None
+        if self.runtime == "int8":
             try:
-                exported = onnx_network(self.model, top_k=top_k, peaks=self.peaks)
+                network = int8_network(network)
             except RuntimeError as error:
-                if runtime != "auto":
+                if not fallback:
                     raise
-                log.warning("%s: running it with eager PyTorch", error)
-                self.runtime = "eager"
-            else:
-                self.onnx = OnnxDetector(
-                    exported, score_threshold=score_threshold, threads=torch.get_num_threads()
-                )
+                log.warning("%s: running it with fp32 ONNX Runtime", error)
+                self.runtime = "onnxruntime"
+        return OnnxDetector(
+            network, score_threshold=self.score_threshold, threads=torch.get_num_threads()
+        )
 
     @classmethod
     def from_weights(
@@ -116,13 +129,15 @@ class Detector:
         return finish(det, width=w, height=h)
 
 
-def _resolve_runtime(runtime: Runtime, device: torch.device) -> Literal["eager", "onnxruntime"]:
+def _resolve_runtime(
+    runtime: Runtime, device: torch.device
+) -> Literal["eager", "onnxruntime", "int8"]:
     if runtime not in get_args(Runtime):
         raise ValueError(f"runtime must be one of {', '.join(get_args(Runtime))}, got {runtime!r}")
-    if runtime == "onnxruntime" and device.type != "cpu":
-        raise ValueError(f"runtime 'onnxruntime' runs on the CPU, not on {device.type}")
+    if runtime in ("onnxruntime", "int8") and device.type != "cpu":
+        raise ValueError(f"runtime {runtime!r} runs on the CPU, not on {device.type}")
     if runtime == "auto":
-        return "onnxruntime" if device.type == "cpu" else "eager"
+        return CPU_RUNTIME if device.type == "cpu" else "eager"
     return runtime
 
 

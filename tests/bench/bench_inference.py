@@ -4,11 +4,12 @@ Side by side on the same frames of the weights card's validation archive (bench_
 recipe, or `TGRAM_BENCH_ARCHIVE`), full 960x544 frames through `Detector` (padding, forward,
 decode): eager PyTorch fp32 (the peer), eager with channels_last weights, eager under bf16
 autocast (where the CPU has AVX512-BF16), `torch.compile` (inductor), and ONNX Runtime (the
-`onnxruntime` runtime, tgram.model.onnx). Each gets seconds per frame (median after warm-up,
-same thread count) and full-frame AP@0.5 over all classes against the gt, whose difference
-from eager must stay within 0.005 for a variant to be eligible as the default; `auto` (ONNX
-Runtime on CPU) is the default because it is the fastest eligible one. int8 is not here:
-PyTorch's dynamic quantisation covers Linear layers and this network is convolutions.
+`onnxruntime` runtime, tgram.model.onnx), fp32 and with the decoder and heads in int8 (the
+`int8` runtime, tgram.model.quantize: ONNX Runtime's static quantisation; PyTorch's dynamic
+quantisation covers Linear layers and this network is convolutions). Each gets seconds per
+frame (median after warm-up, same thread count) and full-frame AP@0.5 over all classes
+against the gt, whose difference from eager must stay within 0.005 for a variant to be
+eligible as the default; `auto` (CPU_RUNTIME on a CPU) must be the fastest eligible one.
 About 4 minutes on 2 cores (torch.compile's first call is most of it).
 """
 
@@ -39,7 +40,7 @@ from tgram.detection_metrics import (
     gt_frame,
 )
 from tgram.inference import Detector
-from tgram.model.config import Runtime
+from tgram.model.config import CPU_RUNTIME, Runtime
 from tgram.model.decode import AP_SCORE_FLOOR
 from tgram.model.weights import load_weights
 from tgram.resources import SHIPPED_WEIGHTS
@@ -52,7 +53,7 @@ WARM_UP = 2
 """Calls before timing starts (torch.compile compiles on the first)."""
 AP_TOLERANCE = 0.005
 """Largest AP@0.5 change from eager that still counts as the same accuracy (the issue's bar)."""
-DEFAULT = "onnxruntime (auto)"
+DEFAULT = f"auto ({CPU_RUNTIME})"
 """The variant `runtime: auto` picks on a CPU."""
 
 
@@ -149,6 +150,8 @@ def _variants() -> dict[str, Callable[[], Detector]]:
         ),
         "eager bf16 autocast": detector("eager", bf16),
         "torch.compile": detector("eager", lambda m: torch.compile(m, dynamic=False)),
+        "onnxruntime fp32": detector("onnxruntime"),
+        "onnxruntime int8 (decoder, heads)": detector("int8"),
         DEFAULT: detector("auto"),
     }
 

@@ -15,7 +15,7 @@ import torch
 
 from tgram.detections import Detections
 from tgram.inference import Detector
-from tgram.model.config import TOP_K, ModelConfig
+from tgram.model.config import CPU_RUNTIME, TOP_K, ModelConfig
 from tgram.model.export_cache import EXPORT_CACHE_ENV, CheckedExports
 from tgram.model.onnx import export_cache_path, onnx_network
 from tgram.model.ort import OnnxDetector, OnnxNetwork
@@ -119,7 +119,7 @@ def test_every_load_of_a_weights_file_finds_the_same_export(tmp_path) -> None:
 
 def test_runtime_choice_is_checked() -> None:
     model = _model(frames=1, graph=False)
-    assert Detector(model, device=CPU).runtime == "onnxruntime"  # auto on a CPU
+    assert Detector(model, device=CPU).runtime == CPU_RUNTIME  # auto on a CPU
     with pytest.raises(ValueError, match="runtime must be one of auto, eager, onnxruntime"):
         Detector(model, device=CPU, runtime="tensorrt")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="runtime: expected one of"):

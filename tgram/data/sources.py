@@ -146,7 +146,9 @@ def _label_annotations(
 
 def _num_ids(sequences: list[Sequence]) -> int:
     """One past the largest identity of dense sequences."""
-    return max((int(a.ids.max()) + 1 for s in sequences for a in s.annotations if len(a.ids)), default=0)
+    return max(
+        (int(a.ids.max()) + 1 for s in sequences for a in s.annotations if len(a.ids)), default=0
+    )
 
 
 def _densify_ids(sequences: list[Sequence], first: int = 0) -> list[Sequence]:

@@ -10,10 +10,15 @@ from tgram.classes import CLASS_NAMES
 PeakRule = Literal["maxpool", "box"]
 LEVEL_STRIDES = (4, 8, 16, 32)
 """Strides of the backbone's feature levels, finest first."""
-Runtime = Literal["auto", "eager", "onnxruntime"]
+Runtime = Literal["auto", "eager", "onnxruntime", "int8"]
 """What runs the network at inference (tgram.inference.Detector): eager PyTorch (CUDA with
-bf16 autocast, or CPU), ONNX Runtime (CPU only, ~1.5x eager there: tgram.model.onnx), or auto:
-ONNX Runtime on a CPU, eager on a GPU."""
+bf16 autocast, or CPU), ONNX Runtime (CPU only, ~1.5x eager there: tgram.model.onnx), ONNX
+Runtime with the decoder and heads in int8 (CPU only: tgram.model.quantize), or auto:
+CPU_RUNTIME on a CPU, eager on a GPU."""
+CPU_RUNTIME: Literal["onnxruntime", "int8"] = "int8"
+"""What `auto` runs on a CPU: the fastest runtime whose accuracy equals eager PyTorch's
+(tests/bench/bench_inference.py): int8 ran 1.9x fp32 ONNX Runtime at mAP@0.5 0.5998 against
+eager's 0.6014, and tracked the validation archives as fp32 did (weights/README.md)."""
 TOP_K = 2000
 """Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
 

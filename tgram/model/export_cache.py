@@ -36,7 +36,8 @@ def cache_root() -> Path:
     return Path(root) / "onnx"
 
 
-def _package_version(name: str) -> str:
+def package_version(name: str) -> str:
+    """An installed package's version, or 'none'."""
     try:
         return version(name)
     except PackageNotFoundError:
@@ -49,17 +50,18 @@ class CheckedExports:
     def __init__(self, root: Path | None = None) -> None:
         self.root = (root or cache_root()) / "checked"
 
-    def key(self, weights_sha256: str, *, top_k: int) -> str:
+    def key(self, weights_sha256: str, *, top_k: int, int8: bool = False) -> str:
         """Everything the check's verdict depends on besides the weights' bytes."""
         text = (
-            f"{weights_sha256} top_k {top_k} torch {_package_version('torch')} "
-            f"onnxruntime {_package_version('onnxruntime')} opset {OPSET}"
-        )
+            f"{weights_sha256} top_k {top_k} torch {package_version('torch')} "
+            f"onnxruntime {package_version('onnxruntime')} opset {OPSET}"
+        ) + (" int8" if int8 else "")
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def find(self, weights_sha256: str, *, top_k: int) -> OnnxNetwork | None:
-        """The checked export of these weights, or None (never checked, or damaged)."""
-        stem = self.root / self.key(weights_sha256, top_k=top_k)
+    def find(self, weights_sha256: str, *, top_k: int, int8: bool = False) -> OnnxNetwork | None:
+        """The checked export (fp32, or quantised with `int8`) of these weights, or None
+        (never checked, or damaged)."""
+        stem = self.root / self.key(weights_sha256, top_k=top_k, int8=int8)
         try:
             record = json.loads(stem.with_suffix(".json").read_text())
             onnx = stem.with_suffix(".onnx").read_bytes()
@@ -81,11 +83,13 @@ class CheckedExports:
         except (KeyError, TypeError, ValueError):
             return None
 
-    def remember(self, weights_sha256: str, network: OnnxNetwork, *, top_k: int) -> None:
+    def remember(
+        self, weights_sha256: str, network: OnnxNetwork, *, top_k: int, int8: bool = False
+    ) -> None:
         """Record `network` (checked) for these weights; the record is written last and
         atomically, so a reader sees all of it or a miss. A cache that cannot be written is
         skipped."""
-        stem = self.root / self.key(weights_sha256, top_k=top_k)
+        stem = self.root / self.key(weights_sha256, top_k=top_k, int8=int8)
         record = {
             "onnx_sha256": hashlib.sha256(network.onnx).hexdigest(),
             "frames": network.frames,

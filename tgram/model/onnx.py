@@ -26,6 +26,7 @@ import hashlib
 import io
 import logging
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,9 @@ from torch import nn
 
 from tgram.model.config import PeakRule
 from tgram.model.decode import CANDIDATES, candidates
-from tgram.model.export_cache import OPSET, cache_root, write_atomic
+from tgram.model.export_cache import OPSET, cache_root, package_version, write_atomic
 from tgram.model.ort import OnnxNetwork, OnnxSession
+from tgram.model.quantize import calibration_frames, check_quantised, quantise
 from tgram.model.tgram import TGraM
 from tgram.model.weights import TRAINING_ONLY
 
@@ -95,6 +97,42 @@ def onnx_network(model: TGraM, *, top_k: int, peaks: PeakRule) -> OnnxNetwork:
             log.info("%s: cached export unusable (%s); exporting again", path, error)
     network = _checked(export_onnx(model, top_k=top_k, peaks=peaks), model, top_k, peaks)
     _write(path, network.onnx)
+    return network
+
+
+def int8_network(fp32: OnnxNetwork) -> OnnxNetwork:
+    """The quantised form of a checked fp32 export. Quantising and its check take seconds
+    (calibration frames are rendered), so a quantised export that passed is cached under a
+    hash of the fp32 export's bytes and ONNX Runtime's version (whose quantiser made it), with
+    a record of its own SHA-256: the same fp32 bytes give the same int8 graph and verdict."""
+    stem = (
+        cache_root()
+        / hashlib.sha256(
+            fp32.onnx + f" int8 onnxruntime {package_version('onnxruntime')}".encode()
+        ).hexdigest()[:32]
+    )
+    int8 = _read(stem.with_suffix(".int8.onnx"))
+    record = _read(stem.with_suffix(".int8.sha256"))
+    if (
+        int8 is not None
+        and record is not None
+        and hashlib.sha256(int8).hexdigest().encode() == record
+    ):
+        return replace(fp32, onnx=int8)
+    calibration = calibration_frames(fp32.frames)
+    try:
+        network = quantise(fp32, calibration)
+    except Exception as error:  # noqa: BLE001 - the quantiser's own errors: refuse int8
+        reason = " ".join(str(error).split())[:200]
+        raise RuntimeError(f"quantising the ONNX export failed ({reason})") from None
+    check_quantised(fp32, network, calibration, CHECK_SIZES)
+    try:
+        write_atomic(stem.with_suffix(".int8.onnx"), network.onnx)
+        write_atomic(
+            stem.with_suffix(".int8.sha256"), hashlib.sha256(network.onnx).hexdigest().encode()
+        )
+    except OSError as error:
+        log.debug("%s: int8 export not cached (%s)", stem, error)
     return network
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from tgram.data.video import read_frames
 from tgram.detect import FrameDetector, detect_frames
 from tgram.faults import Deadline, crash_point
-from tgram.model.config import TOP_K, Runtime
+from tgram.model.config import CPU_RUNTIME, TOP_K, Runtime
 from tgram.model.export_cache import CheckedExports
 from tgram.model.ort import OnnxDetector, OnnxNetwork
 from tgram.pipeline.clips import ClipTask, associator_for, one_line
@@ -141,15 +141,16 @@ def actor_network(
     gpus: float,
     exports: CheckedExports | None = None,
 ) -> OnnxNetwork | str:
-    """What the model actors are given: on CPU actors (runtime auto or onnxruntime) the
-    weights' checked ONNX export, made and checked once here for all of them, or found in
+    """What the model actors are given: on CPU actors (runtime auto, onnxruntime or int8) the
+    weights' checked ONNX export (quantised for int8), made and checked once here for all of them, or found in
     `exports` when these weights' export passed its check before (then no model is built);
     otherwise (GPU actors, the eager runtime, or a model whose export fails its check under
     auto) the weights URI."""
     if runtime == "eager" or (runtime == "auto" and gpus > 0):
         return weights
     exports = exports or CheckedExports()
-    network = exports.find(weights_sha256, top_k=TOP_K)
+    int8 = (CPU_RUNTIME if runtime == "auto" else runtime) == "int8"
+    network = exports.find(weights_sha256, top_k=TOP_K, int8=int8)
     if network is not None:
         return network
     from tgram.api import load_detector
@@ -157,7 +158,9 @@ def actor_network(
     detector = load_detector(weights, tracker, device="cpu", runtime=runtime)
     if detector.onnx is None:
         return weights
-    exports.remember(weights_sha256, detector.onnx.network, top_k=detector.top_k)
+    exports.remember(
+        weights_sha256, detector.onnx.network, top_k=detector.top_k, int8=detector.runtime == "int8"
+    )
     return detector.onnx.network
 
 

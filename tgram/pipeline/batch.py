@@ -105,7 +105,7 @@ class BatchConfig:
     weights: str = ""
     """Weights file, local or s3:// (empty: the shipped weights)."""
     runtime: Runtime = "auto"
-    """What runs the network in the actors (tgram.model.config.Runtime): auto is ONNX Runtime
+    """What runs the network in the actors (tgram.model.config.Runtime): auto is CPU_RUNTIME
     on CPU actors (the export made and checked once, in the driver), eager PyTorch on GPU
     actors."""
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -131,9 +131,9 @@ class BatchConfig:
             raise ValueError(
                 f"runtime: expected one of {', '.join(get_args(Runtime))}, got {self.runtime!r}"
             )
-        if self.runtime == "onnxruntime" and self.gpus_per_actor > 0:
+        if self.runtime in ("onnxruntime", "int8") and self.gpus_per_actor > 0:
             raise ValueError(
-                "runtime: 'onnxruntime' runs on the CPU; GPU actors need 'eager' or 'auto'"
+                f"runtime: {self.runtime!r} runs on the CPU; GPU actors need 'eager' or 'auto'"
             )
         if self.association not in ("video", "clip"):
             raise ValueError(f"association: expected 'video' or 'clip', got {self.association!r}")
@@ -177,12 +177,12 @@ class BatchSummary:
 def fit_to_cluster(cfg: BatchConfig, resources: dict[str, float]) -> BatchConfig:
     """`cfg` with `actors` 0 resolved against a cluster's resources (`ray.cluster_resources()`):
     GPUs when it has any (one per actor unless `gpus_per_actor` says otherwise), else CPUs,
-    `cpus_per_actor` each (always CPUs for the onnxruntime runtime). A job started with no
+    `cpus_per_actor` each (always CPUs for the onnxruntime and int8 runtimes). A job started with no
     flags then uses the whole machine."""
     if cfg.actors > 0:
         return cfg
     cpus, gpus = float(resources.get("CPU", 1.0)), float(resources.get("GPU", 0.0))
-    on_gpus = gpus >= 1 and cfg.runtime != "onnxruntime"
+    on_gpus = gpus >= 1 and cfg.runtime not in ("onnxruntime", "int8")
     gpus_per_actor = cfg.gpus_per_actor or (1.0 if on_gpus else 0.0)
     by_cpu = int(cpus // cfg.cpus_per_actor)
     actors = min(by_cpu, int(gpus // gpus_per_actor)) if gpus_per_actor else by_cpu
