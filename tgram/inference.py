@@ -82,7 +82,7 @@ class Detector:
             return None
         if self.runtime == "int8":
             try:
-                network = int8_network(network)
+                network = int8_network(network, top_k=self.top_k)
             except RuntimeError as error:
                 if not fallback:
                     raise

@@ -46,7 +46,7 @@ def shipped(cache: Path) -> tuple[OnnxNetwork, OnnxNetwork]:
         mp.setenv(EXPORT_CACHE_ENV, str(cache))
         model, _ = load_weights(str(SHIPPED_WEIGHTS))
         fp32 = onnx_network(model, top_k=TOP_K, peaks=model.cfg.peaks)
-        return fp32, int8_network(fp32)
+        return fp32, int8_network(fp32, top_k=TOP_K)
 
 
 def _validation_frame() -> np.ndarray:
@@ -98,18 +98,21 @@ def test_a_quantised_graph_that_loses_detections_is_refused(shipped) -> None:
 def test_the_quantised_export_is_cached_by_the_fp32_bytes(shipped, cache, monkeypatch) -> None:
     fp32, int8 = shipped
     monkeypatch.setenv(EXPORT_CACHE_ENV, str(cache))
-    assert int8_network(fp32).onnx == int8.onnx  # a hit: the same bytes
-    (path,) = (cache / "onnx").glob("*.int8.onnx")
+    assert int8_network(fp32, top_k=TOP_K).onnx == int8.onnx  # a hit: the same bytes
+    exports = CheckedExports()
+    key = exports.key(hashlib.sha256(fp32.onnx).hexdigest(), top_k=TOP_K, int8=True)
+    path = (exports.root / key).with_suffix(".onnx")
+    assert path.read_bytes() == int8.onnx
     path.write_bytes(b"damaged")  # its recorded SHA-256 no longer matches: made again
-    assert int8_network(fp32).onnx == int8.onnx
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(int8.onnx).hexdigest()
+    assert int8_network(fp32, top_k=TOP_K).onnx == int8.onnx
+    assert path.read_bytes() == int8.onnx
 
 
 def test_auto_steps_down_to_fp32_when_int8_fails(shipped, cache, monkeypatch, caplog) -> None:
     monkeypatch.setenv(EXPORT_CACHE_ENV, str(cache))
     monkeypatch.setattr(tgram.inference, "CPU_RUNTIME", "int8")
 
-    def fails(network: OnnxNetwork) -> OnnxNetwork:  # injected fault
+    def fails(network: OnnxNetwork, top_k: int) -> OnnxNetwork:  # injected fault
         raise RuntimeError("the int8 export finds 0 of the fp32 export's 10 detections")
 
     monkeypatch.setattr(tgram.inference, "int8_network", fails)

@@ -8,7 +8,8 @@ for its run identity; the peak rule is in the file's config), top-K and the torc
 Runtime versions and opset that the check ran with. On a hit the driver reads two small files
 and builds no model: no torch.load, no eager forward passes (a 40-short-video job's driver:
 1.1-1.25 CPU-s against 1.9-2.0 before; issue 16's driver share). The record holds the export's SHA-256, so a damaged file is a miss, not a
-wrong network. No torch here.
+wrong network. The int8 runtime records its quantised exports here too, under the SHA-256 of
+the fp32 export they were made from (`onnx.int8_network`). No torch here.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def package_version(name: str) -> str:
 
 
 class CheckedExports:
-    """Exports that passed `onnx._checked`, found by the weights file's SHA-256."""
+    """Exports that passed their check (`onnx._checked`, or `quantize.check_quantised` with
+    `int8`), found by the SHA-256 of what they were made from: the weights file, or for a
+    quantised export also the fp32 export."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = (root or cache_root()) / "checked"

@@ -26,7 +26,6 @@ import hashlib
 import io
 import logging
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ from torch import nn
 
 from tgram.model.config import PeakRule
 from tgram.model.decode import CANDIDATES, candidates
-from tgram.model.export_cache import OPSET, cache_root, package_version, write_atomic
+from tgram.model.export_cache import OPSET, CheckedExports, cache_root, write_atomic
 from tgram.model.ort import OnnxNetwork, OnnxSession
 from tgram.model.quantize import calibration_frames, check_quantised, quantise
 from tgram.model.tgram import TGraM
@@ -100,25 +99,16 @@ def onnx_network(model: TGraM, *, top_k: int, peaks: PeakRule) -> OnnxNetwork:
     return network
 
 
-def int8_network(fp32: OnnxNetwork) -> OnnxNetwork:
-    """The quantised form of a checked fp32 export. Quantising and its check take seconds
-    (calibration frames are rendered), so a quantised export that passed is cached under a
-    hash of the fp32 export's bytes and ONNX Runtime's version (whose quantiser made it), with
-    a record of its own SHA-256: the same fp32 bytes give the same int8 graph and verdict."""
-    stem = (
-        cache_root()
-        / hashlib.sha256(
-            fp32.onnx + f" int8 onnxruntime {package_version('onnxruntime')}".encode()
-        ).hexdigest()[:32]
-    )
-    int8 = _read(stem.with_suffix(".int8.onnx"))
-    record = _read(stem.with_suffix(".int8.sha256"))
-    if (
-        int8 is not None
-        and record is not None
-        and hashlib.sha256(int8).hexdigest().encode() == record
-    ):
-        return replace(fp32, onnx=int8)
+def int8_network(fp32: OnnxNetwork, *, top_k: int) -> OnnxNetwork:
+    """The quantised form of a checked fp32 export (whose graph picks `top_k` candidates).
+    Quantising and its check take seconds (calibration frames are rendered), so a quantised
+    export that passed is recorded in `CheckedExports` under the fp32 export's SHA-256: the
+    same fp32 bytes give the same int8 graph and verdict."""
+    exports = CheckedExports()
+    source = hashlib.sha256(fp32.onnx).hexdigest()
+    found = exports.find(source, top_k=top_k, int8=True)
+    if found is not None:
+        return found
     calibration = calibration_frames(fp32.frames)
     try:
         network = quantise(fp32, calibration)
@@ -126,13 +116,7 @@ def int8_network(fp32: OnnxNetwork) -> OnnxNetwork:
         reason = " ".join(str(error).split())[:200]
         raise RuntimeError(f"quantising the ONNX export failed ({reason})") from None
     check_quantised(fp32, network, calibration, CHECK_SIZES)
-    try:
-        write_atomic(stem.with_suffix(".int8.onnx"), network.onnx)
-        write_atomic(
-            stem.with_suffix(".int8.sha256"), hashlib.sha256(network.onnx).hexdigest().encode()
-        )
-    except OSError as error:
-        log.debug("%s: int8 export not cached (%s)", stem, error)
+    exports.remember(source, network, top_k=top_k, int8=True)
     return network
 
 
