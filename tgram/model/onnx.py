@@ -35,7 +35,7 @@ from torch import nn
 from tgram.model.config import PeakRule
 from tgram.model.decode import CANDIDATES, candidates
 from tgram.model.export_cache import OPSET, CheckedExports, cache_root, write_atomic
-from tgram.model.ort import OnnxNetwork, OnnxSession
+from tgram.model.ort import OnnxNetwork, OnnxSession, short_reason
 from tgram.model.quantize import calibration_frames, check_quantised, quantise
 from tgram.model.tgram import TGraM
 from tgram.model.weights import TRAINING_ONLY
@@ -113,7 +113,7 @@ def int8_network(fp32: OnnxNetwork, *, top_k: int) -> OnnxNetwork:
     try:
         network = quantise(fp32, calibration)
     except Exception as error:  # noqa: BLE001 - the quantiser's own errors: refuse int8
-        reason = " ".join(str(error).split())[:200]
+        reason = short_reason(error)
         raise RuntimeError(f"quantising the ONNX export failed ({reason})") from None
     check_quantised(fp32, network, calibration, CHECK_SIZES)
     exports.remember(source, network, top_k=top_k, int8=True)
@@ -133,7 +133,7 @@ def _checked(onnx: bytes, model: TGraM, top_k: int, peaks: PeakRule) -> OnnxNetw
         try:
             got = session(frames.numpy())
         except Exception as error:  # onnxruntime's own error types; the message says enough
-            reason = " ".join(str(error).split())[:200]
+            reason = short_reason(error)
             raise RuntimeError(
                 f"the ONNX export of this model fails at {h}x{w} ({reason}); use the eager runtime"
             ) from None

@@ -32,6 +32,12 @@ class OnnxNetwork:
     peaks: PeakRule
 
 
+def short_reason(error: BaseException) -> str:
+    """An error's message on one line, cut to 200 characters: ONNX Runtime's and its
+    quantiser's messages span lines and dump graphs, and ours must stay one line."""
+    return " ".join(str(error).split())[:200]
+
+
 def network_input(frames: list[np.ndarray]) -> np.ndarray:
     """T RGB uint8 frames [H, W, 3] -> the network's input [1, T, 3, H', W'] float32 in [0, 1],
     zero-padded to multiples of INPUT_MULTIPLE."""

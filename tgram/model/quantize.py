@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tgram.model.ort import OnnxNetwork, OnnxSession, network_input
+from tgram.model.ort import OnnxNetwork, OnnxSession, network_input, short_reason
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def check_quantised(
         try:
             quantised(x)
         except Exception as error:  # onnxruntime's own error types; the message says enough
-            reason = " ".join(str(error).split())[:200]
+            reason = short_reason(error)
             raise RuntimeError(f"the int8 export fails at {h}x{w} ({reason})") from None
     wanted = found = 0
     worst = 0.0
