@@ -158,3 +158,29 @@ def test_endless_actor_restarts_are_refused() -> None:
 
     with pytest.raises(ValueError, match="max_restarts: expected >= 0, got -1"):
         BatchConfig(max_restarts=-1)
+
+
+def test_weights_takes_a_decode_setting_and_keeps_the_tensors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from tgram.model.config import ModelConfig
+    from tgram.model.tgram import TGraM
+    from tgram.model.weights import load_weights, read_checkpoint, save_weights
+
+    cfg = ModelConfig(frames=1, graph=False, adversarial=False, emb_dim=8, peaks="box")
+    source, changed = tmp_path / "w.pt", tmp_path / "w_ratio.pt"
+    save_weights(str(source), TGraM(cfg, num_ids=3), cfg, {})
+    args = ["weights", str(source), "--set", "peak_ratio=0.7", "--out", str(changed)]
+    assert main(args) == 0
+    assert f"wrote {changed}" in capsys.readouterr().out
+    assert load_weights(str(changed))[1].peak_ratio == 0.7
+    assert load_weights(str(source))[1].peak_ratio == 0.0
+    a, b = (read_checkpoint(str(p))["state_dict"] for p in (source, changed))
+    assert a.keys() == b.keys() and all(torch.equal(t, b[k]) for k, t in a.items())
+    # the tensors' own settings stay put; a bad value is a one-line error naming the key
+    for setting, message in (("frames=3", "frames: not a decode setting"), ("peak_ratio=2", "peak_ratio must be in [0, 1]")):  # fmt: skip
+        assert main(["weights", str(source), "--set", setting, "--out", str(changed)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1

@@ -415,6 +415,49 @@ def _demo_video_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_weights(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from tgram import storage
+    from tgram.model.weights import read_checkpoint, with_decode_settings
+
+    if args.set and not args.out:
+        raise ValueError("--set needs --out (the file to write; it may be WEIGHTS itself)")
+    data = storage.read_bytes(args.weights)
+    if args.set:
+        settings = {}
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--set: expected KEY=VALUE, got {item!r}")
+            settings[key] = yaml.safe_load(value)
+        data = with_decode_settings(args.weights, settings, data)
+        storage.write_bytes(args.out, data)
+    state = read_checkpoint(args.weights, data)
+    shown = {
+        "file": args.out or args.weights,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "version": state.get("version"),
+        "config": state.get("config"),
+    }
+    print(yaml.safe_dump(shown, sort_keys=False), end="")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _weights_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("weights", help="weights file, local or s3://")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change a decode setting (peaks, peak_ratio, flip_test; repeatable): the tensors "
+        "stay, so a setting chosen on validation travels with the file",
+    )
+    p.add_argument("--out", help="where to write the changed file (local or s3://)")
+
+
 def batch_config(args: argparse.Namespace) -> BatchConfig:
     """The batch YAML with the command-line flags applied, and the tracker settings from
     `--tracker`: the same file `tgram track` reads by default, so both track alike."""
@@ -670,6 +713,11 @@ COMMANDS: dict[str, tuple[str, Handler, Arguments]] = {
         "choose the tracker's detection and track-birth thresholds on a labelled validation archive",
         cmd_calibrate,
         _calibrate_arguments,
+    ),
+    "weights": (
+        "show a weights file's config and SHA-256, or write it with decode settings changed",
+        cmd_weights,
+        _weights_arguments,
     ),
     "demo-video": (
         "render a video with tracked boxes, ids and fading trails (H.264 mp4) and a trajectory plot",

@@ -124,7 +124,11 @@ class Detector:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             outputs = self.network(x[None])
         det = decode(
-            outputs, top_k=self.top_k, score_threshold=self.score_threshold, peaks=self.peaks
+            outputs,
+            top_k=self.top_k,
+            score_threshold=self.score_threshold,
+            peaks=self.peaks,
+            peak_ratio=self.model.cfg.peak_ratio,
         )[0]
         return finish(det, width=w, height=h)
 

@@ -374,6 +374,7 @@ def validate(
             top_k=cfg.model.max_objects,
             score_threshold=AP_SCORE_FLOOR,
             peaks=cfg.model.peaks,
+            peak_ratio=cfg.model.peak_ratio,
         )[0]
         dets.append(ImageDetections(det.boxes, det.scores, det.classes))
         gts.append(val_set.ground_truth(int(i)))

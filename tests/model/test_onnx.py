@@ -46,19 +46,38 @@ def test_onnx_runtime_gives_eager_detections_at_any_frame_size(
     model = _model(
         frames=3, graph_window=window, graph_ordered=window > 0, graph_stride=8 if window else 32
     )
-    eager = Detector(model, device=CPU, runtime="eager", score_threshold=0.0, top_k=50)
-    onnx = Detector(model, device=CPU, runtime="onnxruntime", score_threshold=0.0, top_k=50)
+    assert len(_assert_same_detections(model, size).scores) == 50
+
+
+def test_the_neighbour_ratio_of_box_peaks_is_in_the_export() -> None:
+    box = _model(frames=1, graph=False, peaks="box")
+    model = _model(frames=1, graph=False, peaks="box", peak_ratio=0.8)
+    for m in (box, model):  # peaks and valleys, not the flat prior of a new model
+        for layer in (m.heads.hm[0], m.heads.hm[-1]):
+            torch.nn.init.normal_(layer.weight, std=0.5)
+    some = {"top_k": TOP_K, "score_threshold": 1e-6}  # the cells it drops score 0
+    kept = _assert_same_detections(model, (64, 96), **some)
+    assert 0 < len(kept) < len(_assert_same_detections(box, (64, 96), **some))
+
+
+def _assert_same_detections(
+    model: TGraM, size: tuple[int, int], top_k: int = 50, score_threshold: float = 0.0
+) -> Detections:
+    """Eager and ONNX Runtime detections of one random clip, equal; the eager ones."""
+    some = {"score_threshold": score_threshold, "top_k": top_k}
+    eager = Detector(model, device=CPU, runtime="eager", **some)
+    onnx = Detector(model, device=CPU, runtime="onnxruntime", **some)
     assert (eager.runtime, onnx.runtime) == ("eager", "onnxruntime")
     rng = np.random.default_rng(1)
-    frames = list(rng.integers(0, 256, (3, *size, 3), np.uint8))
+    frames = list(rng.integers(0, 256, (model.cfg.frames, *size, 3), np.uint8))
     a, b = eager(frames), onnx(frames)
-    assert len(a.scores) == 50
     np.testing.assert_allclose(b.scores, a.scores, atol=1e-4)
     # equal scores (here to the last bit) may come in either order: compare by box
     a, b = (_by_box(d) for d in (a, b))
     np.testing.assert_allclose(b.boxes, a.boxes, atol=1e-2)
     np.testing.assert_array_equal(b.classes, a.classes)
     np.testing.assert_allclose(b.embeddings, a.embeddings, atol=1e-3)
+    return a
 
 
 def _by_box(d: Detections) -> Detections:

@@ -112,6 +112,29 @@ def test_box_peaks_keep_cars_in_adjacent_cells_and_drop_duplicates() -> None:
         decode(outputs, peaks="nope")  # type: ignore[arg-type]
 
 
+def test_peak_ratio_drops_a_small_cars_dim_neighbour_cell_and_keeps_cars_alike() -> None:
+    """A 3x6 px car whose centre is near a cell border also lights the next cell, at a lower
+    score; their boxes barely overlap, so box NMS keeps both. Two cars in adjacent cells score
+    alike and both stay."""
+    h = w = 16
+    hm = torch.full((1, 3, h, w), -9.0)
+    hm[0, 2, 5, 5], hm[0, 2, 5, 6] = 3.0, 2.0  # two cars: 0.95 and 0.88
+    hm[0, 2, 10, 10], hm[0, 2, 10, 11] = 3.0, 0.0  # a car and its spill-over cell: 0.95, 0.5
+    ltrb = torch.zeros((1, 4, h, w))
+    ltrb[0, :, 5:11, 5:12] = torch.tensor([0.375, 0.75, 0.375, 0.75])[:, None, None]
+    outputs = {
+        "hm": hm,
+        "ltrb": ltrb,
+        "offset": torch.zeros((1, 2, h, w)),
+        "emb": torch.ones((1, 4, h, w)),
+    }
+    assert len(decode(outputs, score_threshold=0.3, peaks="box")[0]) == 4
+    kept = decode(outputs, score_threshold=0.3, peaks="box", peak_ratio=0.7)[0]
+    np.testing.assert_allclose(sorted(kept.scores), [0.88, 0.95, 0.95], atol=0.01)
+    with pytest.raises(ValueError, match="peak_ratio"):
+        ModelConfig(peaks="box", peak_ratio=1.5)
+
+
 def test_ignored_objects_are_neither_positives_nor_negatives() -> None:
     boxes = np.array([[8, 8, 16, 12], [40, 40, 48, 44]], np.float32)
     t = build_targets(

@@ -19,6 +19,9 @@ CPU_RUNTIME: Literal["onnxruntime", "int8"] = "int8"
 """What `auto` runs on a CPU: the fastest runtime whose accuracy equals eager PyTorch's
 (tests/bench/bench_inference.py): int8 ran 1.9x fp32 ONNX Runtime at mAP@0.5 0.5998 against
 eager's 0.6014, and tracked the validation archives as fp32 did (weights/README.md)."""
+DECODE_SETTINGS = ("peaks", "peak_ratio", "flip_test")
+"""ModelConfig keys that change how a network's maps are read, not the network: chosen on
+validation after training and written into a weights file (`tgram weights --set`)."""
 TOP_K = 2000
 """Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
 
@@ -78,6 +81,12 @@ class ModelConfig:
     validation for the weights and stored with them: "maxpool" keeps 3x3 local maxima
     (CenterNet); "box" keeps every cell and suppresses by the IoU of the decoded boxes, so
     two cars in adjacent stride-4 cells both survive. Weights without it read "maxpool"."""
+    peak_ratio: float = 0.0
+    """With `peaks: box`, a cell is kept only if it scores at least this fraction of the best
+    cell of its class in its 3x3 neighbourhood, before the box NMS: a tiny car whose centre
+    lies near a cell border lights the next cell too, at a lower score, and at 2-4 px their
+    boxes do not overlap enough for the NMS. Two cars in adjacent cells score alike and both
+    stay. 0 keeps every cell (weights without it read 0); 1 is the "maxpool" rule."""
     flip_test: bool = False
     """Inference (eval mode) runs the network on each frame and its mirror image and merges
     the maps (`model/flip.py`): about twice the network's time. Chosen on validation for the
@@ -86,6 +95,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.peaks not in ("maxpool", "box"):
             raise ValueError(f"peaks must be 'maxpool' or 'box', got {self.peaks!r}")
+        if not 0.0 <= self.peak_ratio <= 1.0:
+            raise ValueError(f"peak_ratio must be in [0, 1], got {self.peak_ratio}")
         if self.frames < 1:
             raise ValueError(f"frames must be >= 1, got {self.frames}")
         if self.graph_window < 0 or (self.graph_window and self.graph_window % 2 == 0):

@@ -17,10 +17,11 @@ AP_SCORE_FLOOR = 0.05
 """Lowest score kept when AP is measured: the precision-recall curve needs the low tail."""
 
 
-def heatmap_peaks(heat: torch.Tensor, kernel: int = 3) -> torch.Tensor:
-    """Keep local maxima of a probability heatmap (max-pool NMS), zero elsewhere."""
+def heatmap_peaks(heat: torch.Tensor, kernel: int = 3, ratio: float = 1.0) -> torch.Tensor:
+    """Keep cells scoring at least `ratio` x the maximum of their neighbourhood in a
+    probability heatmap, zero elsewhere: ratio 1 keeps local maxima (max-pool NMS)."""
     peaks = F.max_pool2d(heat, kernel, stride=1, padding=kernel // 2)
-    return heat * (peaks == heat)
+    return heat * (heat >= ratio * peaks)
 
 
 CANDIDATES = ("scores", "index", "classes", "boxes", "emb")
@@ -32,6 +33,7 @@ def candidates(
     *,
     top_k: int = TOP_K,
     peaks: PeakRule = "maxpool",
+    peak_ratio: float = 0.0,
     down_ratio: int = DOWN_RATIO,
 ) -> tuple[torch.Tensor, ...]:
     """Head maps -> each image's `top_k` best cells, named as CANDIDATES: scores [B, K] sorted
@@ -41,14 +43,17 @@ def candidates(
     The heatmap is padded with `top_k` zero cells before the top-K, so K is `top_k` whatever
     the frame size (an exported graph freezes it); padded cells have class -1.
     `peaks`: "maxpool" keeps cells that are the maximum of their 3x3 neighbourhood (CenterNet);
-    "box" keeps every cell, and `select.select` removes duplicates by box IoU, so two cars in
-    adjacent stride-4 cells (parking slots 3-7 px apart) both survive.
+    "box" keeps every cell scoring at least `peak_ratio` x its 3x3 neighbourhood's best
+    (ModelConfig.peak_ratio), and `select.select` removes duplicates by box IoU, so two cars
+    in adjacent stride-4 cells (parking slots 3-7 px apart) both survive.
     """
     heat = torch.sigmoid(outputs["hm"].float())
     if peaks == "maxpool":
         heat = heatmap_peaks(heat)
     elif peaks != "box":
         raise ValueError(f"peaks must be 'maxpool' or 'box', got {peaks!r}")
+    elif peak_ratio > 0:
+        heat = heatmap_peaks(heat, ratio=peak_ratio)
     # Class, row, column and cell of every heatmap entry as maps of its shape, computed from
     # the tensor itself (not ones_like or Python ints, which tracing freezes into constants),
     # so an exported graph keeps any frame size.
@@ -87,12 +92,15 @@ def decode(
     top_k: int = TOP_K,
     score_threshold: float = SCORE_FLOOR,
     peaks: PeakRule = "maxpool",
+    peak_ratio: float = 0.0,
     down_ratio: int = DOWN_RATIO,
 ) -> list[Detections]:
     """Head maps -> each image's detections: `candidates`, then `select.select`."""
     scores, _, classes, boxes, emb = (
         t.cpu().numpy()
-        for t in candidates(outputs, top_k=top_k, peaks=peaks, down_ratio=down_ratio)
+        for t in candidates(
+            outputs, top_k=top_k, peaks=peaks, peak_ratio=peak_ratio, down_ratio=down_ratio
+        )
     )
     return [
         select(

@@ -56,7 +56,12 @@ class _Candidates(nn.Module):
         self.model, self.top_k, self.peaks = model, top_k, peaks
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return candidates(self.model(frames), top_k=self.top_k, peaks=self.peaks)
+        return candidates(
+            self.model(frames),
+            top_k=self.top_k,
+            peaks=self.peaks,
+            peak_ratio=self.model.cfg.peak_ratio,
+        )
 
 
 def export_onnx(model: TGraM, *, top_k: int, peaks: PeakRule) -> bytes:
@@ -129,7 +134,9 @@ def _checked(onnx: bytes, model: TGraM, top_k: int, peaks: PeakRule) -> OnnxNetw
     for h, w in CHECK_SIZES:
         frames = torch.rand(1, model.cfg.frames, 3, h, w, generator=generator)
         with torch.inference_mode():
-            expected = candidates(eager(frames), top_k=top_k, peaks=peaks)
+            expected = candidates(
+                eager(frames), top_k=top_k, peaks=peaks, peak_ratio=model.cfg.peak_ratio
+            )
         try:
             got = session(frames.numpy())
         except Exception as error:  # onnxruntime's own error types; the message says enough

@@ -16,7 +16,7 @@ from torch import nn
 
 from tgram import __version__, storage
 from tgram.config import ConfigError, from_dict, to_dict
-from tgram.model.config import ModelConfig
+from tgram.model.config import DECODE_SETTINGS, ModelConfig
 from tgram.model.tgram import TGraM
 
 ARCH = "tgram"
@@ -130,3 +130,27 @@ def load_weights(uri: str, device: torch.device | str = "cpu") -> tuple[TGraM, M
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     return model.to(device).eval(), model.cfg
+
+
+def with_decode_settings(uri: str, settings: dict[str, Any], data: bytes | None = None) -> bytes:
+    """The weights file `uri` with DECODE_SETTINGS changed in its config, tensors untouched.
+
+    Other keys describe the tensors, so changing them would make a file that no longer loads
+    or, worse, loads as another network: they are refused."""
+    other = sorted(set(settings) - set(DECODE_SETTINGS))
+    if other:
+        raise ValueError(
+            f"{uri}: {', '.join(other)}: not a decode setting (only {', '.join(DECODE_SETTINGS)} "
+            "can change after training)"
+        )
+    state = read_checkpoint(uri, data)
+    if not isinstance(state, dict) or "config" not in state:
+        raise ValueError(f"{uri}: missing 'config'")
+    config = {**state["config"], **settings}
+    try:
+        from_dict(ModelConfig, config, source=f"{uri} [config]")
+    except (ConfigError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+    buffer = io.BytesIO()
+    torch.save({**state, "config": config}, buffer)
+    return buffer.getvalue()
