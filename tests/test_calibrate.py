@@ -161,3 +161,9 @@ def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     printed = capsys.readouterr().out
     assert "mean of 2 archives" in printed
     assert f"{archive} {other}" in out.read_text().splitlines()[0]
+    # the peak ratio swept beside the thresholds: one model run per value, one table
+    assert main([*args, "--margins", "0", "--peak-ratios", "0,1"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in printed[1:3]]
+    assert sorted(float(r[0]) for r in rows) == [0.0, 1.0]
+    assert printed[-1].startswith(f"best peak_ratio {float(rows[0][0])}: ")

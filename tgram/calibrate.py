@@ -70,6 +70,8 @@ class Candidate:
     mota: float
     idf1: float
     hota: float
+    peak_ratio: float | None = None
+    """The decode's `ModelConfig.peak_ratio` the detections were read with (None: not swept)."""
 
     @property
     def objective(self) -> float:
@@ -165,27 +167,36 @@ def calibrate(
     new_track_margins: Sequence[float] = NEW_TRACK_MARGINS,
     low_det_thresholds: Sequence[float] = LOW_DET_THRESHOLDS,
     min_track_scores: Sequence[float] = MIN_TRACK_SCORES,
+    peak_ratios: Sequence[float] = (),
     match: MatchKind = "iou",
     on_frame: Callable[[], object] | None = None,
 ) -> tuple[TrackerConfig, list[Candidate]]:
     """The best thresholds on one or more labelled archives (videos/<id>.mp4, gt/<id>.txt) and
-    the table, best first."""
+    the table, best first. `peak_ratios`: also try reading the weights' heatmap with each of
+    these `ModelConfig.peak_ratio` values (the model runs once per value); the best one is the
+    table's first row, for `tgram weights --set` to write into the file."""
     roots = [archives] if isinstance(archives, str) else list(archives)
     floor = min([*det_thresholds, *low_det_thresholds])
-    detector = Detector.from_weights(detector_weights, score_threshold=floor)
-    labelled = [
-        _labelled(root.rstrip("/"), detector, on_frame, base.registration) for root in roots
-    ]
-    table = sweep(
-        labelled,
-        base,
-        emb_dim=detector.emb_dim,
-        det_thresholds=det_thresholds,
-        new_track_margins=new_track_margins,
-        low_det_thresholds=low_det_thresholds,
-        min_track_scores=min_track_scores,
-        match=match,
-    )
+    table = []
+    for ratio in peak_ratios or (None,):
+        decode = {} if ratio is None else {"peak_ratio": ratio}
+        detector = Detector.from_weights(detector_weights, decode=decode, score_threshold=floor)
+        labelled = [
+            _labelled(root.rstrip("/"), detector, on_frame, base.registration) for root in roots
+        ]
+        candidates = sweep(
+            labelled,
+            base,
+            emb_dim=detector.emb_dim,
+            det_thresholds=det_thresholds,
+            new_track_margins=new_track_margins,
+            low_det_thresholds=low_det_thresholds,
+            min_track_scores=min_track_scores,
+            match=match,
+        )
+        ratio = detector.model.cfg.peak_ratio
+        table += [replace(c, peak_ratio=ratio) for c in candidates]
+    table.sort(key=lambda c: -c.objective)
     best = table[0]
     return replace(
         base,

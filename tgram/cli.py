@@ -309,7 +309,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     base = load_config(args.config, TrackerConfig)
     frames = sum(
         probe(v).frames for a in args.archive for v in list_videos(f"{a.rstrip('/')}/videos")
-    )
+    ) * max(len(_floats(args.peak_ratios)) if args.peak_ratios else 1, 1)
     bar = _progress("detect", total=frames, unit="frame")
     best, table = calibrate(
         args.archive,
@@ -319,23 +319,30 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         new_track_margins=_floats(args.margins) if args.margins else NEW_TRACK_MARGINS,
         low_det_thresholds=_floats(args.low) if args.low else LOW_DET_THRESHOLDS,
         min_track_scores=_floats(args.track_scores) if args.track_scores else MIN_TRACK_SCORES,
+        peak_ratios=_floats(args.peak_ratios) if args.peak_ratios else (),
         match=args.match,
         on_frame=bar.update,
     )
     bar.close()
     over = f", mean of {len(args.archive)} archives" if len(args.archive) > 1 else ""
     print(
-        f"{'det':>5} {'new':>5} {'low':>5} {'track':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching{over}, best first)"
+        f"{'peaks':>5} {'det':>5} {'new':>5} {'low':>5} {'track':>5} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6}  ({args.match} matching{over}, best first; peaks: peak_ratio)"
     )
     for c in table:
         print(
-            f"{c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.low_det_threshold:5.2f} {c.min_track_score:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
+            f"{c.peak_ratio:5.2f} {c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.low_det_threshold:5.2f} {c.min_track_score:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
         )
     header = f"# tgram calibrate {' '.join(args.archive)} --weights {args.weights}: det/new-track/low/min-track-score thresholds chosen there\n"
     Path(args.out).write_text(header + yaml.safe_dump(to_dict(best), sort_keys=False))
     print(
         f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}, low_det_threshold {best.low_det_threshold}, min_track_score {best.min_track_score}; tracker config written to {args.out}"
     )
+    if args.peak_ratios:
+        weights, ratio = args.weights or "WEIGHTS", table[0].peak_ratio
+        print(
+            f"best peak_ratio {ratio}: the decode setting lives in the weights file, "
+            f"tgram weights {weights} --set peak_ratio={ratio} --out NEW_WEIGHTS writes it there"
+        )
     return 0
 
 
@@ -373,6 +380,11 @@ def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
         "--track-scores",
         help="candidate mean scores below which a whole track is dropped, 0 = off "
         "(default: 0,0.45,0.5)",
+    )
+    p.add_argument(
+        "--peak-ratios",
+        help="also try these ModelConfig.peak_ratio values, comma-separated (box peaks: the "
+        "model runs once per value; default: the weights' own only)",
     )
     p.add_argument(
         "--match",

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -94,10 +94,16 @@ class Detector:
 
     @classmethod
     def from_weights(
-        cls, uri: str, *, device: torch.device | None = None, **kwargs: object
+        cls,
+        uri: str,
+        *,
+        device: torch.device | None = None,
+        decode: dict[str, Any] | None = None,
+        **kwargs: object,
     ) -> Detector:
+        """`decode`: the weights' decode settings to override (`model.weights.load_weights`)."""
         device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        model, _ = load_weights(uri, device=device)
+        model, _ = load_weights(uri, device=device, decode=decode)
         return cls(model, device=device, **kwargs)
 
     @property

@@ -123,27 +123,38 @@ def weights_config(uri: str, data: bytes | None = None) -> ModelConfig:
         raise ValueError(str(exc)) from None
 
 
-def load_weights(uri: str, device: torch.device | str = "cpu") -> tuple[TGraM, ModelConfig]:
-    """Load a weights file (local or s3://) into an eval-mode model."""
+def load_weights(
+    uri: str, device: torch.device | str = "cpu", decode: dict[str, Any] | None = None
+) -> tuple[TGraM, ModelConfig]:
+    """Load a weights file (local or s3://) into an eval-mode model; `decode` overrides its
+    DECODE_SETTINGS (a calibration trying other ones)."""
+    state = read_checkpoint(uri)
+    if decode:
+        state = _with_decode(state, decode, uri)
     try:
-        model = model_from_checkpoint(read_checkpoint(uri), source=uri)
+        model = model_from_checkpoint(state, source=uri)
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     return model.to(device).eval(), model.cfg
 
 
 def with_decode_settings(uri: str, settings: dict[str, Any], data: bytes | None = None) -> bytes:
-    """The weights file `uri` with DECODE_SETTINGS changed in its config, tensors untouched.
+    """The weights file `uri` with DECODE_SETTINGS changed in its config, tensors untouched."""
+    buffer = io.BytesIO()
+    torch.save(_with_decode(read_checkpoint(uri, data), settings, uri), buffer)
+    return buffer.getvalue()
 
-    Other keys describe the tensors, so changing them would make a file that no longer loads
-    or, worse, loads as another network: they are refused."""
+
+def _with_decode(state: dict[str, Any], settings: dict[str, Any], uri: str) -> dict[str, Any]:
+    """`state` with `settings` in its config. Keys outside DECODE_SETTINGS describe the tensors,
+    so changing them would make a file that no longer loads or, worse, loads as another
+    network: they are refused."""
     other = sorted(set(settings) - set(DECODE_SETTINGS))
     if other:
         raise ValueError(
             f"{uri}: {', '.join(other)}: not a decode setting (only {', '.join(DECODE_SETTINGS)} "
             "can change after training)"
         )
-    state = read_checkpoint(uri, data)
     if not isinstance(state, dict) or "config" not in state:
         raise ValueError(f"{uri}: missing 'config'")
     config = {**state["config"], **settings}
@@ -151,6 +162,4 @@ def with_decode_settings(uri: str, settings: dict[str, Any], data: bytes | None 
         from_dict(ModelConfig, config, source=f"{uri} [config]")
     except (ConfigError, ValueError) as exc:
         raise ValueError(str(exc)) from None
-    buffer = io.BytesIO()
-    torch.save({**state, "config": config}, buffer)
-    return buffer.getvalue()
+    return {**state, "config": config}
