@@ -194,8 +194,8 @@ def calibrate(
             min_track_scores=min_track_scores,
             match=match,
         )
-        ratio = detector.model.cfg.peak_ratio
-        table += [replace(c, peak_ratio=ratio) for c in candidates]
+        read_with = detector.model.cfg.peak_ratio  # the weights' own when not swept
+        table += [replace(c, peak_ratio=read_with) for c in candidates]
     table.sort(key=lambda c: -c.objective)
     best = table[0]
     return replace(

@@ -307,9 +307,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from tgram.track.tracker import TrackerConfig
 
     base = load_config(args.config, TrackerConfig)
+    ratios = _floats(args.peak_ratios) if args.peak_ratios else ()
     frames = sum(
         probe(v).frames for a in args.archive for v in list_videos(f"{a.rstrip('/')}/videos")
-    ) * max(len(_floats(args.peak_ratios)) if args.peak_ratios else 1, 1)
+    ) * max(len(ratios), 1)
     bar = _progress("detect", total=frames, unit="frame")
     best, table = calibrate(
         args.archive,
@@ -319,7 +320,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         new_track_margins=_floats(args.margins) if args.margins else NEW_TRACK_MARGINS,
         low_det_thresholds=_floats(args.low) if args.low else LOW_DET_THRESHOLDS,
         min_track_scores=_floats(args.track_scores) if args.track_scores else MIN_TRACK_SCORES,
-        peak_ratios=_floats(args.peak_ratios) if args.peak_ratios else (),
+        peak_ratios=ratios,
         match=args.match,
         on_frame=bar.update,
     )
@@ -337,7 +338,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(
         f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}, low_det_threshold {best.low_det_threshold}, min_track_score {best.min_track_score}; tracker config written to {args.out}"
     )
-    if args.peak_ratios:
+    if ratios:
         weights, ratio = args.weights or "WEIGHTS", table[0].peak_ratio
         print(
             f"best peak_ratio {ratio}: the decode setting lives in the weights file, "
