@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tgram.api import weights_uri
 from tgram.calibrate import CachedVideo, LabelledArchive, sweep
 from tgram.cli import main
 from tgram.config import load_config
@@ -160,7 +161,8 @@ def test_cli_writes_a_tracker_config(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main([*args, "--margins", "0"]) == 0
     printed = capsys.readouterr().out
     assert "mean of 2 archives" in printed
-    assert f"{archive} {other}" in out.read_text().splitlines()[0]
+    header = out.read_text().splitlines()[0]
+    assert f"{archive} {other} --weights {weights_uri(None)}:" in header  # the file, not None
     # the peak ratio swept beside the thresholds: one model run per value, one table
     assert main([*args, "--margins", "0", "--peak-ratios", "0,1"]) == 0
     printed = capsys.readouterr().out.splitlines()

@@ -312,9 +312,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         probe(v).frames for a in args.archive for v in list_videos(f"{a.rstrip('/')}/videos")
     ) * max(len(ratios), 1)
     bar = _progress("detect", total=frames, unit="frame")
+    weights = weights_uri(args.weights)
     best, table = calibrate(
         args.archive,
-        weights_uri(args.weights),
+        weights,
         base,
         det_thresholds=_floats(args.det) if args.det else DET_THRESHOLDS,
         new_track_margins=_floats(args.margins) if args.margins else NEW_TRACK_MARGINS,
@@ -333,13 +334,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(
             f"{c.peak_ratio:5.2f} {c.det_threshold:5.2f} {c.new_track_threshold:5.2f} {c.low_det_threshold:5.2f} {c.min_track_score:5.2f} {c.mota:7.3f} {c.idf1:6.3f} {c.hota:6.3f}"
         )
-    header = f"# tgram calibrate {' '.join(args.archive)} --weights {args.weights}: det/new-track/low/min-track-score thresholds chosen there\n"
+    header = f"# tgram calibrate {' '.join(args.archive)} --weights {weights}: det/new-track/low/min-track-score thresholds chosen there\n"
     Path(args.out).write_text(header + yaml.safe_dump(to_dict(best), sort_keys=False))
     print(
         f"det_threshold {best.det_threshold}, new_track_threshold {best.new_track_threshold}, low_det_threshold {best.low_det_threshold}, min_track_score {best.min_track_score}; tracker config written to {args.out}"
     )
     if ratios:
-        weights, ratio = args.weights or "WEIGHTS", table[0].peak_ratio
+        ratio = table[0].peak_ratio
         print(
             f"best peak_ratio {ratio}: the decode setting lives in the weights file, "
             f"tgram weights {weights} --set peak_ratio={ratio} --out NEW_WEIGHTS writes it there"
