@@ -24,7 +24,7 @@ from tgram.data.tracks import TrackRows
 from tgram.data.video import probe, read_frames, scan_archive
 from tgram.detect import FrameDetector, context_frames, detect_frames
 from tgram.detections import Detections
-from tgram.model.config import CPU_RUNTIME, TOP_K, PeakRule, Runtime
+from tgram.model.config import CPU_RUNTIME, CPU_RUNTIMES, TOP_K, CpuRuntime, PeakRule, Runtime
 from tgram.model.decode import SCORE_FLOOR, decode
 from tgram.model.onnx import int8_network, onnx_network
 from tgram.model.ort import INPUT_MULTIPLE, OnnxDetector
@@ -139,12 +139,10 @@ class Detector:
         return finish(det, width=w, height=h)
 
 
-def _resolve_runtime(
-    runtime: Runtime, device: torch.device
-) -> Literal["eager", "onnxruntime", "int8"]:
+def _resolve_runtime(runtime: Runtime, device: torch.device) -> Literal["eager"] | CpuRuntime:
     if runtime not in get_args(Runtime):
         raise ValueError(f"runtime must be one of {', '.join(get_args(Runtime))}, got {runtime!r}")
-    if runtime in ("onnxruntime", "int8") and device.type != "cpu":
+    if runtime in CPU_RUNTIMES and device.type != "cpu":
         raise ValueError(f"runtime {runtime!r} runs on the CPU, not on {device.type}")
     if runtime == "auto":
         return CPU_RUNTIME if device.type == "cpu" else "eager"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from tgram.classes import CLASS_NAMES
 
@@ -15,7 +15,10 @@ Runtime = Literal["auto", "eager", "onnxruntime", "int8"]
 bf16 autocast, or CPU), ONNX Runtime (CPU only, ~1.5x eager there: tgram.model.onnx), ONNX
 Runtime with the decoder and heads in int8 (CPU only: tgram.model.quantize), or auto:
 CPU_RUNTIME on a CPU, eager on a GPU."""
-CPU_RUNTIME: Literal["onnxruntime", "int8"] = "int8"
+CpuRuntime = Literal["onnxruntime", "int8"]
+CPU_RUNTIMES: tuple[str, ...] = get_args(CpuRuntime)
+"""Runtimes that run only on the CPU (ONNX Runtime's CPU provider): never on GPU actors."""
+CPU_RUNTIME: CpuRuntime = "int8"
 """What `auto` runs on a CPU: the fastest runtime whose accuracy equals eager PyTorch's
 (tests/bench/bench_inference.py): int8 ran 1.9x fp32 ONNX Runtime at mAP@0.5 0.5998 against
 eager's 0.6014, and tracked the validation archives as fp32 did (weights/README.md)."""

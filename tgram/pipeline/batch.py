@@ -48,7 +48,7 @@ from tgram.config import to_dict
 from tgram.data.video import scan_archive
 from tgram.detect import context_frames
 from tgram.faults import crash_env
-from tgram.model.config import Runtime
+from tgram.model.config import CPU_RUNTIMES, Runtime
 from tgram.model.ort import OnnxNetwork
 from tgram.model.weights import read_weights_bytes, weights_config
 from tgram.pipeline.actor import ClipTracker, actor_network
@@ -131,7 +131,7 @@ class BatchConfig:
             raise ValueError(
                 f"runtime: expected one of {', '.join(get_args(Runtime))}, got {self.runtime!r}"
             )
-        if self.runtime in ("onnxruntime", "int8") and self.gpus_per_actor > 0:
+        if self.runtime in CPU_RUNTIMES and self.gpus_per_actor > 0:
             raise ValueError(
                 f"runtime: {self.runtime!r} runs on the CPU; GPU actors need 'eager' or 'auto'"
             )
@@ -182,7 +182,7 @@ def fit_to_cluster(cfg: BatchConfig, resources: dict[str, float]) -> BatchConfig
     if cfg.actors > 0:
         return cfg
     cpus, gpus = float(resources.get("CPU", 1.0)), float(resources.get("GPU", 0.0))
-    on_gpus = gpus >= 1 and cfg.runtime not in ("onnxruntime", "int8")
+    on_gpus = gpus >= 1 and cfg.runtime not in CPU_RUNTIMES
     gpus_per_actor = cfg.gpus_per_actor or (1.0 if on_gpus else 0.0)
     by_cpu = int(cpus // cfg.cpus_per_actor)
     actors = min(by_cpu, int(gpus // gpus_per_actor)) if gpus_per_actor else by_cpu
