@@ -67,8 +67,9 @@ class Prepared:
     def __init__(self, frame: np.ndarray, downscale: int) -> None:
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
         fine = _shrink(grey, downscale)
-        # area averaging twice by integer factors is area averaging once: the coarse copy
-        # from the fine one reads a quarter of the pixels (0.09 against 0.36 ms at 1024x576)
+        # area averaging twice by integer factors is area averaging once (up to the fine
+        # copy's rounding to uint8): the coarse copy from the fine one reads a quarter of the
+        # pixels (0.09 against 0.36 ms at 1024x576; median errors unchanged on validation)
         step = COARSE // downscale if COARSE % downscale == 0 else 0
         self.coarse = (_shrink(fine, step) if step else _shrink(grey, COARSE)).astype(np.float32)
         self.fine = fine.astype(np.float32)
