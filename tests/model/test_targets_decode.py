@@ -59,12 +59,16 @@ def test_tiny_vehicle_gets_a_peak_and_radius_floor() -> None:
     assert t["ids"][0] == 1 and t["ids"][1] == -1
 
 
-def test_max_objects_keeps_the_largest() -> None:
+def test_max_objects_caps_box_targets_not_the_heatmap() -> None:
+    """Past the cap the smallest objects lose box and identity targets, never their peak: a
+    peak left out would be a background cell the network is taught to keep dark."""
     boxes = np.array([[0, 0, 4, 4], [10, 10, 30, 30], [40, 40, 44, 48]], np.float32)
     t = build_targets(
         boxes, np.zeros(3, int), np.arange(3), image_hw=(64, 64), num_classes=1, max_objects=2
     )
     assert t["mask"].sum() == 2 and set(t["ids"].tolist()) == {1, 2}
+    centres = [(0, 0), (5, 5), (10, 11)]  # (x, y) cells of the three boxes at stride 4
+    assert all(t["hm"][0, y, x] == 1.0 for x, y in centres)
 
 
 def test_heatmap_peaks_suppresses_neighbours() -> None:

@@ -63,7 +63,10 @@ def build_targets(
     max_objects: int,
     down_ratio: int = DOWN_RATIO,
 ) -> dict[str, np.ndarray]:
-    """Targets for one image; objects past `max_objects` are dropped (largest kept first).
+    """Targets for one image. Every object gets its heatmap peak; box, offset and identity
+    targets go to the `max_objects` largest only (the per-object tensors have that many
+    rows). A dense 256 px crop of a car park holds over 1,000 cars: leaving the ones past the
+    cap out of the heatmap would teach the network that they are background.
 
     Objects flagged in `ignore` (barely visible) get no positive, no box and no identity: their
     heatmap cells are neither rewarded nor punished.
@@ -94,7 +97,7 @@ def build_targets(
                 IGNORED_PEAK,
             )
     kept = np.flatnonzero(~ignored)
-    order = kept[np.argsort(-area[kept], kind="stable")][:max_objects]
+    order = kept[np.argsort(-area[kept], kind="stable")]
     for k, i in enumerate(order):
         x1, y1, x2, y2 = boxes[i]
         if x2 <= x1 or y2 <= y1:
@@ -102,6 +105,8 @@ def build_targets(
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         ix, iy = int(cx), int(cy)
         draw_gaussian(hm[int(classes[i])], ix, iy, _radius(boxes[i]))
+        if k >= max_objects:
+            continue
         ltrb[k] = (cx - x1, cy - y1, x2 - cx, y2 - cy)
         offset[k] = (cx - ix, cy - iy)
         index[k] = iy * out_w + ix

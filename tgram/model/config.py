@@ -62,7 +62,8 @@ class ModelConfig:
     """Past frames' messages concatenated in time order (t-1 first) instead of averaged
     (weights without it read False): only ordered, the graph can tell where motion goes."""
     max_objects: int = 256
-    """Objects per training crop that get targets (the rest are left out of the losses)."""
+    """Objects per training crop that get box, offset and identity targets (the largest);
+    every object gets its heatmap peak (`data/targets.build_targets`)."""
     size_weight: float = 0.5
     """Weight of the ltrb L1 loss (in stride-4 cells) inside the detection loss. FairMOT's 0.1
     was set for pedestrians tens of cells tall; a 4x8 px car is 1x2 cells, where a fraction
