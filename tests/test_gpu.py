@@ -29,8 +29,8 @@ def test_autocast_inference_keeps_the_fp32_detections() -> None:
     model = TGraM(ModelConfig(emb_dim=16, adversarial=False, graph_window=3), num_ids=4).eval()
     torch.nn.init.normal_(model.graph.out.weight, std=0.05)
     frames = list(np.random.default_rng(0).integers(0, 256, (3, 128, 192, 3), np.uint8))
-    reference = Detector(model, device=torch.device("cpu"), runtime="eager", top_k=20)(frames)
-    on_device = Detector(model, device=DEVICE, runtime="eager", top_k=20)(frames)
+    reference = Detector(model, device=torch.device("cpu"), runtime="eager")(frames)
+    on_device = Detector(model, device=DEVICE, runtime="eager")(frames)
     assert on_device.boxes.shape == reference.boxes.shape
     np.testing.assert_allclose(on_device.scores, reference.scores, atol=0.03)
     np.testing.assert_allclose(on_device.boxes, reference.boxes, atol=1.5)

@@ -112,7 +112,7 @@ def test_fit_checkpoints_resumes_and_exports(archive: Path, tmp_path: Path) -> N
 def test_tracking_writes_the_results_contract(archive: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     result = fit(tiny_config(archive, tmp_path, epochs=1), device=torch.device("cpu"))
-    detector = Detector(result.model, device=torch.device("cpu"), score_threshold=0.0, top_k=20)
+    detector = Detector(result.model, device=torch.device("cpu"), score_threshold=0.0)
     video = str(archive / "videos" / "synth_0000.mp4")
     rows = track_video(
         video,

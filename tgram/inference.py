@@ -24,7 +24,7 @@ from tgram.data.tracks import TrackRows
 from tgram.data.video import probe, read_frames, scan_archive
 from tgram.detect import FrameDetector, context_frames, detect_frames
 from tgram.detections import Detections
-from tgram.model.config import CPU_RUNTIME, CPU_RUNTIMES, TOP_K, CpuRuntime, PeakRule, Runtime
+from tgram.model.config import CPU_RUNTIME, CPU_RUNTIMES, CpuRuntime, PeakRule, Runtime
 from tgram.model.decode import SCORE_FLOOR, decode
 from tgram.model.onnx import int8_network, onnx_network
 from tgram.model.ort import INPUT_MULTIPLE, OnnxDetector
@@ -47,7 +47,6 @@ class Detector:
         model: TGraM,
         *,
         device: torch.device,
-        top_k: int = TOP_K,
         score_threshold: float = SCORE_FLOOR,
         peaks: PeakRule | None = None,
         amp: bool = True,
@@ -55,7 +54,6 @@ class Detector:
     ) -> None:
         self.model = model.eval().to(device)
         self.device = device
-        self.top_k = top_k
         self.score_threshold = score_threshold
         self.peaks = peaks or model.cfg.peaks
         """The model's own rule (`ModelConfig.peaks`) unless given."""
@@ -73,7 +71,7 @@ class Detector:
         """The ONNX Runtime detector of `self.runtime`; under `fallback`, an export that fails
         its check steps down: int8 to fp32 ONNX Runtime, fp32 to eager (returning None)."""
         try:
-            network = onnx_network(self.model, top_k=self.top_k, peaks=self.peaks)
+            network = onnx_network(self.model, peaks=self.peaks)
         except RuntimeError as error:
             if not fallback:
                 raise
@@ -82,7 +80,7 @@ class Detector:
             return None
         if self.runtime == "int8":
             try:
-                network = int8_network(network, top_k=self.top_k)
+                network = int8_network(network)
             except RuntimeError as error:
                 if not fallback:
                     raise
@@ -131,7 +129,6 @@ class Detector:
             outputs = self.network(x[None])
         det = decode(
             outputs,
-            top_k=self.top_k,
             score_threshold=self.score_threshold,
             peaks=self.peaks,
             peak_ratio=self.model.cfg.peak_ratio,

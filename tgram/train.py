@@ -371,7 +371,6 @@ def validate(
         outputs = model(sample["frames"][None].to(device))
         det = decode(
             outputs,
-            top_k=cfg.model.max_objects,
             score_threshold=AP_SCORE_FLOOR,
             peaks=cfg.model.peaks,
             peak_ratio=cfg.model.peak_ratio,

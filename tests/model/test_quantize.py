@@ -17,7 +17,7 @@ import torch
 import tgram.inference
 from tgram.config import load_config
 from tgram.inference import Detector
-from tgram.model.config import TOP_K, ModelConfig
+from tgram.model.config import ModelConfig
 from tgram.model.export_cache import EXPORT_CACHE_ENV, CheckedExports
 from tgram.model.onnx import int8_network, onnx_network
 from tgram.model.ort import OnnxDetector, OnnxNetwork
@@ -45,8 +45,8 @@ def shipped(cache: Path) -> tuple[OnnxNetwork, OnnxNetwork]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(EXPORT_CACHE_ENV, str(cache))
         model, _ = load_weights(str(SHIPPED_WEIGHTS))
-        fp32 = onnx_network(model, top_k=TOP_K, peaks=model.cfg.peaks)
-        return fp32, int8_network(fp32, top_k=TOP_K)
+        fp32 = onnx_network(model, peaks=model.cfg.peaks)
+        return fp32, int8_network(fp32)
 
 
 def _validation_frame() -> np.ndarray:
@@ -90,7 +90,7 @@ def test_a_quantised_graph_that_loses_detections_is_refused(shipped) -> None:
     fp32, _ = shipped
     torch.manual_seed(0)
     untrained = TGraM(ModelConfig(frames=1, graph=False, adversarial=False), num_ids=4).eval()
-    wrong = replace(fp32, onnx=onnx_network(untrained, top_k=TOP_K, peaks="box").onnx)
+    wrong = replace(fp32, onnx=onnx_network(untrained, peaks="box").onnx)
     with pytest.raises(RuntimeError, match=r"int8 export finds \d+ of the fp32 export's"):
         check_quantised(fp32, wrong, calibration_frames(1)[:2], [(64, 96)])
 
@@ -98,13 +98,13 @@ def test_a_quantised_graph_that_loses_detections_is_refused(shipped) -> None:
 def test_the_quantised_export_is_cached_by_the_fp32_bytes(shipped, cache, monkeypatch) -> None:
     fp32, int8 = shipped
     monkeypatch.setenv(EXPORT_CACHE_ENV, str(cache))
-    assert int8_network(fp32, top_k=TOP_K).onnx == int8.onnx  # a hit: the same bytes
+    assert int8_network(fp32).onnx == int8.onnx  # a hit: the same bytes
     exports = CheckedExports()
-    key = exports.key(hashlib.sha256(fp32.onnx).hexdigest(), top_k=TOP_K, int8=True)
+    key = exports.key(hashlib.sha256(fp32.onnx).hexdigest(), int8=True)
     path = (exports.root / key).with_suffix(".onnx")
     assert path.read_bytes() == int8.onnx
     path.write_bytes(b"damaged")  # its recorded SHA-256 no longer matches: made again
-    assert int8_network(fp32, top_k=TOP_K).onnx == int8.onnx
+    assert int8_network(fp32).onnx == int8.onnx
     assert path.read_bytes() == int8.onnx
 
 
@@ -112,7 +112,7 @@ def test_auto_steps_down_to_fp32_when_int8_fails(shipped, cache, monkeypatch, ca
     monkeypatch.setenv(EXPORT_CACHE_ENV, str(cache))
     monkeypatch.setattr(tgram.inference, "CPU_RUNTIME", "int8")
 
-    def fails(network: OnnxNetwork, top_k: int) -> OnnxNetwork:  # injected fault
+    def fails(network: OnnxNetwork) -> OnnxNetwork:  # injected fault
         raise RuntimeError("the int8 export finds 0 of the fp32 export's 10 detections")
 
     monkeypatch.setattr(tgram.inference, "int8_network", fails)
@@ -139,5 +139,5 @@ def test_int8_detector_and_batch_actors_run_the_quantised_export(
     exports = CheckedExports(cache / "records")
     given = actor_network(str(SHIPPED_WEIGHTS), sha, tracker, "int8", 0.0, exports)
     assert isinstance(given, OnnxNetwork) and given.onnx == int8.onnx
-    assert exports.find(sha, top_k=TOP_K, int8=True) == given
-    assert exports.find(sha, top_k=TOP_K) is None  # the fp32 export is another record
+    assert exports.find(sha, int8=True) == given
+    assert exports.find(sha) is None  # the fp32 export is another record

@@ -38,7 +38,7 @@ def test_targets_round_trip_through_decode() -> None:
     classes, ids = np.array([2, 0, 1]), np.array([5, 6, 7])
     t = build_targets(boxes, classes, ids, image_hw=(128, 128), num_classes=3, max_objects=8)
     assert t["hm"].shape == (3, 32, 32) and t["mask"].sum() == 3
-    det = decode(perfect_outputs(t), top_k=20, score_threshold=0.5)[0]
+    det = decode(perfect_outputs(t), score_threshold=0.5)[0]
     order = np.argsort(det.boxes[:, 0])
     assert np.allclose(det.boxes[order], boxes[np.argsort(boxes[:, 0])], atol=1.0)
     assert det.classes[order].tolist() == classes[np.argsort(boxes[:, 0])].tolist()
@@ -69,6 +69,22 @@ def test_max_objects_caps_box_targets_not_the_heatmap() -> None:
     assert t["mask"].sum() == 2 and set(t["ids"].tolist()) == {1, 2}
     centres = [(0, 0), (5, 5), (10, 11)]  # (x, y) cells of the three boxes at stride 4
     assert all(t["hm"][0, y, x] == 1.0 for x, y in centres)
+
+
+def test_a_dense_frame_keeps_every_peak_above_the_floor() -> None:
+    """A 1080p car park holds over 11,000 cars: the candidates grow with the scene (a fixed
+    top 2,000 lost most of them), up to the cap of 1 per CELLS_PER_CANDIDATE cells."""
+    hm = torch.full((2, 3, 272, 480), -9.0)  # a 1088x1920 frame's maps, two images
+    hm[0, 2, ::2, ::2] = 2.0  # 32,640 isolated vehicle peaks, score 0.88
+    hm[1, 0, 5, 7] = 2.0
+    ltrb = torch.full((2, 4, 272, 480), 0.25)  # 2x2 px boxes: no two overlap
+    maps = {"hm": hm, "ltrb": ltrb, "offset": torch.zeros(2, 2, 272, 480)}
+    maps["emb"] = torch.ones(2, 4, 272, 480)
+    dense, sparse = decode(maps, score_threshold=0.5)
+    assert len(dense) == 136 * 240 and set(dense.classes.tolist()) == {2}
+    assert len(sparse) == 1  # the batch's other image: its cells below the floor are dropped
+    hm[0, 2] = 2.0  # every cell scores: the cap holds
+    assert len(decode(maps, score_threshold=0.5, peaks="box")[0]) == 3 * 272 * 480 // 8
 
 
 def test_heatmap_peaks_suppresses_neighbours() -> None:

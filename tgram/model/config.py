@@ -25,8 +25,6 @@ eager's 0.6014, and tracked the validation archives as fp32 did (weights/README.
 DECODE_SETTINGS = ("peaks", "peak_ratio", "flip_test")
 """ModelConfig keys that change how a network's maps are read, not the network: chosen on
 validation after training and written into a weights file (`tgram weights --set`)."""
-TOP_K = 2000
-"""Most detections decoded per image: dense car parks hold over 1,000 objects a frame."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 model built in PyTorch, and each use checks it against eager PyTorch again. A batch driver
 only hands the export to its model actors: for it, `CheckedExports` remembers an export that
 passed the check under the key of the weights file's SHA-256 (which the job computes anyway
-for its run identity; the peak rule is in the file's config), top-K and the torch / ONNX
+for its run identity; the peak rule is in the file's config), the candidate rule and the torch / ONNX
 Runtime versions and opset that the check ran with. On a hit the driver reads two small files
 and builds no model: no torch.load, no eager forward passes (a 40-short-video job's driver:
 1.1-1.25 CPU-s against 1.9-2.0 before; issue 16's driver share). The record holds the export's SHA-256, so a damaged file is a miss, not a
@@ -27,6 +27,9 @@ from tgram.model.ort import OnnxNetwork
 log = logging.getLogger(__name__)
 
 OPSET = 17
+CANDIDATE_RULE = "candidates: score floor input, 1 per 8 cells"
+"""How the graph picks candidates (`decode.candidates`), in every cache key: exports of an
+older rule (a fixed top 2,000 cells) are misses, not wrong networks."""
 EXPORT_CACHE_ENV = "TGRAM_CACHE_DIR"
 """Folder whose `onnx/` holds exported networks (default ~/.cache/tgram); read-only is fine."""
 
@@ -53,18 +56,18 @@ class CheckedExports:
     def __init__(self, root: Path | None = None) -> None:
         self.root = (root or cache_root()) / "checked"
 
-    def key(self, weights_sha256: str, *, top_k: int, int8: bool = False) -> str:
+    def key(self, weights_sha256: str, *, int8: bool = False) -> str:
         """Everything the check's verdict depends on besides the weights' bytes."""
         text = (
-            f"{weights_sha256} top_k {top_k} torch {package_version('torch')} "
+            f"{weights_sha256} {CANDIDATE_RULE} torch {package_version('torch')} "
             f"onnxruntime {package_version('onnxruntime')} opset {OPSET}"
         ) + (" int8" if int8 else "")
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def find(self, weights_sha256: str, *, top_k: int, int8: bool = False) -> OnnxNetwork | None:
+    def find(self, weights_sha256: str, *, int8: bool = False) -> OnnxNetwork | None:
         """The checked export (fp32, or quantised with `int8`) of these weights, or None
         (never checked, or damaged)."""
-        stem = self.root / self.key(weights_sha256, top_k=top_k, int8=int8)
+        stem = self.root / self.key(weights_sha256, int8=int8)
         try:
             record = json.loads(stem.with_suffix(".json").read_text())
             onnx = stem.with_suffix(".onnx").read_bytes()
@@ -86,13 +89,11 @@ class CheckedExports:
         except (KeyError, TypeError, ValueError):
             return None
 
-    def remember(
-        self, weights_sha256: str, network: OnnxNetwork, *, top_k: int, int8: bool = False
-    ) -> None:
+    def remember(self, weights_sha256: str, network: OnnxNetwork, *, int8: bool = False) -> None:
         """Record `network` (checked) for these weights; the record is written last and
         atomically, so a reader sees all of it or a miss. A cache that cannot be written is
         skipped."""
-        stem = self.root / self.key(weights_sha256, top_k=top_k, int8=int8)
+        stem = self.root / self.key(weights_sha256, int8=int8)
         record = {
             "onnx_sha256": hashlib.sha256(network.onnx).hexdigest(),
             "frames": network.frames,

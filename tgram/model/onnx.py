@@ -4,15 +4,15 @@ On CPU, a Detector call (network, peak decoding) with ONNX Runtime took 1/1.5 of
 PyTorch's time at 960x544 on a quiet 2-core machine, and about 1/3.4 beside other work on the
 same cores (PyTorch's threads suffer more from sharing), with the same outputs to float
 rounding (tests/bench/bench_inference.py measures the variants, and detection AP, on the same
-frames). The graph holds the network and its top-K candidate picking
-(`decode.candidates`), so what runs after it (`select`) is numpy and a process given the
+frames). The graph holds the network and its candidate picking (`decode.candidates`, with
+the score floor as a second input), so what runs after it (`select`) is numpy and a process given the
 export (`ort.OnnxNetwork`) needs no torch. The export happens when a Detector is built (a
 batch job: once, in the driver) and is checked against eager PyTorch at two input sizes
 before it is used, so a model the exporter traces wrongly is refused instead of giving other
 detections.
 
 Exports are kept in a cache folder (EXPORT_CACHE_ENV, else ~/.cache/tgram/onnx), named by a
-hash of the weights, the model config, top-K, peak rule and torch version: tracing and
+hash of the weights, the model config, candidate rule, peak rule and torch version: tracing and
 exporting took ~1.5 s of CPU (~80 % of building the runtime), paid by every `tgram track` and
 every batch job. A cached export is checked like a fresh one; one that fails the check is
 exported again. (A batch driver skips even that when its weights file's export passed the
@@ -34,7 +34,13 @@ from torch import nn
 
 from tgram.model.config import PeakRule
 from tgram.model.decode import CANDIDATES, candidates
-from tgram.model.export_cache import OPSET, CheckedExports, cache_root, write_atomic
+from tgram.model.export_cache import (
+    CANDIDATE_RULE,
+    OPSET,
+    CheckedExports,
+    cache_root,
+    write_atomic,
+)
 from tgram.model.ort import OnnxNetwork, OnnxSession, short_reason
 from tgram.model.quantize import calibration_frames, check_quantised, quantise
 from tgram.model.tgram import TGraM
@@ -50,26 +56,30 @@ CHECK_TOLERANCE = 1e-3
 equal."""
 
 
-class _Candidates(nn.Module):
-    def __init__(self, model: TGraM, top_k: int, peaks: PeakRule) -> None:
-        super().__init__()
-        self.model, self.top_k, self.peaks = model, top_k, peaks
+CHECK_FLOOR = 0.0
+"""Score floor of the check: every cell that peak picking keeps (up to the cap) is compared."""
 
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
+
+class _Candidates(nn.Module):
+    def __init__(self, model: TGraM, peaks: PeakRule) -> None:
+        super().__init__()
+        self.model, self.peaks = model, peaks
+
+    def forward(self, frames: torch.Tensor, score_floor: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return candidates(
             self.model(frames),
-            top_k=self.top_k,
+            score_floor=score_floor,
             peaks=self.peaks,
             peak_ratio=self.model.cfg.peak_ratio,
         )
 
 
-def export_onnx(model: TGraM, *, top_k: int, peaks: PeakRule) -> bytes:
-    """The network and its candidate picking as ONNX bytes: input "frames" [1, T, 3, H, W]
-    with H and W free (multiples of 32), outputs CANDIDATES. A copy is exported: tracing may
-    touch the module's state."""
-    traced = _Candidates(copy.deepcopy(model).float().cpu().eval(), top_k, peaks)
-    sample = torch.rand(1, model.cfg.frames, 3, 32, 64)
+def export_onnx(model: TGraM, *, peaks: PeakRule) -> bytes:
+    """The network and its candidate picking as ONNX bytes: inputs "frames" [1, T, 3, H, W]
+    with H and W free (multiples of 32) and "score_floor" (a float32 scalar), outputs
+    CANDIDATES. A copy is exported: tracing may touch the module's state."""
+    traced = _Candidates(copy.deepcopy(model).float().cpu().eval(), peaks)
+    sample = (torch.rand(1, model.cfg.frames, 3, 32, 64), torch.tensor(0.1))
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of torch.export's, which needs
@@ -78,10 +88,10 @@ def export_onnx(model: TGraM, *, top_k: int, peaks: PeakRule) -> bytes:
         warnings.simplefilter("ignore")
         torch.onnx.export(
             traced,
-            (sample,),
+            sample,
             buffer,
             dynamo=False,
-            input_names=["frames"],
+            input_names=["frames", "score_floor"],
             output_names=list(CANDIDATES),
             dynamic_axes={"frames": {3: "height", 4: "width"}},
             opset_version=OPSET,
@@ -89,29 +99,29 @@ def export_onnx(model: TGraM, *, top_k: int, peaks: PeakRule) -> bytes:
     return buffer.getvalue()
 
 
-def onnx_network(model: TGraM, *, top_k: int, peaks: PeakRule) -> OnnxNetwork:
+def onnx_network(model: TGraM, *, peaks: PeakRule) -> OnnxNetwork:
     """`model`'s export, from the cache or made afresh, checked against eager PyTorch (raises
     RuntimeError if they differ)."""
-    path = export_cache_path(model, top_k=top_k, peaks=peaks)
+    path = export_cache_path(model, peaks=peaks)
     cached = _read(path)
     if cached is not None:
         try:
-            return _checked(cached, model, top_k, peaks)
+            return _checked(cached, model, peaks)
         except Exception as error:  # noqa: BLE001 - whatever is wrong with it: export afresh
             log.info("%s: cached export unusable (%s); exporting again", path, error)
-    network = _checked(export_onnx(model, top_k=top_k, peaks=peaks), model, top_k, peaks)
+    network = _checked(export_onnx(model, peaks=peaks), model, peaks)
     _write(path, network.onnx)
     return network
 
 
-def int8_network(fp32: OnnxNetwork, *, top_k: int) -> OnnxNetwork:
-    """The quantised form of a checked fp32 export (whose graph picks `top_k` candidates).
+def int8_network(fp32: OnnxNetwork) -> OnnxNetwork:
+    """The quantised form of a checked fp32 export.
     Quantising and its check take seconds (calibration frames are rendered), so a quantised
     export that passed is recorded in `CheckedExports` under the fp32 export's SHA-256: the
     same fp32 bytes give the same int8 graph and verdict."""
     exports = CheckedExports()
     source = hashlib.sha256(fp32.onnx).hexdigest()
-    found = exports.find(source, top_k=top_k, int8=True)
+    found = exports.find(source, int8=True)
     if found is not None:
         return found
     calibration = calibration_frames(fp32.frames)
@@ -121,11 +131,11 @@ def int8_network(fp32: OnnxNetwork, *, top_k: int) -> OnnxNetwork:
         reason = short_reason(error)
         raise RuntimeError(f"quantising the ONNX export failed ({reason})") from None
     check_quantised(fp32, network, calibration, CHECK_SIZES)
-    exports.remember(source, network, top_k=top_k, int8=True)
+    exports.remember(source, network, int8=True)
     return network
 
 
-def _checked(onnx: bytes, model: TGraM, top_k: int, peaks: PeakRule) -> OnnxNetwork:
+def _checked(onnx: bytes, model: TGraM, peaks: PeakRule) -> OnnxNetwork:
     """`onnx` packed as an OnnxNetwork once its candidates equal eager PyTorch's at
     CHECK_SIZES (neither is the traced size: a shape frozen into the graph shows up)."""
     session = OnnxSession(onnx, threads=torch.get_num_threads())
@@ -135,10 +145,13 @@ def _checked(onnx: bytes, model: TGraM, top_k: int, peaks: PeakRule) -> OnnxNetw
         frames = torch.rand(1, model.cfg.frames, 3, h, w, generator=generator)
         with torch.inference_mode():
             expected = candidates(
-                eager(frames), top_k=top_k, peaks=peaks, peak_ratio=model.cfg.peak_ratio
+                eager(frames),
+                score_floor=CHECK_FLOOR,
+                peaks=peaks,
+                peak_ratio=model.cfg.peak_ratio,
             )
         try:
-            got = session(frames.numpy())
+            got = session(frames.numpy(), CHECK_FLOOR)
         except Exception as error:  # onnxruntime's own error types; the message says enough
             reason = short_reason(error)
             raise RuntimeError(
@@ -156,7 +169,7 @@ def _checked(onnx: bytes, model: TGraM, top_k: int, peaks: PeakRule) -> OnnxNetw
 def _difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     """Largest difference in score, box or embedding between two candidate sets, over the
     scoring cells both picked; infinite if they share under 90 % of them or disagree on a
-    class. Near-equal scores may order or cut the two top-Ks differently, and neighbours
+    class. Near-equal scores may order or cut the two candidate sets differently, and neighbours
     within float rounding of each other may swap which one max-pooling keeps."""
     pa, pb = (np.flatnonzero(x["scores"][0] > 0) for x in (a, b))
     _, ia, ib = np.intersect1d(a["index"][0, pa], b["index"][0, pb], return_indices=True)
@@ -171,10 +184,11 @@ def _difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     )
 
 
-def export_cache_path(model: TGraM, *, top_k: int, peaks: PeakRule) -> Path:
+def export_cache_path(model: TGraM, *, peaks: PeakRule) -> Path:
     """Where the export of `model` is cached: a hash of everything the export depends on."""
     digest = hashlib.sha256(
-        f"{model.cfg!r} top_k {top_k} peaks {peaks} torch {torch.__version__} opset {OPSET}".encode()
+        f"{model.cfg!r} {CANDIDATE_RULE} peaks {peaks} torch {torch.__version__} "
+        f"opset {OPSET}".encode()
     )
     for name, tensor in model.state_dict().items():
         if name.startswith(TRAINING_ONLY):  # started afresh (randomly) by every load

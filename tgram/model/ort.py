@@ -1,6 +1,6 @@
 """The exported network on ONNX Runtime, without torch: what CPU model actors run.
 
-`tgram.model.onnx` (PyTorch) exports the network with its top-K candidate picking, checks the
+`tgram.model.onnx` (PyTorch) exports the network with its candidate picking, checks the
 export against eager PyTorch and packs it as an `OnnxNetwork`; a process given one builds an
 `OnnxDetector` from it with numpy and onnxruntime alone. Importing torch took most of a batch
 model actor's start-up, and a job over many short videos waits for its actors to start.
@@ -47,9 +47,14 @@ def network_input(frames: list[np.ndarray]) -> np.ndarray:
     return np.pad(x, pad)[None]
 
 
+def graph_inputs(x: np.ndarray, score_floor: float) -> dict[str, np.ndarray]:
+    """The export's inputs by name (`onnx.export_onnx`)."""
+    return {"frames": x, "score_floor": np.asarray(score_floor, np.float32)}
+
+
 class OnnxSession:
-    """An ONNX Runtime session over an export: input [1, T, 3, H, W] float32 -> the graph's
-    outputs by name."""
+    """An ONNX Runtime session over an export: input [1, T, 3, H, W] float32 and the lowest
+    score wanted -> the graph's outputs by name."""
 
     def __init__(self, onnx: bytes, threads: int) -> None:
         import onnxruntime
@@ -66,8 +71,8 @@ class OnnxSession:
         )
         self.outputs = [o.name for o in self.session.get_outputs()]
 
-    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        maps = self.session.run(None, {"frames": x})
+    def __call__(self, x: np.ndarray, score_floor: float) -> dict[str, np.ndarray]:
+        maps = self.session.run(None, graph_inputs(x, score_floor))
         return dict(zip(self.outputs, maps, strict=True))
 
 
@@ -95,7 +100,7 @@ class OnnxDetector:
     def __call__(self, frames: list[np.ndarray]) -> Detections:
         """`frames`: RGB uint8 [H, W, 3], current first, then t-1, ... (len == num_frames)."""
         h, w = frames[0].shape[:2]
-        out = self.session(network_input(frames))
+        out = self.session(network_input(frames), self.score_threshold)
         best = Candidates(out["scores"][0], out["classes"][0], out["boxes"][0], out["emb"][0])
         det = select(best, score_threshold=self.score_threshold, peaks=self.network.peaks)
         return finish(det, width=w, height=h)

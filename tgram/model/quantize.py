@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tgram.model.ort import OnnxNetwork, OnnxSession, network_input, short_reason
+from tgram.model.ort import OnnxNetwork, OnnxSession, graph_inputs, network_input, short_reason
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def quantise(network: OnnxNetwork, calibration: Sequence[list[np.ndarray]]) -> O
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             x = next(self.inputs, None)
-            return None if x is None else {"frames": x}
+            return None if x is None else graph_inputs(x, MATCH_SCORE)
 
     with tempfile.TemporaryDirectory(prefix="tgram-int8-") as tmp:
         fp32, prepared, int8 = (Path(tmp) / n for n in ("fp32.onnx", "pre.onnx", "int8.onnx"))
@@ -133,7 +133,7 @@ def check_quantised(
     for h, w in sizes:
         x = np.zeros((1, fp32.frames, 3, h, w), np.float32)
         try:
-            quantised(x)
+            quantised(x, MATCH_SCORE)
         except Exception as error:  # onnxruntime's own error types; the message says enough
             reason = short_reason(error)
             raise RuntimeError(f"the int8 export fails at {h}x{w} ({reason})") from None
@@ -141,7 +141,7 @@ def check_quantised(
     worst = 0.0
     for frames in calibration:
         x = network_input(frames)
-        a, b = reference(x), quantised(x)
+        a, b = reference(x, MATCH_SCORE), quantised(x, MATCH_SCORE - MAX_SCORE_CHANGE)
         keep = np.flatnonzero(a["scores"][0] >= MATCH_SCORE)
         cells_b = {int(i): k for k, i in enumerate(b["index"][0])}
         wanted += len(keep)

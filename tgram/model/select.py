@@ -1,7 +1,7 @@
 """Candidates -> detections: the half of post-processing that needs no torch.
 
 The network side (`decode.candidates`: in PyTorch, or traced into the ONNX graph) picks each
-image's top-K heatmap cells with their boxes and embeddings. What is left (the score
+image's best heatmap cells with their boxes and embeddings. What is left (the score
 threshold, box NMS, float16 rounding of embeddings, clipping to the frame) runs here in numpy,
 so a process that runs the network on ONNX Runtime never imports torch.
 """
@@ -22,8 +22,7 @@ BOX_NMS_IOU = 0.3
 
 @dataclass(frozen=True)
 class Candidates:
-    """One image's top-K cells, best first. Cells padded in to make K (a constant of the
-    exported graph, whatever the frame size) have score 0 and class -1."""
+    """One image's candidate cells, best first; a cell that peak picking suppressed scores 0."""
 
     scores: np.ndarray  # [K] float32, sorted descending
     classes: np.ndarray  # [K] int64
@@ -34,7 +33,7 @@ class Candidates:
 def select(c: Candidates, *, score_threshold: float, peaks: PeakRule) -> Detections:
     """The candidates at or above `score_threshold`; with the "box" peak rule, also without
     the same-class boxes that a higher-scoring one overlaps by more than BOX_NMS_IOU."""
-    keep = np.flatnonzero((c.scores >= score_threshold) & (c.classes >= 0))
+    keep = np.flatnonzero((c.scores >= score_threshold) & (c.scores > 0))
     if peaks == "box":
         keep = keep[box_nms_keep(c.boxes[keep], c.classes[keep], BOX_NMS_IOU)]
     return Detections(

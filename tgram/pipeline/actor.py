@@ -18,7 +18,7 @@ import numpy as np
 from tgram.data.video import read_frames
 from tgram.detect import FrameDetector, detect_frames
 from tgram.faults import Deadline, crash_point
-from tgram.model.config import CPU_RUNTIME, TOP_K, Runtime
+from tgram.model.config import CPU_RUNTIME, Runtime
 from tgram.model.export_cache import CheckedExports
 from tgram.model.ort import OnnxDetector, OnnxNetwork
 from tgram.pipeline.clips import ClipTask, associator_for, one_line
@@ -150,7 +150,7 @@ def actor_network(
         return weights
     exports = exports or CheckedExports()
     int8 = (CPU_RUNTIME if runtime == "auto" else runtime) == "int8"
-    network = exports.find(weights_sha256, top_k=TOP_K, int8=int8)
+    network = exports.find(weights_sha256, int8=int8)
     if network is not None:
         return network
     from tgram.api import load_detector
@@ -158,9 +158,7 @@ def actor_network(
     detector = load_detector(weights, tracker, device="cpu", runtime=runtime)
     if detector.onnx is None:
         return weights
-    exports.remember(
-        weights_sha256, detector.onnx.network, top_k=detector.top_k, int8=detector.runtime == "int8"
-    )
+    exports.remember(weights_sha256, detector.onnx.network, int8=detector.runtime == "int8")
     return detector.onnx.network
 
 
