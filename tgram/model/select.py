@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from tgram.detections import Detections
-from tgram.geometry import iou_matrix, neighbour_pairs
+from tgram.geometry import iou_matrix
 from tgram.model.config import PeakRule
 
 BOX_NMS_IOU = 0.3
@@ -50,14 +51,18 @@ def box_nms_keep(boxes: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarr
     near enough to overlap are compared (a k-d tree finds them): "box" peaks keep every cell
     above the threshold, thousands in a dense frame, and the full matrix grows as its square."""
     keep = np.ones(len(boxes), dtype=bool)
-    if len(boxes) < 2:
-        return keep
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
     extent = (boxes[:, 2:] - boxes[:, :2]).max(axis=1).clip(min=0)
-    rows, cols = neighbour_pairs(centres, (extent + extent.max()) / 2, centres)
-    later = (rows < cols) & (classes[rows] == classes[cols])
-    rows, cols = rows[later], cols[later]
-    keep[cols[iou_matrix(boxes, boxes, (rows, cols)) > iou]] = False
+    for c in np.unique(classes):  # per class: a few airplanes must not widen every car's search
+        (members,) = np.nonzero(classes == c)
+        if len(members) < 2:
+            continue
+        # boxes overlap only if their centres are within the larger extent (Chebyshev)
+        pairs = cKDTree(centres[members]).query_pairs(
+            float(extent[members].max()), p=np.inf, output_type="ndarray"
+        )
+        rows, cols = members[pairs.min(axis=1)], members[pairs.max(axis=1)]
+        keep[cols[iou_matrix(boxes, boxes, (rows, cols)) > iou]] = False
     return keep
 
 
