@@ -1,4 +1,4 @@
-"""Selection after the network (numpy): threshold, padding, box NMS."""
+"""Selection after the network (numpy): threshold, suppressed cells, box NMS."""
 
 from __future__ import annotations
 
@@ -28,14 +28,14 @@ def test_box_nms_equals_the_pairwise_rule_on_crowded_boxes() -> None:
     assert got.tolist() == expected and 0 < got.sum() < 80
 
 
-def test_select_drops_padding_and_low_scores() -> None:
+def test_select_drops_suppressed_cells_and_low_scores() -> None:
     c = Candidates(
         scores=np.array([0.9, 0.5, 0.2, 0.0], np.float32),
-        classes=np.array([1, 0, 0, -1]),
+        classes=np.array([1, 0, 0, 2]),
         boxes=np.array(
             [[0, 0, 4, 8], [10, 10, 14, 18], [20, 20, 24, 28], [0, 0, 0, 0]], np.float32
         ),
         embeddings=np.eye(4, dtype=np.float32),
     )
     assert select(c, score_threshold=0.3, peaks="box").classes.tolist() == [1, 0]
-    assert len(select(c, score_threshold=0.0, peaks="maxpool")) == 3  # never the padded cell
+    assert len(select(c, score_threshold=0.0, peaks="maxpool")) == 3  # never a suppressed cell
