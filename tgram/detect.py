@@ -36,10 +36,10 @@ class FrameDetector(Protocol):
     def __call__(self, frames: list[np.ndarray]) -> Detections: ...
 
 
-def context_frames(num_frames: int) -> int:
+def context_frames(num_frames: int, registration: RegistrationConfig) -> int:
     """Frames before a clip's first that its outputs depend on: the model's T-1 frames of
-    history, and at least the one before it, which the platform registration compares with."""
-    return max(num_frames - 1, 1)
+    history, and the platform registration's keyframe (up to `keyframe_interval` back)."""
+    return max(num_frames - 1, registration.keyframe_interval if registration.enabled else 0)
 
 
 def _timed(
@@ -68,9 +68,9 @@ def detect_frames(
     """Each frame's detections and platform shift from `first_output_frame` on, in order.
 
     Earlier frames only fill the model's history (clip warm-up context) and the registration's
-    previous frame. Before any history exists the first frame is repeated, as in training. A
-    frame's output depends only on it and its T-1 predecessors, so any cut of a video into
-    clips gives the same detections and shifts. `registration` None: no platform motion.
+    keyframe. Before any history exists the first frame is repeated, as in training. A
+    frame's output depends only on it and its `context_frames` predecessors, so any cut of a
+    video into clips gives the same detections and shifts. `registration` None: no platform motion.
     """
     times = times if times is not None else StageTimes()
     history: deque[np.ndarray] = deque(maxlen=detector.num_frames)
@@ -81,7 +81,7 @@ def detect_frames(
         else:
             history.append(frame)
         start = time.perf_counter()
-        shift = motion.shift(frame)
+        shift = motion.shift(frame, index)
         times.registration += time.perf_counter() - start
         if index >= first_output_frame:
             start = time.perf_counter()

@@ -188,7 +188,7 @@ def track_video(
     """Track frames [start, end) of a video; the frames before `start` that its outputs depend
     on (`context_frames`) warm the model and the registration up."""
     fps = probe(uri).fps
-    first = max(0, start - context_frames(detector.num_frames))
+    first = max(0, start - context_frames(detector.num_frames, tracker_config.registration))
     frames = read_frames(uri, first, end)
     return track_frames(
         frames,

@@ -137,7 +137,7 @@ def test_clip_association_stitches_clips_tracked_on_their_own(
     for uri in list_videos(archive / "videos"):
         vid = video_id(uri)
         motion = PlatformMotion()
-        offsets = cumulative_offsets(np.array([motion.shift(f) for _, f in read_frames(uri)]))
+        offsets = cumulative_offsets(np.array([motion.shift(f, i) for i, f in read_frames(uri)]))
         rows = read_trajectories(out, [vid])
         frame = rows["frame"].to_numpy()
         offset = np.stack(

@@ -44,8 +44,8 @@ def view(scene: np.ndarray, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
 @pytest.mark.parametrize("shift", [(0.3, -0.45), (-1.7, 2.2), (7.4, -5.6)])
 def test_recovers_subpixel_and_large_shifts(shift: tuple[float, float]) -> None:
     motion, scene = PlatformMotion(), ground()
-    assert motion.shift(view(scene)).tolist() == [0.0, 0.0]  # the first frame has no predecessor
-    np.testing.assert_allclose(motion.shift(view(scene, *shift)), shift, atol=0.05)
+    assert motion.shift(view(scene), 0).tolist() == [0.0, 0.0]  # the first frame has no predecessor
+    np.testing.assert_allclose(motion.shift(view(scene, *shift), 1), shift, atol=0.05)
 
 
 def test_traffic_barely_pulls_the_estimate() -> None:
@@ -59,19 +59,21 @@ def test_traffic_barely_pulls_the_estimate() -> None:
         cv2.rectangle(image, (x, y), (x + 4, y + 8), tone, -1)
         cv2.rectangle(moved, (x + step, y), (x + step + 4, y + 8), tone, -1)
     motion = PlatformMotion()
-    motion.shift(image)
-    np.testing.assert_allclose(motion.shift(moved), (0.6, 0.25), atol=0.06)
+    motion.shift(image, 0)
+    np.testing.assert_allclose(motion.shift(moved, 1), (0.6, 0.25), atol=0.06)
 
 
 def test_disabled_and_resized_frames_give_no_shift() -> None:
     off = PlatformMotion(RegistrationConfig(enabled=False))
-    off.shift(view(ground()))
-    assert off.shift(view(ground(), 2.0, 0.0)).tolist() == [0.0, 0.0]
+    off.shift(view(ground()), 0)
+    assert off.shift(view(ground(), 2.0, 0.0), 1).tolist() == [0.0, 0.0]
     on = PlatformMotion()
-    on.shift(view(ground()))
-    assert on.shift(view(ground(size=(160, 240)))).tolist() == [0.0, 0.0]
+    on.shift(view(ground()), 0)
+    assert on.shift(view(ground(size=(160, 240))), 1).tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="downscale"):
         RegistrationConfig(downscale=0)
+    with pytest.raises(ValueError, match="keyframe_interval"):
+        RegistrationConfig(keyframe_interval=0)
 
 
 def test_matches_the_renderers_platform_shift(tmp_path: Path) -> None:
@@ -84,28 +86,53 @@ def test_matches_the_renderers_platform_shift(tmp_path: Path) -> None:
     )
     motion = PlatformMotion()
     estimates = np.array(
-        [motion.shift(f) for _, f in read_frames(tmp_path / "videos" / "synth_0000.mp4")]
+        [motion.shift(f, i) for i, f in read_frames(tmp_path / "videos" / "synth_0000.mp4")]
     )
     errors = np.linalg.norm(estimates[1:] - truth, axis=1)
     assert np.abs(truth).max() > 0.3  # the platform did move
     assert np.median(errors) < 0.12 and errors.max() < 0.4
 
 
-@pytest.mark.parametrize("frames", [1, 3])
-def test_a_clip_sees_the_shifts_of_the_whole_video(tmp_path: Path, frames: int) -> None:
+def test_keyframes_stop_the_position_drifting() -> None:
+    """40 noisy frames of a random-walking platform: summed frame-to-frame shifts drift away
+    from the true position as their errors add up; registered against keyframes, the error of
+    a frame's position stays about that of a few pairs."""
+    rng = np.random.default_rng(7)
+    scene = ground(2)
+    steps = rng.normal(0.0, 0.3, (40, 2))
+    steps[0] = 0.0
+    truth = np.cumsum(steps, axis=0)
+    frames = [
+        np.clip(view(scene, *p) + rng.normal(0.0, 10.0, (320, 480, 1)), 0, 255).astype(np.uint8)
+        for p in truth
+    ]
+
+    def position_errors(interval: int) -> np.ndarray:
+        motion = PlatformMotion(RegistrationConfig(keyframe_interval=interval))
+        shifts = np.array([motion.shift(f, i) for i, f in enumerate(frames)])
+        return np.linalg.norm(np.cumsum(shifts, axis=0) - truth, axis=1)
+
+    chained, keyed = position_errors(1), position_errors(8)
+    assert keyed.max() < 0.2, keyed.round(3)
+    assert keyed.mean() < 0.5 * chained.mean(), (keyed.mean(), chained.mean())
+
+
+@pytest.mark.parametrize(("frames", "start"), [(1, 9), (1, 13), (3, 16)])
+def test_a_clip_sees_the_shifts_of_the_whole_video(tmp_path: Path, frames: int, start: int) -> None:
     """A clip read from `context_frames` before its start gets every frame's shift as the
-    whole video does, also for a single-frame model (FairMOT, T=1), which needs no history
-    of its own but whose registration still needs the frame before."""
+    whole video does, wherever it starts between keyframes (8, 16: the start right after a
+    keyframe, between two, on one), also for a single-frame model (FairMOT, T=1), which needs
+    no history of its own but whose registration needs the keyframe before."""
     generate_archive(
-        tmp_path, SynthConfig(width=192, height=128, frames=8, videos=1, seed=3), workers=1
+        tmp_path, SynthConfig(width=192, height=128, frames=20, videos=1, seed=3), workers=1
     )
     uri = str(tmp_path / "videos" / "synth_0000.mp4")
     model = TGraM(ModelConfig(frames=frames, graph=frames > 1, adversarial=False), num_ids=1)
     detector = Detector(model, device=torch.device("cpu"))
     reg = RegistrationConfig()
     whole = {f.index: f.shift for f in detect_frames(read_frames(uri), detector, registration=reg)}
-    start = 4
-    first = max(0, start - context_frames(frames))
+    first = max(0, start - context_frames(frames, reg))
+    assert first > 0  # the clip does not simply start with the video
     clip = detect_frames(
         read_frames(uri, first), detector, first_output_frame=start, registration=reg
     )

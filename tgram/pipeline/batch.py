@@ -304,7 +304,7 @@ def _run_batch(
             fn_kwargs=dict(
                 clip_frames=cfg.clip_frames,
                 overlap=cfg.overlap if by_clip else 0,
-                context=context_frames(model.frames),
+                context=context_frames(model.frames, cfg.tracker.registration),
             ),
             # Probing reads a container header: I/O, not CPU. Reserving a CPU would deadlock
             # the job when the tracker actors hold every CPU of the cluster; without a pool
