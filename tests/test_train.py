@@ -172,6 +172,22 @@ def test_reid_labels_are_capped_per_crop(archive: Path, tmp_path: Path) -> None:
     assert max(counts) == 1 and max(boxes) > 1  # every object still a detection target
 
 
+def test_objects_that_do_not_show_are_ignored(archive: Path, tmp_path: Path) -> None:
+    """`data.min_contrast`: a box that stands out of its surroundings by less counts as
+    invisible: no positive, no box target, not scored in validation (here every box, with an
+    unreachable threshold, against none without it)."""
+    cfg = tiny_config(archive, tmp_path)
+    plain, plain_val = build_datasets(cfg)
+    blind, blind_val = build_datasets(replace(cfg, data=replace(cfg.data, min_contrast=1e9)))
+    assert sum(int(plain[i]["mask"].sum()) for i in range(len(plain))) > 0
+    assert sum(int(blind[i]["mask"].sum()) for i in range(len(blind))) == 0
+    assert all(float(blind[i]["hm"].max()) < 1.0 for i in range(len(blind)))
+    assert sum(len(plain_val.ground_truth(i).boxes) for i in range(len(plain_val))) > 0
+    assert sum(len(blind_val.ground_truth(i).boxes) for i in range(len(blind_val))) == 0
+    with pytest.raises(ValueError, match="min_contrast"):
+        replace(cfg.data, min_contrast=3.0, min_visibility=0.0)
+
+
 def test_init_weights_starts_a_run_from_other_weights(archive: Path, tmp_path: Path) -> None:
     base = fit(tiny_config(archive, tmp_path / "a"), device=torch.device("cpu"))
     weights = export_weights(base, str(tmp_path / "base.pt"))

@@ -218,6 +218,7 @@ def build_datasets(cfg: TrainConfig) -> tuple[MultiFrameDataset, MultiFrameDatas
         max_objects=cfg.model.max_objects,
         frame_stride=cfg.data.frame_stride,
         min_visibility=cfg.data.min_visibility,
+        min_contrast=cfg.data.min_contrast,
         seed=cfg.seed,
     )
     steps = cfg.optim.steps_per_epoch

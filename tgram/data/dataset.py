@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from tgram.data.augment import AugmentConfig, crop_boxes, crop_frames, draw_geometry, jitter_style
+from tgram.data.contrast import box_contrast
 from tgram.data.targets import build_targets
 from tgram.detection_metrics import ImageGroundTruth
 
@@ -42,6 +43,11 @@ class DataConfig:
     min_visibility: float = 0.3
     """Objects less visible than this (occluded in the gt, or cut by the crop) are neither
     positives nor negatives: the heatmap loss ignores their cells."""
+    min_contrast: float = 0.0
+    """Objects whose box differs from the 3 px around it by less than this many grey levels in
+    every channel (`data.contrast.box_contrast`, on the crop before the photometric jitter) count
+    as invisible: the training renderer paints some cars in the asphalt's colour, which teach
+    parking rows, not cars. 0: off (every recipe before 2026-11-30)."""
     reid_objects: int = 32
     """Objects per crop (drawn at random) whose identity enters the ReID loss. The identity
     classifier has one output per identity in the archive (~100k in a dense one), so its cost
@@ -59,6 +65,12 @@ class DataConfig:
             raise ValueError(f"data.reid_objects must be >= 1, got {self.reid_objects}")
         if not 0 <= self.min_visibility <= 1:
             raise ValueError(f"data.min_visibility must be in [0, 1], got {self.min_visibility}")
+        if self.min_contrast < 0 or (self.min_contrast > 0 and self.min_visibility <= 0):
+            raise ValueError(
+                f"data.min_contrast must be >= 0 and, when set, needs data.min_visibility > 0 "
+                f"(objects that do not show are ignored as invisible), got {self.min_contrast} "
+                f"and {self.min_visibility}"
+            )
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,7 @@ class MultiFrameDataset(Dataset):
         augment: AugmentConfig | None,
         frame_stride: int = 1,
         min_visibility: float = 0.0,
+        min_contrast: float = 0.0,
         reid_objects: int | None = None,
         samples_per_epoch: int | None = None,
         seed: int = 0,
@@ -172,6 +185,7 @@ class MultiFrameDataset(Dataset):
         self.photometric = augment is not None
         self.frame_stride = frame_stride
         self.min_visibility = min_visibility
+        self.min_contrast = min_contrast
         self.reid_objects = reid_objects
         self.samples_per_epoch = samples_per_epoch
         self.seed = seed
@@ -234,9 +248,11 @@ class MultiFrameDataset(Dataset):
             rng, frames[0].shape[:2], self.input_size, ann.boxes, ann.classes, self.augment, moving
         )
         crops = crop_frames(frames, geometry)
-        if self.photometric:
-            crops = jitter_style(crops, rng, self.augment)
         boxes, inside = crop_boxes(ann.boxes, geometry)
         keep = inside > 0
-        visible = (ann.visibility * inside)[keep]
-        return crops, boxes[keep], ann.classes[keep], ann.ids[keep], visible
+        boxes, visible = boxes[keep], (ann.visibility * inside)[keep]
+        if self.min_contrast > 0:
+            visible = np.where(box_contrast(crops[0], boxes) >= self.min_contrast, visible, 0.0)
+        if self.photometric:
+            crops = jitter_style(crops, rng, self.augment)
+        return crops, boxes, ann.classes[keep], ann.ids[keep], visible
