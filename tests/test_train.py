@@ -178,7 +178,8 @@ def test_objects_that_do_not_show_are_ignored(archive: Path, tmp_path: Path) -> 
     unreachable threshold, against none without it)."""
     cfg = tiny_config(archive, tmp_path)
     plain, plain_val = build_datasets(cfg)
-    blind, blind_val = build_datasets(replace(cfg, data=replace(cfg.data, min_contrast=1e9)))
+    every_class = replace(cfg.data, min_contrast=1e9, contrast_classes=cfg.model.classes)
+    blind, blind_val = build_datasets(replace(cfg, data=every_class))
     assert sum(int(plain[i]["mask"].sum()) for i in range(len(plain))) > 0
     assert sum(int(blind[i]["mask"].sum()) for i in range(len(blind))) == 0
     assert all(float(blind[i]["hm"].max()) < 1.0 for i in range(len(blind)))
@@ -186,6 +187,21 @@ def test_objects_that_do_not_show_are_ignored(archive: Path, tmp_path: Path) -> 
     assert sum(len(blind_val.ground_truth(i).boxes) for i in range(len(blind_val))) == 0
     with pytest.raises(ValueError, match="min_contrast"):
         replace(cfg.data, min_contrast=3.0, min_visibility=0.0)
+    with pytest.raises(ValueError, match="data.contrast_classes: unknown class 'car'"):
+        replace(cfg.data, contrast_classes=("car",))
+
+
+def test_only_the_contrast_classes_are_judged(archive: Path, tmp_path: Path) -> None:
+    """An airplane's box is mostly ground around its cross: `contrast_classes` (vehicles by
+    default) keeps the other classes out of the rule."""
+    cfg = tiny_config(archive, tmp_path)
+    data = replace(cfg.data, min_contrast=1e9, contrast_classes=("airplane", "ship"))
+    train, _ = build_datasets(replace(cfg, data=data))
+    vehicle = cfg.model.classes.index("vehicle")
+    seen = [train._crop(i) for i in range(len(train))]
+    kept = np.concatenate([visible[classes == vehicle] for _, _, classes, _, visible in seen])
+    dropped = np.concatenate([visible[classes != vehicle] for _, _, classes, _, visible in seen])
+    assert len(kept) and (kept > 0).any() and len(dropped) and (dropped == 0).all()
 
 
 def test_init_weights_starts_a_run_from_other_weights(archive: Path, tmp_path: Path) -> None:

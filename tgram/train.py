@@ -219,6 +219,9 @@ def build_datasets(cfg: TrainConfig) -> tuple[MultiFrameDataset, MultiFrameDatas
         frame_stride=cfg.data.frame_stride,
         min_visibility=cfg.data.min_visibility,
         min_contrast=cfg.data.min_contrast,
+        contrast_classes=[
+            cfg.model.classes.index(n) for n in cfg.data.contrast_classes if n in cfg.model.classes
+        ],
         seed=cfg.seed,
     )
     steps = cfg.optim.steps_per_epoch

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from tgram.classes import check_class_names
 from tgram.data.augment import AugmentConfig, crop_boxes, crop_frames, draw_geometry, jitter_style
 from tgram.data.contrast import box_contrast
 from tgram.data.targets import build_targets
@@ -48,6 +49,9 @@ class DataConfig:
     every channel (`data.contrast.box_contrast`, on the crop before the photometric jitter) count
     as invisible: the training renderer paints some cars in the asphalt's colour, which teach
     parking rows, not cars. 0: off (every recipe before 2026-11-30)."""
+    contrast_classes: tuple[str, ...] = ("vehicle",)
+    """The classes `min_contrast` judges. A box's mean is a car's colour, but mostly ground for
+    an airplane's cross: judged alike, most airplanes read as invisible."""
     reid_objects: int = 32
     """Objects per crop (drawn at random) whose identity enters the ReID loss. The identity
     classifier has one output per identity in the archive (~100k in a dense one), so its cost
@@ -65,6 +69,8 @@ class DataConfig:
             raise ValueError(f"data.reid_objects must be >= 1, got {self.reid_objects}")
         if not 0 <= self.min_visibility <= 1:
             raise ValueError(f"data.min_visibility must be in [0, 1], got {self.min_visibility}")
+        if self.contrast_classes:
+            check_class_names(self.contrast_classes, "data.contrast_classes")
         if self.min_contrast < 0 or (self.min_contrast > 0 and self.min_visibility <= 0):
             raise ValueError(
                 f"data.min_contrast must be >= 0 and, when set, needs data.min_visibility > 0 "
@@ -172,6 +178,7 @@ class MultiFrameDataset(Dataset):
         frame_stride: int = 1,
         min_visibility: float = 0.0,
         min_contrast: float = 0.0,
+        contrast_classes: Seq[int] = (),
         reid_objects: int | None = None,
         samples_per_epoch: int | None = None,
         seed: int = 0,
@@ -186,6 +193,7 @@ class MultiFrameDataset(Dataset):
         self.frame_stride = frame_stride
         self.min_visibility = min_visibility
         self.min_contrast = min_contrast
+        self.contrast_classes = np.asarray(contrast_classes, np.int64)
         self.reid_objects = reid_objects
         self.samples_per_epoch = samples_per_epoch
         self.seed = seed
@@ -250,9 +258,11 @@ class MultiFrameDataset(Dataset):
         crops = crop_frames(frames, geometry)
         boxes, inside = crop_boxes(ann.boxes, geometry)
         keep = inside > 0
-        boxes, visible = boxes[keep], (ann.visibility * inside)[keep]
+        boxes, classes, visible = boxes[keep], ann.classes[keep], (ann.visibility * inside)[keep]
         if self.min_contrast > 0:
-            visible = np.where(box_contrast(crops[0], boxes) >= self.min_contrast, visible, 0.0)
+            judged = np.isin(classes, self.contrast_classes)
+            faint = box_contrast(crops[0], boxes) < self.min_contrast
+            visible = np.where(judged & faint, 0.0, visible)
         if self.photometric:
             crops = jitter_style(crops, rng, self.augment)
-        return crops, boxes, ann.classes[keep], ann.ids[keep], visible
+        return crops, boxes, classes, ann.ids[keep], visible
