@@ -2,9 +2,10 @@
 
 The training renderer paints many cars in the colour of the asphalt they park on, with no edge
 or shadow that shows at the sensor's blur: their gt box is a car, the pixels are bare ground.
-Taught as positives, they make parking rows themselves evidence of cars, which fires on empty
-slots. A box whose mean colour differs from the ring around it by less than a few grey levels
-(in every channel) shows nothing a detector could see.
+Taught as positives, they can only teach the parking row around them as evidence of a car;
+the shipped weights fire on empty slots, which is the reading `data.min_contrast` tests (not yet
+measured). A box whose mean colour differs from the ring around it by less than a few grey
+levels (in every channel) shows nothing a detector could see.
 """
 
 from __future__ import annotations

@@ -47,8 +47,9 @@ class DataConfig:
     min_contrast: float = 0.0
     """Objects whose box differs from the 3 px around it by less than this many grey levels in
     every channel (`data.contrast.box_contrast`, on the crop before the photometric jitter) count
-    as invisible: the training renderer paints some cars in the asphalt's colour, which teach
-    parking rows, not cars. 0: off (every recipe before 2026-11-30)."""
+    as invisible: the training renderer paints some cars in the asphalt's colour, which can only
+    teach parking rows, not cars (a reading still to be measured: configs/train/synth_t3_vis.yaml).
+    0: off (every recipe before 2026-11-30)."""
     contrast_classes: tuple[str, ...] = ("vehicle",)
     """The classes `min_contrast` judges. A box's mean is a car's colour, but mostly ground for
     an airplane's cross: judged alike, most airplanes read as invisible."""
