@@ -184,3 +184,37 @@ def test_weights_takes_a_decode_setting_and_keeps_the_tensors(
         assert main(["weights", str(source), "--set", setting, "--out", str(changed)]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
+
+
+def test_weights_averages_files_of_one_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from tgram.model.config import ModelConfig
+    from tgram.model.tgram import TGraM
+    from tgram.model.weights import read_checkpoint, save_weights
+
+    cfg = ModelConfig(frames=1, graph=False, adversarial=False, emb_dim=8, peaks="box")
+    paths = [tmp_path / f"w{i}.pt" for i in range(2)]
+    for seed, path in enumerate(paths):
+        torch.manual_seed(seed)
+        save_weights(str(path), TGraM(cfg, num_ids=3), cfg, {})
+    soup = tmp_path / "soup.pt"
+    assert (
+        main(["weights", str(paths[0]), "--average-with", str(paths[1]), "--out", str(soup)]) == 0
+    )
+    assert f"wrote {soup}" in capsys.readouterr().out
+    a, b, mean = (read_checkpoint(str(p))["state_dict"] for p in (*paths, soup))
+    floats = [k for k, t in a.items() if t.is_floating_point()]
+    assert any(not torch.equal(a[k], b[k]) for k in floats)
+    for k in floats:
+        expected = ((a[k].float() + b[k].float()) / 2).to(a[k].dtype)
+        assert mean[k].dtype == a[k].dtype and torch.equal(mean[k], expected), k
+    # another network (a wider embedding) is a one-line error naming the file and the key
+    other_cfg = ModelConfig(frames=1, graph=False, adversarial=False, emb_dim=16, peaks="box")
+    other = tmp_path / "other.pt"
+    save_weights(str(other), TGraM(other_cfg, num_ids=3), other_cfg, {})
+    assert main(["weights", str(paths[0]), "--average-with", str(other), "--out", str(soup)]) == 2
+    err = capsys.readouterr().err
+    assert f"{other}: another network" in err and "emb_dim" in err and err.count("\n") == 1

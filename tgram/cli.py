@@ -433,11 +433,16 @@ def cmd_weights(args: argparse.Namespace) -> int:
     import hashlib
 
     from tgram import storage
-    from tgram.model.weights import read_checkpoint, with_decode_settings
+    from tgram.model.weights import averaged_weights, read_checkpoint, with_decode_settings
 
-    if args.set and not args.out:
-        raise ValueError("--set needs --out (the file to write; it may be WEIGHTS itself)")
-    data = storage.read_bytes(args.weights)
+    if (args.set or args.average_with) and not args.out:
+        raise ValueError(
+            "--set and --average-with need --out (the file to write; it may be WEIGHTS itself)"
+        )
+    if args.average_with:
+        data = averaged_weights([args.weights, *args.average_with])
+    else:
+        data = storage.read_bytes(args.weights)
     if args.set:
         settings = {}
         for item in args.set:
@@ -446,6 +451,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
                 raise ValueError(f"--set: expected KEY=VALUE, got {item!r}")
             settings[key] = yaml.safe_load(value)
         data = with_decode_settings(args.weights, settings, data)
+    if args.out:
         storage.write_bytes(args.out, data)
     state = read_checkpoint(args.weights, data)
     shown = {
@@ -468,6 +474,13 @@ def _weights_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="change a decode setting (peaks, peak_ratio, flip_test; repeatable): the tensors "
         "stay, so a setting chosen on validation travels with the file",
+    )
+    p.add_argument(
+        "--average-with",
+        action="append",
+        metavar="OTHER",
+        help="average WEIGHTS with these files of the same network (repeatable; a model soup "
+        "of fine-tunes from one start); config and decode settings are WEIGHTS'",
     )
     p.add_argument("--out", help="where to write the changed file (local or s3://)")
 
@@ -729,7 +742,8 @@ COMMANDS: dict[str, tuple[str, Handler, Arguments]] = {
         _calibrate_arguments,
     ),
     "weights": (
-        "show a weights file's config and SHA-256, or write it with decode settings changed",
+        "show a weights file's config and SHA-256, or write it with decode settings changed or "
+        "averaged with other files of the same network",
         cmd_weights,
         _weights_arguments,
     ),

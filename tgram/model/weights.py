@@ -9,6 +9,7 @@ for a dense archive's 100k, and useless on other videos); a training checkpoint 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -143,6 +144,47 @@ def with_decode_settings(uri: str, settings: dict[str, Any], data: bytes | None 
     buffer = io.BytesIO()
     torch.save(_with_decode(read_checkpoint(uri, data), settings, uri), buffer)
     return buffer.getvalue()
+
+
+def averaged_weights(uris: Sequence[str]) -> bytes:
+    """The uniform average of weights files of one network, as a weights file: a "model soup"
+    (Wortsman et al., ICML 2022), which for fine-tunes of one start can keep what each learned.
+    Config, decode settings and version are the first file's; integer tensors (BatchNorm's step
+    counts) too; the average is taken in fp32 and stored in each tensor's own dtype."""
+    if len(uris) < 2:
+        raise ValueError(f"averaging needs at least two weights files, got {len(uris)}")
+    states = [read_checkpoint(uri) for uri in uris]
+    for uri, state in zip(uris, states, strict=True):
+        if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict):
+            raise ValueError(f"{uri}: missing 'state_dict'")
+    first, tensors = states[0], states[0]["state_dict"]
+    for uri, state in zip(uris[1:], states[1:], strict=True):
+        ours, theirs = _network_config(first), _network_config(state)
+        if ours != theirs:
+            key = next(k for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k))
+            raise ValueError(
+                f"{uri}: another network than {uris[0]} (config {key}: {theirs.get(key)!r} "
+                f"against {ours.get(key)!r})"
+            )
+        other = state["state_dict"]
+        if other.keys() != tensors.keys() or any(
+            other[k].shape != v.shape for k, v in tensors.items()
+        ):
+            raise ValueError(f"{uri}: its tensors do not match those of {uris[0]}")
+    averaged = {
+        k: (sum(s["state_dict"][k].float() for s in states) / len(states)).to(v.dtype)
+        if v.is_floating_point()
+        else v
+        for k, v in tensors.items()
+    }
+    buffer = io.BytesIO()
+    torch.save({**first, "state_dict": averaged, "metrics": {}}, buffer)
+    return buffer.getvalue()
+
+
+def _network_config(state: dict[str, Any]) -> dict[str, Any]:
+    """The config keys that describe the tensors (all but the decode settings)."""
+    return {k: v for k, v in state.get("config", {}).items() if k not in DECODE_SETTINGS}
 
 
 def _with_decode(state: dict[str, Any], settings: dict[str, Any], uri: str) -> dict[str, Any]:
