@@ -48,8 +48,9 @@ class DataConfig:
     """Objects whose box differs from the 3 px around it by less than this many grey levels in
     every channel (`data.contrast.box_contrast`, on the crop before the photometric jitter) count
     as invisible: the training renderer paints some cars in the asphalt's colour, which can only
-    teach parking rows, not cars (a reading still to be measured: configs/train/synth_t3_vis.yaml).
-    0: off (every recipe before 2026-11-30)."""
+    teach parking rows, not cars. Measured with 3 (configs/train/synth_t3_vis.yaml): the false
+    tracks on empty parking slots went, and imagery whose cars stand out little lost recall
+    (weights/experimental/README.md, tgram_t3_vis.pt). 0: off (every shipped recipe)."""
     contrast_classes: tuple[str, ...] = ("vehicle",)
     """The classes `min_contrast` judges. A box's mean is a car's colour, but mostly ground for
     an airplane's cross: judged alike, most airplanes read as invisible."""
