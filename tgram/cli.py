@@ -112,6 +112,37 @@ def _synth_heldout_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
 
 
+def cmd_synth_altstyle(args: argparse.Namespace) -> int:
+    from tgram.altstyle import AltStyleConfig, generate_altstyle_archive
+    from tgram.config import load_config
+
+    cfg = load_config(
+        args.config, AltStyleConfig, _given(args, "videos", "frames", "width", "height", "seed")
+    )
+    bar = _progress("synth-altstyle", total=cfg.videos * cfg.frames, unit="frame")
+    ids = generate_altstyle_archive(args.out, cfg, progress=bar.update)
+    bar.close()
+    print(
+        f"wrote {len(ids)} alternative-style videos ({cfg.width}x{cfg.height}, {cfg.frames} frames; validation) to {args.out}"
+    )
+    return 0
+
+
+def _synth_altstyle_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = "A third independent renderer (tgram.altstyle) for validation archives that the training renderer cannot look like."
+    p.add_argument("out", help="output directory (videos/, gt/, meta/, speeds/), local or s3://")
+    p.add_argument(
+        "--config",
+        default=str(CONFIGS / "altstyle" / "default.yaml"),
+        help="alternative-style YAML (default: %(default)s)",
+    )
+    p.add_argument("--videos", type=int, help="number of videos")
+    p.add_argument("--frames", type=int, help="frames per video")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--seed", type=int)
+
+
 def cmd_gen_labels(args: argparse.Namespace) -> int:
     from tgram.data.formats import gen_labels
 
@@ -715,6 +746,11 @@ COMMANDS: dict[str, tuple[str, Handler, Arguments]] = {
         "generate a held-out style family of synthetic video with exact ground truth (evaluation only)",
         cmd_synth_heldout,
         _synth_heldout_arguments,
+    ),
+    "synth-altstyle": (
+        "generate a third, independent style of synthetic video with exact ground truth (validation)",
+        cmd_synth_altstyle,
+        _synth_altstyle_arguments,
     ),
     "gen-labels": (
         "convert an AIR-MOT/MOTChallenge tree into labels_with_ids + dataset JSON",

@@ -289,6 +289,7 @@ def test_shares_no_code_with_the_training_renderer() -> None:
     allowed = {
         "tgram.data.formats",
         "tgram.data.meta",
+        "tgram.data.rendered",
         "tgram.data.video",
         "tgram.classes",
         "tgram.storage",

@@ -19,19 +19,15 @@ positions (static objects: 0), written to speeds/<id>.csv (tgram.data.formats).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path as FilePath
 
 import numpy as np
 
-from tgram import storage
 from tgram.classes import gt_class_id
-from tgram.data.formats import GT_DTYPE, POSITION_DTYPE, speed_truth, write_gt, write_speed_truth
-from tgram.data.meta import platform_shift, video_meta_record
-from tgram.data.video import VideoWriter
+from tgram.data.formats import GT_DTYPE, POSITION_DTYPE, speed_truth
+from tgram.data.rendered import imaginary_meta, write_rendered_video
 from tgram.heldout.camera import Sensor
 from tgram.heldout.config import HeldoutConfig
 from tgram.heldout.objects import Shape, Stamp, composite, stamp, window
@@ -44,8 +40,6 @@ _SALT = 0x4E1D0
 """Mixed into every seed, so a held-out seed never replays another generator's stream."""
 CRS = "EPSG:32633"
 """A fixed, fake UTM zone: the scenes are imaginary places."""
-ENCODER_THREADS = 1
-"""x264 output depends on its thread count: one thread keeps the frames reproducible."""
 
 Track = tuple[int, int, Shape, float, float]
 """(lane index, gt id, shape, arc length, speed) of one mover in one frame."""
@@ -276,22 +270,18 @@ def heldout_meta(
 ) -> dict[str, object]:
     """Timing and a north-up geotransform at the video's GSD in a fixed fake UTM zone, and
     the platform motion of its `offsets` (camera.platform_offsets)."""
-    x0 = round(float(rng.uniform(300_000, 700_000)), 2)
-    y0 = round(float(rng.uniform(4_000_000, 5_000_000)), 2)
-    day = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 366)))
-    start = (day + timedelta(hours=float(rng.uniform(8.5, 11.0)))).replace(microsecond=0)
-    meta = video_meta_record(
+    meta = imaginary_meta(
         video_id,
+        rng,
         fps=cfg.fps,
-        width=cfg.width,
-        height=cfg.height,
+        size=(cfg.width, cfg.height),
         frames=cfg.frames,
-        start=start,
         crs=CRS,
-        origin_xy=(x0, y0),
+        year=2024,
+        hours=(8.5, 11.0),
         gsd_m=style.gsd_m,
         place=style.palette.place,
-        platform_shift_px=platform_shift(offsets),
+        offsets=offsets,
     )
     return {**meta, "style": style.meta}
 
@@ -305,32 +295,20 @@ def generate_heldout_archive(
     speeds/<id>.csv (formats.write_speed_truth).
     `progress(n)` is called as n more frames are done.
     """
-    out = str(out)
     ids = []
     for index in range(cfg.videos):
         video = HeldoutVideo(cfg, index)
-        rows = []
-        uri = storage.join(out, "videos", f"{video.video_id}.mp4")
-        with VideoWriter(
-            uri,
+        write_rendered_video(
+            str(out),
+            video.video_id,
+            video.frames(),
             fps=cfg.fps,
-            width=cfg.width,
-            height=cfg.height,
+            size=(cfg.width, cfg.height),
             crf=cfg.crf,
             preset=cfg.preset,
-            threads=ENCODER_THREADS,
-        ) as writer:
-            for image, gt in video.frames():
-                writer.write(image)
-                rows.append(gt)
-                if progress:
-                    progress(1)
-        gt = np.concatenate(rows)
-        write_gt(storage.join(out, "gt", f"{video.video_id}.txt"), gt)
-        write_speed_truth(
-            storage.join(out, "speeds", f"{video.video_id}.csv"), video.speed_truth(gt)
+            speeds=video.speed_truth,
+            meta=video.meta,
+            progress=progress,
         )
-        meta = (json.dumps(video.meta, indent=2) + "\n").encode()
-        storage.write_bytes(storage.join(out, "meta", f"{video.video_id}.json"), meta)
         ids.append(video.video_id)
     return ids
