@@ -123,6 +123,25 @@ def test_noise_is_drawn_per_frame() -> None:
     assert not np.array_equal(out[0], out[1]) and abs(float(out.mean()) - 128) < 1
 
 
+def test_haze_lowers_contrast_toward_the_airlight() -> None:
+    frame = np.zeros((1, 16, 16, 3), np.uint8)
+    frame[0, :, 8:] = 255
+    cfg = replace(AugmentConfig.none(), haze=0.4)
+    spans = []
+    for seed in range(20):
+        out = jitter_style(frame, np.random.default_rng(seed), cfg).astype(int)
+        span = out[0, :, 8:].mean() - out[0, :, :8].mean()
+        assert 0.6 * 255 - 1 <= span <= 255
+        # the dark half lifts toward the airlight, bluish: blue >= red
+        assert out[0, 0, 0, 2] >= out[0, 0, 0, 0]
+        spans.append(span)
+    assert min(spans) < 0.7 * 255 and max(spans) > 0.95 * 255
+    with pytest.raises(ValueError, match="augment.haze"):
+        AugmentConfig(haze=1.5)
+    with pytest.raises(ValueError, match="augment.blur_probability"):
+        AugmentConfig(blur_probability=-0.1)
+
+
 def test_no_augmentation_leaves_pixels_alone() -> None:
     frame = np.random.default_rng(3).integers(0, 255, (2, 16, 16, 3), dtype=np.uint8)
     assert np.array_equal(

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+AIRLIGHT = np.array([0.69, 0.73, 0.78], np.float32)
+"""Haze colour (RGB, 0-1): scattered daylight, a little blue."""
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -63,7 +66,11 @@ class AugmentConfig:
     saturation: tuple[float, float] = (0.3, 1.3)
     """Factor on the distance of each pixel from its grey value."""
     blur_sigma: tuple[float, float] = (0.0, 1.2)
-    """Optics blur sigma (px), drawn uniformly; applied to half the samples."""
+    """Optics blur sigma (px), drawn uniformly; applied to `blur_probability` of the samples."""
+    blur_probability: float = 0.5
+    haze: float = 0.0
+    """Largest share of airlight (a light, slightly blue grey) mixed into every pixel, drawn
+    uniformly in [0, haze] per sample: the contrast an atmosphere takes away; 0 disables."""
     noise_sigma: tuple[float, float] = (0.0, 6.0)
     """Sensor noise standard deviation (grey levels), drawn uniformly, fresh noise per frame."""
     jpeg_quality: tuple[int, int] = (30, 90)
@@ -78,6 +85,9 @@ class AugmentConfig:
             )
         if not 0 <= self.rotate <= 1:
             raise ValueError(f"augment.rotate must be in [0, 1], got {self.rotate}")
+        for name in ("blur_probability", "haze"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"augment.{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0 <= self.object_centred <= 1:
             raise ValueError(f"augment.object_centred must be in [0, 1], got {self.object_centred}")
         for name in ("gamma", "saturation", "blur_sigma", "noise_sigma", "jpeg_quality"):
@@ -261,8 +271,11 @@ def jitter_style(frames: np.ndarray, rng: np.random.Generator, cfg: AugmentConfi
     grey = x.mean(axis=3, keepdims=True)
     x = grey + (x - grey) * rng.uniform(*cfg.saturation)
     x = np.clip(x, 0.0, 1.0) ** rng.uniform(*cfg.gamma)
+    if cfg.haze > 0:
+        h = rng.uniform(0.0, cfg.haze)
+        x = x * (1.0 - h) + h * AIRLIGHT
     out = (x * 255.0 + 0.5).astype(np.uint8)
-    if cfg.blur_sigma[1] > 0 and rng.random() < 0.5:
+    if cfg.blur_sigma[1] > 0 and rng.random() < cfg.blur_probability:
         sigma = rng.uniform(*cfg.blur_sigma)
         if sigma > 0.1:
             out = np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in out])
