@@ -81,66 +81,68 @@ def _synth_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_synth_heldout(args: argparse.Namespace) -> int:
+def _write_rendered(args: argparse.Namespace, family: str) -> int:
+    """`tgram synth-heldout` / `synth-altstyle`: one of the independent renderers."""
     from tgram.config import load_config
-    from tgram.heldout import HeldoutConfig, generate_heldout_archive
 
+    if family == "heldout":
+        from tgram.heldout import HeldoutConfig as Config
+        from tgram.heldout import generate_heldout_archive as generate
+
+        kind = "held-out videos ({size}; evaluation only)"
+    else:
+        from tgram.altstyle import AltStyleConfig as Config
+        from tgram.altstyle import generate_altstyle_archive as generate
+
+        kind = "alternative-style videos ({size}; validation)"
     cfg = load_config(
-        args.config, HeldoutConfig, _given(args, "videos", "frames", "width", "height", "seed")
+        args.config, Config, _given(args, "videos", "frames", "width", "height", "seed")
     )
-    bar = _progress("synth-heldout", total=cfg.videos * cfg.frames, unit="frame")
-    ids = generate_heldout_archive(args.out, cfg, progress=bar.update)
+    bar = _progress(f"synth-{family}", total=cfg.videos * cfg.frames, unit="frame")
+    ids = generate(args.out, cfg, progress=bar.update)
     bar.close()
-    print(
-        f"wrote {len(ids)} held-out videos ({cfg.width}x{cfg.height}, {cfg.frames} frames; evaluation only) to {args.out}"
-    )
+    size = f"{cfg.width}x{cfg.height}, {cfg.frames} frames"
+    print(f"wrote {len(ids)} {kind.format(size=size)} to {args.out}")
     return 0
 
 
-def _synth_heldout_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = "An independent renderer (tgram.heldout) for measuring generalisation: never train or tune on its output."
-    p.add_argument("out", help="output directory (videos/, gt/, meta/, speeds/), local or s3://")
-    p.add_argument(
-        "--config",
-        default=str(CONFIGS / "heldout" / "default.yaml"),
-        help="held-out YAML (default: %(default)s)",
-    )
-    p.add_argument("--videos", type=int, help="number of videos")
-    p.add_argument("--frames", type=int, help="frames per video")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
-    p.add_argument("--seed", type=int)
+def cmd_synth_heldout(args: argparse.Namespace) -> int:
+    return _write_rendered(args, "heldout")
 
 
 def cmd_synth_altstyle(args: argparse.Namespace) -> int:
-    from tgram.altstyle import AltStyleConfig, generate_altstyle_archive
-    from tgram.config import load_config
-
-    cfg = load_config(
-        args.config, AltStyleConfig, _given(args, "videos", "frames", "width", "height", "seed")
-    )
-    bar = _progress("synth-altstyle", total=cfg.videos * cfg.frames, unit="frame")
-    ids = generate_altstyle_archive(args.out, cfg, progress=bar.update)
-    bar.close()
-    print(
-        f"wrote {len(ids)} alternative-style videos ({cfg.width}x{cfg.height}, {cfg.frames} frames; validation) to {args.out}"
-    )
-    return 0
+    return _write_rendered(args, "altstyle")
 
 
-def _synth_altstyle_arguments(p: argparse.ArgumentParser) -> None:
-    p.epilog = "A third independent renderer (tgram.altstyle) for validation archives that the training renderer cannot look like."
+def _rendered_arguments(p: argparse.ArgumentParser, family: str, epilog: str) -> None:
+    p.epilog = epilog
     p.add_argument("out", help="output directory (videos/, gt/, meta/, speeds/), local or s3://")
     p.add_argument(
         "--config",
-        default=str(CONFIGS / "altstyle" / "default.yaml"),
-        help="alternative-style YAML (default: %(default)s)",
+        default=str(CONFIGS / family / "default.yaml"),
+        help=f"{family} YAML (default: %(default)s)",
     )
     p.add_argument("--videos", type=int, help="number of videos")
     p.add_argument("--frames", type=int, help="frames per video")
     p.add_argument("--width", type=int)
     p.add_argument("--height", type=int)
     p.add_argument("--seed", type=int)
+
+
+def _synth_heldout_arguments(p: argparse.ArgumentParser) -> None:
+    _rendered_arguments(
+        p,
+        "heldout",
+        "An independent renderer (tgram.heldout) for measuring generalisation: never train or tune on its output.",
+    )
+
+
+def _synth_altstyle_arguments(p: argparse.ArgumentParser) -> None:
+    _rendered_arguments(
+        p,
+        "altstyle",
+        "A third independent renderer (tgram.altstyle) for validation archives that the training renderer cannot look like.",
+    )
 
 
 def cmd_gen_labels(args: argparse.Namespace) -> int:

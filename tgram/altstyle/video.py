@@ -14,7 +14,7 @@ order of first appearance; a mover that wraps round its path is a new object.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path as FilePath
 
 import cv2
@@ -26,9 +26,7 @@ from tgram.altstyle.scene import World, build_world
 from tgram.altstyle.shapes import Design, draw, paint
 from tgram.classes import gt_class_id
 from tgram.data.formats import GT_DTYPE, POSITION_DTYPE, speed_truth
-from tgram.data.rendered import imaginary_meta, write_rendered_video
-
-Progress = Callable[[int], object]
+from tgram.data.rendered import Progress, imaginary_meta, write_rendered_archive
 
 _SALT = 0xA175
 """Mixed into every seed, so this family never replays another generator's stream."""
@@ -52,9 +50,7 @@ class AltVideo:
         meta = imaginary_meta(
             self.video_id,
             np.random.default_rng(s_meta),
-            fps=cfg.fps,
-            size=(cfg.width, cfg.height),
-            frames=cfg.frames,
+            cfg,
             crs=CRS,
             year=2025,
             hours=(9.0, 12.0),
@@ -197,20 +193,4 @@ def generate_altstyle_archive(
     """Write `cfg.videos` videos under `out` (local or s3://) in the `tgram synth` layout:
     videos/<id>.mp4, gt/<id>.txt, meta/<id>.json, speeds/<id>.csv; returns their ids.
     `progress(n)` is called as n more frames are done."""
-    ids = []
-    for index in range(cfg.videos):
-        video = AltVideo(cfg, index)
-        write_rendered_video(
-            str(out),
-            video.video_id,
-            video.frames(),
-            fps=cfg.fps,
-            size=(cfg.width, cfg.height),
-            crf=cfg.crf,
-            preset=cfg.preset,
-            speeds=video.speed_truth,
-            meta=video.meta,
-            progress=progress,
-        )
-        ids.append(video.video_id)
-    return ids
+    return write_rendered_archive(str(out), cfg, lambda index: AltVideo(cfg, index), progress)

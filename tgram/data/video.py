@@ -488,6 +488,11 @@ def _decode_from(
 
 # --- writing -----------------------------------------------------------------------------
 
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+"""x264 speed presets; ultrafast and superfast reproduce frames bit for bit (see HeldoutConfig)."""
+
 
 class VideoWriter:
     """H.264 writer into the container its suffix names (mp4 unless told otherwise) (PyAV's bundled FFmpeg, no system ffmpeg); local path or s3:// URI."""

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
 
-X264Preset = Literal[
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
-]
+from tgram.data.rendered import check_archive_settings
+from tgram.data.video import X264Preset
 
 
 @dataclass(frozen=True)
@@ -45,23 +43,7 @@ class HeldoutConfig:
     """Share of videos with a thin drifting haze."""
 
     def __post_init__(self) -> None:
-        if self.width < 128 or self.height < 96:
-            raise ValueError(
-                f"width and height must be >= 128x96 px, got {self.width}x{self.height}"
-            )
-        if self.width % 2 or self.height % 2:
-            raise ValueError(f"H.264 needs even width and height, got {self.width}x{self.height}")
-        for name in ("frames", "videos"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.fps > 0:
-            raise ValueError(f"fps must be > 0, got {self.fps}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
-        if not 0 <= self.crf <= 51:
-            raise ValueError(f"crf must be in [0, 51], got {self.crf}")
-        if self.preset not in get_args(X264Preset):
-            raise ValueError(f"preset must be an x264 preset name, got {self.preset!r}")
+        check_archive_settings(self)
         if not 0 < self.density <= 3:
             raise ValueError(f"density must be in (0, 3], got {self.density}")
         if not 1 <= self.vehicle_scale <= 3:

@@ -20,21 +20,19 @@ positions (static objects: 0), written to speeds/<id>.csv (tgram.data.formats).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path as FilePath
 
 import numpy as np
 
 from tgram.classes import gt_class_id
 from tgram.data.formats import GT_DTYPE, POSITION_DTYPE, speed_truth
-from tgram.data.rendered import imaginary_meta, write_rendered_video
+from tgram.data.rendered import Progress, imaginary_meta, write_rendered_archive
 from tgram.heldout.camera import Sensor
 from tgram.heldout.config import HeldoutConfig
 from tgram.heldout.objects import Shape, Stamp, composite, stamp, window
 from tgram.heldout.scene import Lane, Scene, build_scene
 from tgram.heldout.style import Style, draw_style
-
-Progress = Callable[[int], object]
 
 _SALT = 0x4E1D0
 """Mixed into every seed, so a held-out seed never replays another generator's stream."""
@@ -273,9 +271,7 @@ def heldout_meta(
     meta = imaginary_meta(
         video_id,
         rng,
-        fps=cfg.fps,
-        size=(cfg.width, cfg.height),
-        frames=cfg.frames,
+        cfg,
         crs=CRS,
         year=2024,
         hours=(8.5, 11.0),
@@ -295,20 +291,4 @@ def generate_heldout_archive(
     speeds/<id>.csv (formats.write_speed_truth).
     `progress(n)` is called as n more frames are done.
     """
-    ids = []
-    for index in range(cfg.videos):
-        video = HeldoutVideo(cfg, index)
-        write_rendered_video(
-            str(out),
-            video.video_id,
-            video.frames(),
-            fps=cfg.fps,
-            size=(cfg.width, cfg.height),
-            crf=cfg.crf,
-            preset=cfg.preset,
-            speeds=video.speed_truth,
-            meta=video.meta,
-            progress=progress,
-        )
-        ids.append(video.video_id)
-    return ids
+    return write_rendered_archive(str(out), cfg, lambda index: HeldoutVideo(cfg, index), progress)

@@ -6,11 +6,9 @@ from dataclasses import dataclass, field, fields
 from typing import Literal, get_args
 
 from tgram.classes import CLASS_NAMES, check_class_names
+from tgram.data.video import X264Preset
 from tgram.synth.world import MARGIN
 
-X264Preset = Literal[
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
-]
 StyleMode = Literal["fixed", "randomised"]
 Biome = Literal["temperate", "arid", "urban", "winter", "tropical"]
 BIOMES: tuple[Biome, ...] = get_args(Biome)
