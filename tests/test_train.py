@@ -295,3 +295,15 @@ def test_an_unknown_gt_class_in_an_archive_names_file_and_line(
     gt.write_text("\n".join(lines) + "\n")
     with pytest.raises(FormatError, match=f"{gt}:2: class id 9 is not a known class"):
         load_sequences("archive", str(copy), ("airplane", "ship", "vehicle"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).parents[1] / "configs" / "train").glob("*.yaml"))
+    + [Path(__file__).parents[1] / "configs" / "ablation" / "train.yaml"],
+    ids=lambda p: p.name,
+)
+def test_every_training_config_loads(path: Path) -> None:
+    """The recipes the weights cards cite stay loadable as the config classes change."""
+    cfg = load_train_config(path)
+    assert cfg.name and cfg.optim.epochs >= 1
