@@ -1,9 +1,8 @@
-"""The alternative style family (tgram.altstyle): layout, exact gt, motion truth, determinism,
-config and CLI, and its independence from the other two renderers."""
+"""The alternative style family (tgram.altstyle): layout, exact gt, motion truth, determinism
+and config (its CLI and import boundary: tests/data/test_rendered.py)."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -12,12 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.rendered_archive import check_rendered_video
 from tgram.altstyle import AltStyleConfig, AltVideo, generate_altstyle_archive
 from tgram.altstyle.shapes import airplane, paint, ship, vehicle
 from tgram.classes import CLASS_NAMES, gt_class_id
 from tgram.config import ConfigError, load_config
-from tgram.data.formats import GT_DTYPE, read_gt, read_speed_truth
-from tgram.data.video import probe, read_frames
+from tgram.data.formats import read_gt, read_speed_truth
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = AltStyleConfig(width=320, height=192, frames=5, videos=2, seed=2)
@@ -41,23 +40,11 @@ def test_archive_layout_readers_and_rendered_gt(
     out, ids = archive
     assert ids == ["altstyle_0000", "altstyle_0001"]
     for vid, video in zip(ids, videos, strict=True):
-        info = probe(out / "videos" / f"{vid}.mp4")
-        assert (info.frames, info.width, info.height, info.fps) == (5, 320, 192, 10.0)
-        frames = list(read_frames(out / "videos" / f"{vid}.mp4"))
-        assert [t for t, _ in frames] == list(range(5)) and frames[0][1].shape == (192, 320, 3)
-        gt = read_gt(out / "gt" / f"{vid}.txt")
-        assert len(gt) > 0 and gt.dtype == GT_DTYPE and (gt["mark"] == 1).all()
-        assert ((gt["visibility"] > 0) & (gt["visibility"] <= 1)).all()
-        assert (gt["x"] >= 0).all() and (gt["x"] + gt["w"] <= 320 + 0.01).all()
-        assert (gt["y"] >= 0).all() and (gt["y"] + gt["h"] <= 192 + 0.01).all()
-        for f in range(5):
-            ids_f = gt["id"][gt["frame"] == f]
-            assert len(ids_f) == len(np.unique(ids_f))
+        gt, meta = check_rendered_video(out, vid, 5, 320, 192)
         rendered = np.concatenate([g for _, g in video.frames()])
         np.testing.assert_array_equal(gt["id"], rendered["id"])
         np.testing.assert_allclose(gt["x"], rendered["x"], atol=0.006)
-        meta = json.loads((out / "meta" / f"{vid}.json").read_text())
-        assert meta["video_id"] == vid and meta["style"]["renderer"] == "tgram.altstyle"
+        assert meta["style"]["renderer"] == "tgram.altstyle"
         assert 0.45 <= meta["gsd_m"] <= 0.8 and len(meta["platform_shift_px"]) == 5
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.rendered_archive import check_rendered_video
 from tgram.classes import CLASS_NAMES, gt_class_id
 from tgram.config import ConfigError, load_config
-from tgram.data.formats import GT_DTYPE, read_gt
-from tgram.data.video import probe, read_frames
+from tgram.data.formats import read_gt
 from tgram.heldout import HeldoutConfig, HeldoutVideo, generate_heldout_archive
 from tgram.heldout.objects import airplane, ship, stamp, vehicle
 
@@ -48,24 +47,8 @@ def test_archive_layout_and_readers(archive: tuple[Path, list[str]]) -> None:
     out, ids = archive
     assert ids == ["heldout_0000", "heldout_0001"]
     for vid in ids:
-        info = probe(out / "videos" / f"{vid}.mp4")
-        assert (info.frames, info.width, info.height, info.fps) == (6, 256, 160, 10.0)
-        frames = list(read_frames(out / "videos" / f"{vid}.mp4"))
-        assert [t for t, _ in frames] == list(range(6)) and frames[0][1].shape == (160, 256, 3)
-        gt = read_gt(out / "gt" / f"{vid}.txt")
-        assert len(gt) > 0 and gt.dtype == GT_DTYPE
-        assert set(np.unique(gt["frame"])) <= set(range(6))
-        assert (gt["id"] >= 1).all() and (gt["mark"] == 1).all()
-        assert ((gt["visibility"] > 0) & (gt["visibility"] <= 1)).all()
-        assert (gt["x"] >= 0).all() and (gt["y"] >= 0).all()
-        assert (gt["x"] + gt["w"] <= 256 + 0.01).all() and (gt["y"] + gt["h"] <= 160 + 0.01).all()
-        for f in range(6):
-            ids_f = gt["id"][gt["frame"] == f]
-            assert len(ids_f) == len(np.unique(ids_f))
-        meta = json.loads((out / "meta" / f"{vid}.json").read_text())
-        assert set(meta) >= META_KEYS and meta["video_id"] == vid
-        assert 0.8 <= meta["gsd_m"] <= 1.2 and meta["geotransform"][1] == meta["gsd_m"]
-        assert (meta["width"], meta["height"], meta["frames"], meta["fps"]) == (256, 160, 6, 10.0)
+        _, meta = check_rendered_video(out, vid, 6, 256, 160)
+        assert set(meta) >= META_KEYS and 0.8 <= meta["gsd_m"] <= 1.2
 
 
 def test_written_gt_equals_rendered_gt(
