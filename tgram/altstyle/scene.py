@@ -45,7 +45,6 @@ class Path:
     speed: float
     movers: list[tuple[Design, float]] = field(default_factory=list)
     """(design, arc position at frame 0)."""
-    wake: bool = False
 
 
 @dataclass(frozen=True)
@@ -433,7 +432,7 @@ def _sailing(water: Shore, w: int, h: int, look: Look, rng) -> list[Path]:
         if span is None:
             continue
         speed = float(rng.uniform(2, 7)) * px / 10.0
-        path = Path(origin + d * span[0], d, span[1] - span[0], speed, wake=True)
+        path = Path(origin + d * span[0], d, span[1] - span[0], speed)
         path.movers.append((design, float(rng.uniform(0, span[1] - span[0]))))
         out.append(path)
     return out
