@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import colorsys
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,6 +30,11 @@ CAR_COLOURS: tuple[tuple[str, float, RGB], ...] = (
 )
 """Roof colours of traffic and their shares (white, black and greys dominate worldwide);
 "other" is drawn per car from the whole hue circle."""
+
+
+def shade(rgb: RGB, k: float) -> RGB:
+    """`rgb` scaled by `k`, clipped to 255."""
+    return (min(255.0, rgb[0] * k), min(255.0, rgb[1] * k), min(255.0, rgb[2] * k))
 
 
 def _hsv(h: float, s: float, v: float) -> RGB:
@@ -64,7 +69,8 @@ class Look:
     jpeg_quality: int | None
     traffic: float
     place: str
-    meta: dict[str, object] = field(default_factory=dict)
+    meta: dict[str, object]
+    """What the meta JSON records of the look."""
 
 
 def draw_look(cfg: AltStyleConfig, rng: np.random.Generator) -> Look:
@@ -97,9 +103,18 @@ def draw_look(cfg: AltStyleConfig, rng: np.random.Generator) -> Look:
         for _ in range(5)
     )
     cast = float(rng.uniform(-0.06, 0.06))
-    gain = (1.0 + cast, 1.0, 1.0 - cast)
     jpeg = int(rng.integers(35, 90)) if rng.random() < 0.7 else None
-    look = Look(
+    water = _hsv(
+        float(rng.uniform(0.45, 0.6)), float(rng.uniform(0.25, 0.6)), float(rng.uniform(0.18, 0.35))
+    )
+    blur, noise, haze = (
+        float(rng.uniform(0.5, 1.1)),
+        float(rng.uniform(1.0, 5.0)),
+        float(rng.uniform(0.0, 0.3)),
+    )
+    saturation, gamma = float(rng.uniform(0.5, 1.0)), float(rng.uniform(0.85, 1.2))
+    traffic = cfg.traffic * float(rng.uniform(0.6, 1.4))
+    return Look(
         gsd_m=gsd,
         grid_angle=angle,
         sun=(math.cos(azimuth), math.sin(azimuth)),
@@ -107,35 +122,30 @@ def draw_look(cfg: AltStyleConfig, rng: np.random.Generator) -> Look:
         asphalt=(tar, tar * 1.01, tar * 1.04),
         ground=ground,
         roofs=roofs,
-        water=_hsv(
-            float(rng.uniform(0.45, 0.6)),
-            float(rng.uniform(0.25, 0.6)),
-            float(rng.uniform(0.18, 0.35)),
-        ),
-        blur_sigma=float(rng.uniform(0.5, 1.1)),
-        noise=float(rng.uniform(1.0, 5.0)),
-        haze=float(rng.uniform(0.0, 0.3)),
+        water=water,
+        blur_sigma=blur,
+        noise=noise,
+        haze=haze,
         airlight=(175.0, 185.0, 200.0),
-        gain=gain,
-        saturation=float(rng.uniform(0.5, 1.0)),
-        gamma=float(rng.uniform(0.85, 1.2)),
+        gain=(1.0 + cast, 1.0, 1.0 - cast),
+        saturation=saturation,
+        gamma=gamma,
         jpeg_quality=jpeg,
-        traffic=cfg.traffic * float(rng.uniform(0.6, 1.4)),
+        traffic=traffic,
         place=f"altstyle-{season}",
+        meta={
+            "renderer": "tgram.altstyle",
+            "gsd_m": round(gsd, 4),
+            "grid_angle_deg": round(math.degrees(angle), 2),
+            "season": season,
+            "sun_elevation_deg": round(math.degrees(elevation), 1),
+            "blur_sigma": round(blur, 3),
+            "noise": round(noise, 2),
+            "haze": round(haze, 3),
+            "jpeg_quality": jpeg,
+            "traffic": round(traffic, 3),
+        },
     )
-    meta = {
-        "renderer": "tgram.altstyle",
-        "gsd_m": round(gsd, 4),
-        "grid_angle_deg": round(math.degrees(angle), 2),
-        "season": season,
-        "sun_elevation_deg": round(math.degrees(elevation), 1),
-        "blur_sigma": round(look.blur_sigma, 3),
-        "noise": round(look.noise, 2),
-        "haze": round(look.haze, 3),
-        "jpeg_quality": jpeg,
-        "traffic": round(look.traffic, 3),
-    }
-    return replace(look, meta=meta)
 
 
 def car_colour(rng: np.random.Generator) -> RGB:
@@ -146,5 +156,4 @@ def car_colour(rng: np.random.Generator) -> RGB:
         rgb = _hsv(
             float(rng.random()), float(rng.uniform(0.4, 0.8)), float(rng.uniform(0.35, 0.85))
         )
-    k = float(rng.uniform(0.9, 1.1))
-    return (min(255.0, rgb[0] * k), min(255.0, rgb[1] * k), min(255.0, rgb[2] * k))
+    return shade(rgb, float(rng.uniform(0.9, 1.1)))

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from tgram.altstyle.look import Look
-from tgram.altstyle.shapes import Design, airplane, draw, paint, ship, vehicle
+from tgram.altstyle.shapes import Design, airplane, draw, paint, shadow, ship, vehicle
 
 LANE_M = 3.5
 SIDEWALK_M = 1.5
@@ -56,6 +56,11 @@ class Shore:
 
     def is_water(self, p: np.ndarray) -> bool:
         return float(np.asarray(p) @ self.normal) > self.level
+
+    @property
+    def tangent(self) -> np.ndarray:
+        """Unit direction along the shore."""
+        return np.array([-self.normal[1], self.normal[0]])
 
 
 @dataclass
@@ -330,11 +335,7 @@ def _buildings(image, grid: _Grid, block, look: Look, rng) -> None:
             continue
         roof = grid.rect(sa, sb, ta, tb)
         height = float(rng.uniform(4, 30))
-        d = np.asarray(look.sun) * height * look.shadow_per_m
-        hull = cv2.convexHull(np.concatenate([roof, roof + d]).astype(np.float32))[:, 0].astype(
-            np.float64
-        )
-        paint(image, hull, (0.0, 0.0, 0.0), 0.5)
+        shadow(image, roof, np.asarray(look.sun) * height * look.shadow_per_m, 0.5)
         colour = look.roofs[int(rng.integers(len(look.roofs)))]
         paint(image, roof, colour)
         for _ in range(int(rng.integers(0, 5))):
@@ -373,8 +374,8 @@ def _water(image, w: int, h: int, look: Look, rng) -> Shore | None:
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
     proj = corners @ n
     level = float(np.quantile(np.linspace(proj.min(), proj.max(), 101), 1 - rng.uniform(0.2, 0.4)))
-
-    t = np.array([-n[1], n[0]])
+    shore = Shore(n, level)
+    t = shore.tangent
     far = math.hypot(w, h)
     base = n * level
     poly = np.array(
@@ -389,13 +390,12 @@ def _water(image, w: int, h: int, look: Look, rng) -> Shore | None:
         (float(rng.uniform(150, 190)),) * 3,
     )
     paint(image, poly, look.water)
-    return Shore(n, level)
+    return shore
 
 
 def _moored(water: Shore, w: int, h: int, look: Look, rng) -> list[Placed]:
     """Ships side by side along the quay, bows all one way."""
-    n, level = water.normal, water.level
-    t = np.array([-n[1], n[0]])
+    n, level, t = water.normal, water.level, water.tangent
     px = 1.0 / look.gsd_m
     out: list[Placed] = []
     span = _clip_line(n * level, t, w, h)
@@ -415,8 +415,7 @@ def _moored(water: Shore, w: int, h: int, look: Look, rng) -> list[Placed]:
 
 def _sailing(water: Shore, w: int, h: int, look: Look, rng) -> list[Path]:
     """One to four ships under way, parallel to the shore give or take 15 degrees."""
-    n, level = water.normal, water.level
-    t = np.array([-n[1], n[0]])
+    n, level, t = water.normal, water.level, water.tangent
     px = 1.0 / look.gsd_m
     out: list[Path] = []
     for _ in range(int(rng.integers(1, 5))):

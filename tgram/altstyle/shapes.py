@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tgram.altstyle.look import RGB, car_colour
+from tgram.altstyle.look import RGB, car_colour, shade
 
 _SHIFT = 4
 """Fractional bits of the polygon coordinates handed to cv2.fillPoly."""
@@ -76,6 +76,13 @@ def paint(canvas: np.ndarray, pts: np.ndarray, colour: RGB, alpha: float = 1.0) 
     region += (np.asarray(colour, np.float32) - region) * a
 
 
+def shadow(canvas: np.ndarray, pts: np.ndarray, offset: np.ndarray, alpha: float) -> None:
+    """Darken what a prism over `pts` shades when its top casts onto the ground at `offset`
+    (px): the convex hull of the outline and its shifted copy."""
+    hull = cv2.convexHull(np.concatenate([pts, pts + offset]).astype(np.float32))[:, 0]
+    paint(canvas, hull.astype(np.float64), (0.0, 0.0, 0.0), alpha)
+
+
 def draw(
     canvas: np.ndarray,
     design: Design,
@@ -90,9 +97,7 @@ def draw(
     posed = design.posed(x, y, heading, gsd)
     for part, pts in zip(design.parts, posed, strict=True):
         if part.height_m > 0:
-            d = np.asarray(sun) * part.height_m * shadow_per_m
-            hull = cv2.convexHull(np.concatenate([pts, pts + d]).astype(np.float32))[:, 0]
-            paint(canvas, hull.astype(np.float64), (0.0, 0.0, 0.0), 0.45)
+            shadow(canvas, pts, np.asarray(sun) * part.height_m * shadow_per_m, 0.45)
     for part, pts in zip(design.parts, posed, strict=True):
         paint(canvas, pts, part.colour)
 
@@ -116,10 +121,6 @@ def _rect(x0: float, x1: float, half: float, cut: float = 0.0) -> np.ndarray:
     )
 
 
-def _shade(rgb: RGB, k: float) -> RGB:
-    return (min(255.0, rgb[0] * k), min(255.0, rgb[1] * k), min(255.0, rgb[2] * k))
-
-
 def vehicle(rng: np.random.Generator) -> Design:
     """A car (70 %), van (15 %), truck (10 %) or bus (5 %) with real-world proportions."""
     kind = rng.choice(4, p=[0.7, 0.15, 0.1, 0.05])
@@ -132,7 +133,7 @@ def vehicle(rng: np.random.Generator) -> Design:
         parts = [
             Part(_rect(-a, a, b, 0.3 * b), roof, 1.5 if kind == 0 else 2.0),
             Part(_rect(a * 0.25, a * 0.6, b * 0.8), glass, 0.0),
-            Part(_rect(-a * 0.8, -a * 0.6, b * 0.75), _shade(glass, 1.2), 0.0),
+            Part(_rect(-a * 0.8, -a * 0.6, b * 0.75), shade(glass, 1.2), 0.0),
         ]
         return Design("vehicle", tuple(parts), length)
     half = 1.25
@@ -150,7 +151,7 @@ def vehicle(rng: np.random.Generator) -> Design:
     a = length / 2
     parts = [
         Part(_rect(-a, a, half, 0.3), roof, 3.2),
-        Part(_rect(-a * 0.3, a * 0.1, half * 0.5), _shade(roof, 0.8), 0.0),
+        Part(_rect(-a * 0.3, a * 0.1, half * 0.5), shade(roof, 0.8), 0.0),
     ]
     return Design("vehicle", tuple(parts), length)
 
@@ -220,6 +221,6 @@ def airplane(rng: np.random.Generator) -> Design:
     )
     return Design(
         "airplane",
-        (Part(wing, _shade(colour, 0.97), 3.0), Part(tail, colour, 5.0), Part(body, colour, 4.0)),
+        (Part(wing, shade(colour, 0.97), 3.0), Part(tail, colour, 5.0), Part(body, colour, 4.0)),
         length,
     )
