@@ -7,7 +7,10 @@ tgram_t1_wide.pt). Here each weights file runs once over every frame of each val
 archive (never a test seed or the held-out family) and is scored as `bench_tracking` scores
 the test sets: full-frame AP@0.5 and centre recall, and the tracker of
 `configs/track/default.yaml` under centre and IoU matching, false positives included. A
-candidate replaces the shipped weights only if it tracks better here.
+candidate replaces the shipped weights only if it tracks better here. Per class too: two
+weight averages that tracked better here lost the held-out family's vehicles (centre recall
+0.755 -> 0.67), and of these archives only val_shift's vehicle recall showed it (0.708 ->
+0.59-0.60) while its (MOTA + IDF1) / 2 did not fall (weights/README.md, stop 35).
 
     python -m tests.bench.bench_validation [W1 W2 ...]   # default: the shipped weights
     python -m tests.bench.bench_validation W1=TRACK1.yaml W2   # W1 with its own thresholds
@@ -30,6 +33,7 @@ from typing import Literal
 from tests.bench.bench_tracking import track_tgram
 from tests.bench.run import row, to_table
 from tgram.altstyle import AltStyleConfig, generate_altstyle_archive
+from tgram.classes import CLASS_NAMES
 from tgram.config import load_config
 from tgram.data.formats import read_gt
 from tgram.resources import CONFIGS, SHIPPED_WEIGHTS
@@ -101,6 +105,10 @@ def run(weights: tuple[str, ...] = (str(SHIPPED_WEIGHTS),)) -> list[dict]:
                 name += f" ({Path(tracker_path).name})"
             rows.append(row(f"{name}: full-frame mAP@0.5", ap["map50"]))
             rows.append(row(f"{name}: full-frame centre recall", ap["centre_recall"]))
+            for cls in CLASS_NAMES:
+                if f"centre_recall/{cls}" in ap:
+                    rows.append(row(f"{name}: {cls} AP@0.5", ap[f"ap50/{cls}"]))
+                    rows.append(row(f"{name}: {cls} centre recall", ap[f"centre_recall/{cls}"]))
             for match, report in scored.reports.items():
                 o = report.overall
                 for label, value in (("MOTA", o.mota), ("IDF1", o.idf1), ("FP", o.fp)):
