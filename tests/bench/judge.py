@@ -178,7 +178,7 @@ def shipped_setting(base: TrackerConfig) -> Setting:
 
 def _table(name: str, scores: Scores) -> str:
     archives = list(next(iter(scores.objective.values())))
-    lines = [f"{name}: " + " ".join(f"{a}" for a in archives) + " | mean"]
+    lines = [f"{name}: " + " ".join(archives) + " | mean"]
     for (det, f), per in scores.objective.items():
         cells = " ".join(f"{per[a]:.4f}" for a in archives)
         lines.append(f"  det {det} filter {f}: {cells} | {scores.mean((det, f)):.4f}")
