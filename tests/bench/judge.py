@@ -20,8 +20,9 @@ only if
     python -m tests.bench.judge CANDIDATE.pt [--reference W] [--dets 0.3,0.35,0.4]
         [--filters 0.44,0.46,0.48,0.5] [--reference-scores runs/judge_reference.json]
 
-About 20 minutes a weights file on 2 cores; `--reference-scores` keeps the reference's. Test sets come after a pass, for figures
-and the held-out family's veto (weights/README.md), never to choose.
+About 20 minutes a weights file on 2 cores; `--reference-scores` keeps the reference's. Test
+sets come after a pass, for figures and the held-out family's veto (weights/README.md), never
+to choose.
 """
 
 from __future__ import annotations
@@ -106,12 +107,14 @@ def judge(candidate: Scores, reference: Scores, shipped: Setting) -> Verdict:
         if archive in candidate.vehicle_recall:
             ours, theirs = candidate.vehicle_recall[archive], reference.vehicle_recall[archive]
             if ours < theirs - RECALL_SLACK:
-                reasons.append(f"{archive}: vehicle centre recall {ours:.3f} < {theirs:.3f} - 0.02")
+                reasons.append(
+                    f"{archive}: vehicle centre recall {ours:.3f} < {theirs:.3f} - {RECALL_SLACK}"
+                )
     settings = [s for s in candidate.objective if admissible(s)]
     if not settings:
         reasons.append(
-            "no setting keeps every archive within 0.01 of the reference there and at the "
-            "shipped thresholds"
+            f"no setting keeps every archive within {ARCHIVE_SLACK} of the reference there and "
+            "at the shipped thresholds"
         )
         return Verdict(False, None, tuple(reasons))
     best = max(settings, key=candidate.mean)
@@ -209,12 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = load_config(DEFAULT_TRACKER, TrackerConfig)
     shipped = shipped_setting(base)
-    if shipped not in {(d, f) for d in args.dets for f in args.filters}:
+    grid = {(d, f) for d in args.dets for f in args.filters}
+    if shipped not in grid:
         parser.error(f"the grid must hold the shipped setting {shipped}")
     saved = args.reference_scores
     if saved is not None and saved.exists():
         reference = Scores.from_json(saved.read_text())
-        if set(reference.objective) != {(d, f) for d in args.dets for f in args.filters}:
+        if set(reference.objective) != grid:
             parser.error(f"{saved}: scored on another grid; delete it to score the reference again")
     else:
         reference = score(args.reference, ARCHIVES, base, args.dets, args.filters)
