@@ -76,12 +76,7 @@ class RayTrainHooks:
 
     def restore(self) -> dict[str, Any] | None:
         checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
-            return None
-        with checkpoint.as_directory() as directory:
-            return torch.load(
-                Path(directory) / CHECKPOINT_FILE, map_location="cpu", weights_only=True
-            )
+        return None if checkpoint is None else read_checkpoint(checkpoint)
 
     def report(self, metrics: dict[str, float], checkpoint: dict[str, Any]) -> None:
         # Every rank must call report (it is a barrier); one copy of the weights is enough.
@@ -160,8 +155,20 @@ def train_on_ray(
     return result, weights_uri
 
 
+def read_checkpoint(checkpoint: ray.train.Checkpoint) -> dict[str, Any]:
+    """The checkpoint dict, read straight from the checkpoint's own filesystem.
+
+    Not `Checkpoint.as_directory`: for remote storage it downloads into one temporary
+    directory shared by the workers of a node, and a worker that takes the download lock after
+    another finished downloads again over the files the first is still reading (seen as a
+    "PytorchStreamReader failed reading file" on rank 1 of a two-worker resume from S3).
+    """
+    path = f"{checkpoint.path.rstrip('/')}/{CHECKPOINT_FILE}"
+    with checkpoint.filesystem.open_input_stream(path) as stream:
+        data = stream.read()
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
 def load_ray_checkpoint(result: ray.train.Result) -> dict[str, Any]:
     """The latest checkpoint dict of a finished run (history, epoch, weights)."""
-    with result.checkpoint.as_directory() as directory:
-        data = (Path(directory) / CHECKPOINT_FILE).read_bytes()
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    return read_checkpoint(result.checkpoint)
