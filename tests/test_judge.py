@@ -61,3 +61,13 @@ def test_scores_survive_json():
     again = Scores.from_json(REFERENCE.to_json())
     assert again == REFERENCE
     assert judge(scores((0.56, 0.23), (0.56, 0.22)), again, SHIPPED).passed
+
+
+def test_an_excluded_archive_leaves_the_objective_and_the_recall_condition():
+    # worse on val_shift everywhere (objective and recall), better on val_v3
+    candidate = scores((0.58, 0.1), (0.58, 0.05), {"val_shift": 0.5, "val_alt": 0.62})
+    assert not judge(candidate, REFERENCE, SHIPPED).passed
+    kept = candidate.without(["val_shift"])
+    assert kept.vehicle_recall == {"val_alt": 0.62} and kept.mean(SHIPPED) == 0.58
+    verdict = judge(kept, REFERENCE.without(["val_shift"]), SHIPPED)
+    assert verdict.passed and verdict.setting == SHIPPED

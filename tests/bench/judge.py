@@ -19,6 +19,10 @@ only if
 
     python -m tests.bench.judge CANDIDATE.pt [--reference W] [--dets 0.3,0.35,0.4]
         [--filters 0.44,0.46,0.48,0.5] [--reference-scores runs/judge_reference.json]
+        [--exclude val_alt]
+
+`--exclude` leaves an archive out of both files' scores: one whose renderer the candidate was
+trained on (a candidate that has seen tgram.altstyle's imagery is not judged on val_alt).
 
 About 20 minutes a weights file on 2 cores; `--reference-scores` keeps the reference's. Test
 sets come after a pass, for figures and the held-out family's veto (weights/README.md), never
@@ -72,6 +76,15 @@ class Scores:
 
     def mean(self, setting: Setting) -> float:
         return float(np.mean(list(self.objective[setting].values())))
+
+    def without(self, archives: Sequence[str]) -> Scores:
+        """These scores with `archives` left out of every setting and of the recall."""
+        objective = {
+            s: {a: v for a, v in per.items() if a not in archives}
+            for s, per in self.objective.items()
+        }
+        recall = {a: v for a, v in self.vehicle_recall.items() if a not in archives}
+        return Scores(objective, recall)
 
     def to_json(self) -> str:
         settings = [{"det": d, "filter": f, "archives": v} for (d, f), v in self.objective.items()]
@@ -209,7 +222,15 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="JSON of the reference's scores: read if it exists (same grid), else written",
     )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        choices=[Path(a.path).name for a in ARCHIVES],
+        help="leave this archive out (one whose renderer the candidate trained on); repeatable",
+    )
     args = parser.parse_args(argv)
+    archives = [a for a in ARCHIVES if Path(a.path).name not in args.exclude]
     base = load_config(DEFAULT_TRACKER, TrackerConfig)
     shipped = shipped_setting(base)
     grid = {(d, f) for d in args.dets for f in args.filters}
@@ -224,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         reference = score(args.reference, ARCHIVES, base, args.dets, args.filters)
         if saved is not None:
             saved.write_text(reference.to_json())
+    reference = reference.without(args.exclude)
     print(_table(args.reference, reference), flush=True)
-    candidate = score(args.candidate, ARCHIVES, base, args.dets, args.filters)
+    candidate = score(args.candidate, archives, base, args.dets, args.filters)
     print(_table(args.candidate, candidate))
     verdict = judge(candidate, reference, shipped)
     print("PASS" if verdict.passed else "FAIL", f"at {verdict.setting}", *verdict.reasons, sep="\n")
