@@ -75,8 +75,8 @@ def _set_rows(name: str, archive: Path, weights: str, config: TrackerConfig) -> 
         kind: {vid: track_cached(cached[vid], cfg, emb_dim) for vid in gt}
         for kind, cfg in (("on", config), ("off", off))
     }
-    truly = {vid: _with_true_shifts(archive, vid, cached[vid]) for vid in gt}
-    tracked_true = {vid: track_cached(truly[vid], config, emb_dim) for vid in gt}
+    true_shifts = {vid: _with_true_shifts(archive, vid, cached[vid]) for vid in gt}
+    tracked_true = {vid: track_cached(true_shifts[vid], config, emb_dim) for vid in gt}
     speeds = {kind: _speeds(archive, cached, tracked[kind], detector, kind) for kind in tracked}
     truth_tracks = {vid: _gt_tracks(g) for vid, g in gt.items()}
     speeds["gt"] = _speeds(archive, cached, truth_tracks, detector, "on")
