@@ -27,7 +27,7 @@ from tgram.data.video import VideoWriter, list_videos, read_frames, scan_archive
 from tgram.eval import evaluate
 from tgram.faults import ENV as CRASH_ENV
 from tgram.inference import track_video
-from tgram.pipeline.batch import BatchConfig, run_batch
+from tgram.pipeline.batch import BatchConfig, job_data_context, planned_clips, run_batch
 from tgram.pipeline.ground import cumulative_offsets
 from tgram.pipeline.trajectories import (
     check_video_id,
@@ -87,6 +87,16 @@ def _assert_same_tracks(batch: np.ndarray, reference: np.ndarray) -> None:
 def _upload(local: Path, uri: str) -> None:
     fs, root = storage.resolve(uri)
     pafs.copy_files(str(local), root, destination_filesystem=fs)
+
+
+def test_every_clip_is_a_block_of_its_own(ray_local: None, archive: Path) -> None:
+    """An actor task takes a whole block: a video's clips in one block ran in one actor one
+    after another, so a long video used one actor however many the job had."""
+    todo = [{"video_id": video_id(u), "uri": u} for u in list_videos(str(archive / "videos"))]
+    with job_data_context():
+        planned = planned_clips(todo, BatchConfig(**CLIP), 1, {}).materialize()
+    assert planned.count() == 3 * 5
+    assert planned.num_blocks() == 3 * 5
 
 
 def test_batch_on_s3_matches_tracking_whole_videos(

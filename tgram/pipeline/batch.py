@@ -206,6 +206,8 @@ def run_identity(cfg: BatchConfig, weights: bytes) -> RunIdentity:
 
 PLAN_TASKS = 2
 """Videos probed at once (zero-CPU tasks); probing streams ahead of the model actors."""
+ONE_ROW_BLOCKS = 1
+"""`DataContext.target_max_block_size` (bytes) that makes every block one row."""
 
 
 def run_batch(
@@ -222,20 +224,27 @@ def run_batch(
     The job holds the output's lease (`pipeline.lease`) throughout: a second job on the same
     output refuses at start.
     """
-    with OutputLease(output_uri), _lost_clips_fail_their_video():
+    with OutputLease(output_uri), job_data_context():
         return _run_batch(input_uri, output_uri, cfg, overwrite=overwrite, on_video=on_video)
 
 
 @contextmanager
-def _lost_clips_fail_their_video() -> Iterator[None]:
-    """Let Ray Data drop a block whose actor died on every retry instead of ending the job;
-    `_run_batch` then fails the videos whose clips did not all come back."""
+def job_data_context() -> Iterator[None]:
+    """Ray Data settings of the job, restored after it:
+
+    - a block whose actor died on every retry is dropped instead of ending the job;
+      `_run_batch` then fails the videos whose clips did not all come back;
+    - every block holds one row: an actor task takes a whole block, so the clips a video's
+      planning emitted together ran in one actor one after another (one long video used one
+      actor of many). A clip's row is ~200 bytes, so any size below that splits them all.
+    """
     context = ray.data.DataContext.get_current()
-    saved, context.max_errored_blocks = context.max_errored_blocks, -1
+    saved = context.max_errored_blocks, context.target_max_block_size
+    context.max_errored_blocks, context.target_max_block_size = -1, ONE_ROW_BLOCKS
     try:
         yield
     finally:
-        context.max_errored_blocks = saved
+        context.max_errored_blocks, context.target_max_block_size = saved
 
 
 def _run_batch(
@@ -298,22 +307,7 @@ def _run_batch(
         for _ in range(cfg.associators or max(1, cfg.actors // ACTORS_PER_ASSOCIATOR))
     ]
     ds = (
-        ray.data.from_items(todo, override_num_blocks=len(todo))
-        .flat_map(
-            plan_video,
-            fn_kwargs=dict(
-                clip_frames=cfg.clip_frames,
-                overlap=cfg.overlap if by_clip else 0,
-                context=context_frames(model.frames, cfg.tracker.registration),
-            ),
-            # Probing reads a container header: I/O, not CPU. Reserving a CPU would deadlock
-            # the job when the tracker actors hold every CPU of the cluster; without a pool
-            # size, zero-CPU tasks have no bound, and Ray started a worker process (importing
-            # tgram) for nearly every video at once, seconds of CPU each.
-            num_cpus=0,
-            compute=ray.data.TaskPoolStrategy(size=PLAN_TASKS),
-            runtime_env=runtime_env,
-        )
+        planned_clips(todo, cfg, model.frames, runtime_env)
         .map_batches(
             ClipTracker,
             batch_size=1,
@@ -345,6 +339,30 @@ def _run_batch(
             ray.kill(associator)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+
+def planned_clips(
+    todo: list[dict[str, Any]], cfg: BatchConfig, model_frames: int, runtime_env: dict[str, Any]
+) -> ray.data.Dataset:
+    """The job's first stage: each video (`video_id`, `uri`) probed and cut into clips, one
+    `ClipTask` row per clip; under `job_data_context`, one block per clip."""
+    by_clip = cfg.association == "clip"
+    return ray.data.from_items(todo, override_num_blocks=len(todo)).flat_map(
+        plan_video,
+        fn_kwargs=dict(
+            clip_frames=cfg.clip_frames,
+            overlap=cfg.overlap if by_clip else 0,
+            context=context_frames(model_frames, cfg.tracker.registration),
+        ),
+        # Probing reads a container header: I/O, not CPU. Reserving a CPU would deadlock
+        # the job when the tracker actors hold every CPU of the cluster; without a pool
+        # size, zero-CPU tasks have no bound, and Ray started a worker process (importing
+        # tgram) for nearly every video at once, seconds of CPU each.
+        num_cpus=0,
+        compute=ray.data.TaskPoolStrategy(size=PLAN_TASKS),
+        runtime_env=runtime_env,
+    )
 
 
 def _gather(
