@@ -306,31 +306,28 @@ def _run_batch(
         )
         for _ in range(cfg.associators or max(1, cfg.actors // ACTORS_PER_ASSOCIATOR))
     ]
-    ds = (
-        planned_clips(todo, cfg, model.frames, runtime_env)
-        .map_batches(
-            ClipTracker,
-            batch_size=1,
-            # one clip in flight per actor: an actor that dies takes down only the clip that
-            # killed it, not a healthy one queued behind it (whose retries would run out too)
-            compute=ray.data.ActorPoolStrategy(size=cfg.actors, max_tasks_in_flight_per_actor=1),
-            fn_constructor_kwargs=dict(
-                network=network,
-                tracker=cfg.tracker,
-                threads=int(cfg.cpus_per_actor),
-                track_clips=by_clip,
-                associators=associators,
-                clip_timeout_s=cfg.clip_timeout_s,
-            ),
-            num_cpus=cfg.cpus_per_actor,
-            num_gpus=cfg.gpus_per_actor or None,
-            runtime_env=runtime_env,
-            # A dead actor always comes back (Ray Data's default max_restarts=-1); the clip it
-            # was running is retried cfg.max_restarts times, not forever (the default -1), then
-            # dropped and its video failed (commit_lost_video). Ray 2.60 has no named parameter
-            # for it yet, so this one extra kwarg raises its ray_remote_args deprecation warning.
-            max_task_retries=cfg.max_restarts,
-        )
+    ds = planned_clips(todo, cfg, model.frames, runtime_env).map_batches(
+        ClipTracker,
+        batch_size=1,
+        # one clip in flight per actor: an actor that dies takes down only the clip that
+        # killed it, not a healthy one queued behind it (whose retries would run out too)
+        compute=ray.data.ActorPoolStrategy(size=cfg.actors, max_tasks_in_flight_per_actor=1),
+        fn_constructor_kwargs=dict(
+            network=network,
+            tracker=cfg.tracker,
+            threads=int(cfg.cpus_per_actor),
+            track_clips=by_clip,
+            associators=associators,
+            clip_timeout_s=cfg.clip_timeout_s,
+        ),
+        num_cpus=cfg.cpus_per_actor,
+        num_gpus=cfg.gpus_per_actor or None,
+        runtime_env=runtime_env,
+        # A dead actor always comes back (Ray Data's default max_restarts=-1); the clip it
+        # was running is retried cfg.max_restarts times, not forever (the default -1), then
+        # dropped and its video failed (commit_lost_video). Ray 2.60 has no named parameter
+        # for it yet, so this one extra kwarg raises its ray_remote_args deprecation warning.
+        max_task_retries=cfg.max_restarts,
     )
     try:
         _gather(ds, todo, associators, output_uri, identity, cfg, summary, on_video)
@@ -339,7 +336,6 @@ def _run_batch(
             ray.kill(associator)
     summary.seconds = time.perf_counter() - t0
     return summary
-
 
 
 def planned_clips(
