@@ -89,14 +89,16 @@ def _upload(local: Path, uri: str) -> None:
     pafs.copy_files(str(local), root, destination_filesystem=fs)
 
 
-def test_every_clip_is_a_block_of_its_own(ray_local: None, archive: Path) -> None:
+def test_every_pack_is_a_block_of_its_own(ray_local: None, archive: Path) -> None:
     """An actor task takes a whole block: a video's clips in one block ran in one actor one
-    after another, so a long video used one actor however many the job had."""
+    after another, so a long video used one actor however many the job had. Short videos
+    (one clip each) travel together, one task for several."""
     todo = [{"video_id": video_id(u), "uri": u} for u in list_videos(str(archive / "videos"))]
     with job_data_context():
-        planned = planned_clips(todo, BatchConfig(**CLIP), 1, {}).materialize()
-    assert planned.count() == 3 * 5
-    assert planned.num_blocks() == 3 * 5
+        clips = planned_clips(todo, BatchConfig(**CLIP), 1, {}).materialize()
+        packed = planned_clips(todo, BatchConfig(clip_frames=100, actors=1), 1, {}).materialize()
+    assert clips.count() == clips.num_blocks() == 3 * 5
+    assert packed.count() == packed.num_blocks() == 2  # 40 + 40 frames, then 40
 
 
 def test_batch_on_s3_matches_tracking_whole_videos(
@@ -249,6 +251,24 @@ def test_a_clip_that_kills_its_actor_every_time_fails_only_its_video(
     assert [(f["video_id"], f["stage"]) for f in failure] == [(poisoned, "actor")]
     assert "died on each of 2 attempts" in failure[0]["error"]
     assert poisoned not in set(read_trajectories(out)["video_id"].to_pylist())
+
+
+def test_a_short_video_that_kills_its_actor_fails_alone_not_with_its_pack(
+    ray_local: None, tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 100-frame clips the archive's first two 40-frame videos share a task (see
+    test_every_pack_is_a_block_of_its_own). Run first on every retry, the poisoned video would
+    take its healthy pack-mate down with it each time until the pack is dropped."""
+    poisoned = video_id(sorted(list_videos(archive / "videos"))[0])
+    monkeypatch.setenv(CRASH_ENV, f"clip:{poisoned}:0")
+    out = str(tmp_path / "out")
+    summary = run_batch(
+        str(archive / "videos"), out, BatchConfig(clip_frames=100, max_restarts=1, cpus_per_actor=2)
+    )
+    assert (summary.actors, summary.ok, summary.failed) == (1, 2, 1)
+    failure = _table(out, "_failures").to_pylist()
+    assert [(f["video_id"], f["stage"]) for f in failure] == [(poisoned, "actor")]
+    assert "died on each of 2 attempts" in failure[0]["error"]
 
 
 def _table(out_root: str, name: str):

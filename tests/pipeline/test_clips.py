@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tgram.pipeline.clips import Clip, ClipTask, plan_clips, plan_video
+from tgram.pipeline.clips import Clip, ClipPack, ClipTask, pack_tasks, plan_clips, plan_video
 
 
 @pytest.mark.parametrize(
@@ -81,6 +81,38 @@ def test_clip_tasks_round_trip_as_ray_data_rows(tmp_path) -> None:
     )[0])  # fmt: skip
     assert (failed.stage, failed.n_clips, failed.clip.video_id) == ("probe", 1, "gone")
     assert failed.error.startswith("VideoError") and "no such file" in failed.error
+
+
+def _tasks(video_id: str, frames: int, clip_frames: int) -> list[ClipTask]:
+    clips = plan_clips(video_id, f"{video_id}.mp4", frames, clip_frames, 0, context=2)
+    return [ClipTask(c, 10.0, frames, 64, 48, len(clips)) for c in clips]
+
+
+def test_short_videos_are_packed_up_to_a_clip_and_long_ones_stay_apart() -> None:
+    tasks = [
+        *_tasks("a", 10, 30),
+        *_tasks("b", 10, 30),
+        *_tasks("long", 70, 30),
+        *_tasks("c", 10, 30),
+        *_tasks("d", 15, 30),
+        *_tasks("e", 30, 30),
+    ]
+    packs = [[(t.clip.video_id, t.clip.index) for t in p.tasks] for p in pack_tasks(tasks, 30)]
+    assert packs == [
+        [("long", 0)],
+        [("long", 1)],
+        [("long", 2)],
+        [("a", 0), ("b", 0), ("c", 0)],  # 10 + 10 + 10 frames
+        [("e", 0)],  # as long as a clip: alone, at once
+        [("d", 0)],  # 15 more would have made 45; the last pack
+    ]
+    assert [len(p.tasks) for p in pack_tasks(tasks, 0)] == [1] * len(tasks)
+
+
+def test_packs_round_trip_as_ray_data_rows() -> None:
+    pack = ClipPack(tuple(_tasks("a", 10, 30) + _tasks("b", 12, 30)))
+    row = pack.to_row()
+    assert ClipPack.from_row({"tasks": np.asarray(row["tasks"], dtype=object)[()]}) == pack
 
 
 @pytest.mark.parametrize(

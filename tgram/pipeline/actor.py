@@ -21,7 +21,7 @@ from tgram.faults import Deadline, crash_point
 from tgram.model.config import CPU_RUNTIME, Runtime
 from tgram.model.export_cache import CheckedExports
 from tgram.model.ort import OnnxDetector, OnnxNetwork
-from tgram.pipeline.clips import ClipTask, associator_for, one_line
+from tgram.pipeline.clips import ClipPack, ClipTask, associator_for, one_line
 from tgram.pipeline.payloads import (
     ClipResult,
     detections_to_ipc,
@@ -36,9 +36,10 @@ log = logging.getLogger(__name__)
 
 
 class ClipTracker:
-    """A Ray actor: loads the model once, then runs it over one clip per call: the clip's
-    detections (video association) or tracklets (clip association) go to the video's
-    associator, the call returns the clip's row without them plus `record` (see module)."""
+    """A Ray actor: loads the model once, then runs it over one pack of clips per call
+    (`ClipPack`), clip by clip: each clip's detections (video association) or tracklets (clip
+    association) go to its video's associator as soon as it is done, and the call returns a row
+    per clip without them plus `record` (see module)."""
 
     def __init__(
         self,
@@ -70,27 +71,50 @@ class ClipTracker:
         self.clip_timeout_s = clip_timeout_s
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        rows = [
-            self._hand_over(self.track_clip(ClipTask.from_row({k: v[i] for k, v in batch.items()})))
-            for i in range(len(batch["uri"]))
-        ]
+        rows = []
+        for packed in batch["tasks"]:
+            tasks = ClipPack.from_row({"tasks": packed}).tasks
+            if len(tasks) > 1:
+                tasks = self.in_safe_order(tasks)
+            for task in tasks:
+                if len(tasks) > 1:
+                    self._ask(task.clip.video_id, "begin", task.clip.video_id, task.clip.index)
+                rows.append(self._hand_over(self.track_clip(task)))
         return {
             k: np.array([r[k] for r in rows], dtype=object if k in _OBJECT_COLUMNS else None)
             for k in rows[0]
         }
 
-    def _hand_over(self, result: ClipResult) -> dict[str, Any]:
-        """Send a clip's result to its video's associator; the driver's row for the clip."""
+    def in_safe_order(self, tasks: tuple[ClipTask, ...]) -> tuple[ClipTask, ...]:
+        """The pack's clips, those an earlier attempt began and never handed over last: such a
+        clip killed (or hung) its actor, and run first again it would take its healthy
+        pack-mates down on every retry, until the pack is dropped with them."""
+        keys = [(t.clip.video_id, t.clip.index) for t in tasks]
+        owners: dict[str, list[tuple[str, int]]] = {}
+        for key in keys:
+            owners.setdefault(key[0], []).append(key)
+        suspects = {
+            tuple(key)
+            for vid, owned in owners.items()
+            for key in self._ask(vid, "suspects", owned) or []
+        }
+        return tuple(sorted(tasks, key=lambda t: (t.clip.video_id, t.clip.index) in suspects))
+
+    def _ask(self, video_id: str, method: str, *args: Any) -> Any:
+        """Call `method` of the associator that owns `video_id`; None if it is gone (its videos
+        fail at the end of the job)."""
         import ray
 
-        vid = result.clip.video_id
-        owner = self.associators[associator_for(vid, len(self.associators))]
+        owner = self.associators[associator_for(video_id, len(self.associators))]
         try:
-            record = ray.get(owner.add.remote(result))
-        except ray.exceptions.RayActorError as exc:  # its videos fail at the end of the job
-            log.warning("associator of %s is gone: %s", vid, one_line(exc))
-            record = ""
-        return result.summary_row(record)
+            return ray.get(getattr(owner, method).remote(*args))
+        except ray.exceptions.RayActorError as exc:
+            log.warning("associator of %s is gone: %s", video_id, one_line(exc))
+            return None
+
+    def _hand_over(self, result: ClipResult) -> dict[str, Any]:
+        """Send a clip's result to its video's associator; the driver's row for the clip."""
+        return result.summary_row(self._ask(result.clip.video_id, "add", result) or "")
 
     def track_clip(self, task: ClipTask) -> ClipResult:
         if task.error:

@@ -46,10 +46,21 @@ class VideoAssociator:
         self.pending: dict[str, VideoClips] = {}
         self.done: dict[str, str] = {}
         """Video id -> its record as JSON, for a clip that arrives again after its video ended."""
+        self.begun: set[tuple[str, int]] = set()
+        """(video id, clip index) of packed clips a model actor began and has not added yet."""
+
+    def begin(self, video_id: str, index: int) -> None:
+        """A model actor starts a clip of a pack (`ClipTracker.in_safe_order`)."""
+        self.begun.add((video_id, index))
+
+    def suspects(self, keys: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Those of `keys` begun and never added: their actor died (or hung) on them."""
+        return [key for key in keys if tuple(key) in self.begun]
 
     def add(self, result: ClipResult) -> str:
         """Take one clip result; the video's record (JSON) if this clip completed it, else ""."""
         vid = result.clip.video_id
+        self.begun.discard((vid, result.clip.index))
         if vid in self.done:
             return self.done[vid]
         video = self.pending.get(vid)
@@ -77,10 +88,15 @@ class VideoAssociator:
 
     def fail_unfinished(self, items: list[dict[str, Any]], attempts: int) -> list[str]:
         """Commit the failure of each of `items` (video_id, uri) it holds unfinished: some of
-        their clips never came back. Returns those records (JSON)."""
+        their clips never came back. Returns those records (JSON), and the records of those it
+        finished whose last row never reached the driver (a pack dropped after that clip)."""
         failed = []
         for item in items:
-            video = self.pending.pop(str(item["video_id"]), None)
+            vid = str(item["video_id"])
+            if vid in self.done:
+                failed.append(self.done[vid])
+                continue
+            video = self.pending.pop(vid, None)
             if video is not None:
                 record = commit_lost_video(self.output_uri, item, video, self.identity, attempts)
                 failed.append(record_json(record, video.associate_seconds))

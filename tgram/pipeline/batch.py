@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,7 +54,7 @@ from tgram.model.ort import OnnxNetwork
 from tgram.model.weights import read_weights_bytes, weights_config
 from tgram.pipeline.actor import ClipTracker, actor_network
 from tgram.pipeline.association import VideoAssociator, record_from_json
-from tgram.pipeline.clips import associator_for, plan_video
+from tgram.pipeline.clips import associator_for, plan_packs
 from tgram.pipeline.lease import OutputLease
 from tgram.pipeline.payloads import stage_times
 from tgram.pipeline.stitch import StitchConfig
@@ -79,7 +80,8 @@ class BatchConfig:
     """How an archive is cut into clips and how many trackers run them."""
 
     clip_frames: int = 300
-    """Frames per clip (30 s at 10 fps): the unit of parallelism and of retry."""
+    """Frames per clip (30 s at 10 fps): the unit of parallelism and of retry. Shorter videos
+    go to the actors in packs of up to this many frames (`clips.pack_tasks`)."""
     association: Literal["video", "clip"] = "video"
     """video: one tracker per video on the driver over the clips' detections, equal to
     `tgram track`; clip: each clip tracked on its own and stitched (see the module docstring)."""
@@ -101,7 +103,8 @@ class BatchConfig:
     ACTORS_PER_ASSOCIATOR tracker actors, at least one."""
     max_restarts: int = 3
     """Retries of a clip whose actor died (the actor is restarted; output is unchanged). A
-    clip that kills its actor on every attempt then fails its video, not the job."""
+    clip that kills its actor on every attempt then fails its video, not the job (in a pack of
+    short videos, it runs last on every retry: `ClipTracker.in_safe_order`)."""
     weights: str = ""
     """Weights file, local or s3:// (empty: the shipped weights)."""
     runtime: Runtime = "auto"
@@ -205,7 +208,9 @@ def run_identity(cfg: BatchConfig, weights: bytes) -> RunIdentity:
 
 
 PLAN_TASKS = 2
-"""Videos probed at once (zero-CPU tasks); probing streams ahead of the model actors."""
+"""Planning tasks at once (zero-CPU); probing streams ahead of the model actors."""
+PLAN_BATCH = 16
+"""Most videos one planning task probes; short videos are packed together within them."""
 ONE_ROW_BLOCKS = 1
 """`DataContext.target_max_block_size` (bytes) that makes every block one row."""
 
@@ -306,10 +311,11 @@ def _run_batch(
         )
         for _ in range(cfg.associators or max(1, cfg.actors // ACTORS_PER_ASSOCIATOR))
     ]
+
     ds = planned_clips(todo, cfg, model.frames, runtime_env).map_batches(
         ClipTracker,
         batch_size=1,
-        # one clip in flight per actor: an actor that dies takes down only the clip that
+        # one pack in flight per actor: an actor that dies takes down only the pack that
         # killed it, not a healthy one queued behind it (whose retries would run out too)
         compute=ray.data.ActorPoolStrategy(size=cfg.actors, max_tasks_in_flight_per_actor=1),
         fn_constructor_kwargs=dict(
@@ -323,12 +329,13 @@ def _run_batch(
         num_cpus=cfg.cpus_per_actor,
         num_gpus=cfg.gpus_per_actor or None,
         runtime_env=runtime_env,
-        # A dead actor always comes back (Ray Data's default max_restarts=-1); the clip it
+        # A dead actor always comes back (Ray Data's default max_restarts=-1); the pack it
         # was running is retried cfg.max_restarts times, not forever (the default -1), then
-        # dropped and its video failed (commit_lost_video). Ray 2.60 has no named parameter
+        # dropped and its unfinished video failed (commit_lost_video). Ray 2.60 has no named parameter
         # for it yet, so this one extra kwarg raises its ray_remote_args deprecation warning.
         max_task_retries=cfg.max_restarts,
     )
+
     try:
         _gather(ds, todo, associators, output_uri, identity, cfg, summary, on_video)
     finally:
@@ -339,17 +346,27 @@ def _run_batch(
 
 
 def planned_clips(
-    todo: list[dict[str, Any]], cfg: BatchConfig, model_frames: int, runtime_env: dict[str, Any]
+    todo: list[dict[str, Any]],
+    cfg: BatchConfig,
+    model_frames: int,
+    runtime_env: dict[str, Any],
 ) -> ray.data.Dataset:
     """The job's first stage: each video (`video_id`, `uri`) probed and cut into clips, one
-    `ClipTask` row per clip; under `job_data_context`, one block per clip."""
+    `ClipPack` row per actor task (videos of one clip gathered up to `clip_frames` frames, at
+    least two packs per actor); under `job_data_context`, one block per pack."""
     by_clip = cfg.association == "clip"
-    return ray.data.from_items(todo, override_num_blocks=len(todo)).flat_map(
-        plan_video,
+    per_task = max(1, min(PLAN_BATCH, math.ceil(len(todo) / (2 * max(1, cfg.actors)))))
+    return ray.data.from_items(
+        todo, override_num_blocks=math.ceil(len(todo) / per_task)
+    ).map_batches(
+        plan_packs,
+        batch_size=None,
+        batch_format="pyarrow",
         fn_kwargs=dict(
             clip_frames=cfg.clip_frames,
             overlap=cfg.overlap if by_clip else 0,
             context=context_frames(model_frames, cfg.tracker.registration),
+            pack_frames=cfg.clip_frames,
         ),
         # Probing reads a container header: I/O, not CPU. Reserving a CPU would deadlock
         # the job when the tracker actors hold every CPU of the cluster; without a pool
