@@ -74,11 +74,11 @@ class ClipTracker:
         rows = []
         for packed in batch["tasks"]:
             tasks = ClipPack.from_row({"tasks": packed}).tasks
-            if len(tasks) > 1:
-                tasks = self.in_safe_order(tasks)
-            for task in tasks:
-                if len(tasks) > 1:
-                    self._ask(task.clip.video_id, "begin", task.clip.video_id, task.clip.index)
+            if len(tasks) == 1:
+                rows.append(self._hand_over(self.track_clip(tasks[0])))
+                continue
+            for task in self.in_safe_order(tasks):
+                self._ask(task.clip.video_id, "begin", task.clip.video_id, task.clip.index)
                 rows.append(self._hand_over(self.track_clip(task)))
         return {
             k: np.array([r[k] for r in rows], dtype=object if k in _OBJECT_COLUMNS else None)

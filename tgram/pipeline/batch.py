@@ -212,7 +212,7 @@ PLAN_TASKS = 2
 PLAN_BATCH = 16
 """Most videos one planning task probes; short videos are packed together within them."""
 ONE_ROW_BLOCKS = 1
-"""`DataContext.target_max_block_size` (bytes) that makes every block one row."""
+"""`DataContext.target_max_block_size` (bytes) that makes every block one row (one pack)."""
 
 
 def run_batch(
@@ -241,7 +241,7 @@ def job_data_context() -> Iterator[None]:
       `_run_batch` then fails the videos whose clips did not all come back;
     - every block holds one row: an actor task takes a whole block, so the clips a video's
       planning emitted together ran in one actor one after another (one long video used one
-      actor of many). A clip's row is ~200 bytes, so any size below that splits them all.
+      actor of many). A pack's row is hundreds of bytes, so any size below that splits them.
     """
     context = ray.data.DataContext.get_current()
     saved = context.max_errored_blocks, context.target_max_block_size
@@ -311,7 +311,6 @@ def _run_batch(
         )
         for _ in range(cfg.associators or max(1, cfg.actors // ACTORS_PER_ASSOCIATOR))
     ]
-
     ds = planned_clips(todo, cfg, model.frames, runtime_env).map_batches(
         ClipTracker,
         batch_size=1,
@@ -331,11 +330,11 @@ def _run_batch(
         runtime_env=runtime_env,
         # A dead actor always comes back (Ray Data's default max_restarts=-1); the pack it
         # was running is retried cfg.max_restarts times, not forever (the default -1), then
-        # dropped and its unfinished video failed (commit_lost_video). Ray 2.60 has no named parameter
-        # for it yet, so this one extra kwarg raises its ray_remote_args deprecation warning.
+        # dropped and its unfinished videos failed (commit_lost_video). Ray 2.60 has no named
+        # parameter for it yet, so this one extra kwarg raises its ray_remote_args deprecation
+        # warning.
         max_task_retries=cfg.max_restarts,
     )
-
     try:
         _gather(ds, todo, associators, output_uri, identity, cfg, summary, on_video)
     finally:
