@@ -76,9 +76,12 @@ def test_clip_tasks_round_trip_as_ray_data_rows(tmp_path) -> None:
     task = ClipTask(plan_clips("v", "v.mp4", 100, 30, 5)[1], 10.0, 100, 64, 48, 4)
     row = task.to_row()
     assert ClipTask.from_row({k: np.asarray(v)[()] for k, v in row.items()}) == task
-    failed = ClipTask.from_row(plan_video(
-        {"video_id": "gone", "uri": str(tmp_path / "gone.mp4")}, clip_frames=30, overlap=0, context=2
-    )[0])  # fmt: skip
+    failed = plan_video(
+        {"video_id": "gone", "uri": str(tmp_path / "gone.mp4")},
+        clip_frames=30,
+        overlap=0,
+        context=2,
+    )[0]
     assert (failed.stage, failed.n_clips, failed.clip.video_id) == ("probe", 1, "gone")
     assert failed.error.startswith("VideoError") and "no such file" in failed.error
 

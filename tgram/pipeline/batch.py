@@ -365,7 +365,6 @@ def planned_clips(
             clip_frames=cfg.clip_frames,
             overlap=cfg.overlap if by_clip else 0,
             context=context_frames(model_frames, cfg.tracker.registration),
-            pack_frames=cfg.clip_frames,
         ),
         # Probing reads a container header: I/O, not CPU. Reserving a CPU would deadlock
         # the job when the tracker actors hold every CPU of the cluster; without a pool

@@ -174,33 +174,32 @@ def pack_tasks(tasks: Iterable[ClipTask], frames: int) -> Iterator[ClipPack]:
 
 
 def plan_packs(
-    batch: pa.Table, *, clip_frames: int, overlap: int, context: int, pack_frames: int
+    batch: pa.Table, *, clip_frames: int, overlap: int, context: int
 ) -> Iterator[pa.Table]:
-    """The packs (`pack_tasks`) of a batch of videos (`video_id`, `uri`), each as soon as it is
-    complete: one row each, so that a pack is a block of its own (`batch.job_data_context`)."""
+    """The packs (`pack_tasks`, up to `clip_frames` frames) of a batch of videos (`video_id`,
+    `uri`), each as soon as it is complete: one row each, so that a pack is a block of its own
+    (`batch.job_data_context`)."""
     tasks = (
-        ClipTask.from_row(row)
+        task
         for item in batch.to_pylist()
-        for row in plan_video(item, clip_frames=clip_frames, overlap=overlap, context=context)
+        for task in plan_video(item, clip_frames=clip_frames, overlap=overlap, context=context)
     )
-    for pack in pack_tasks(tasks, pack_frames):
+    for pack in pack_tasks(tasks, clip_frames):
         yield pa.Table.from_pylist([pack.to_row()])
 
 
 def plan_video(
     item: dict[str, Any], *, clip_frames: int, overlap: int, context: int
-) -> list[dict[str, Any]]:
-    """One row (`ClipTask.to_row`) per clip of a video, or one failed task's row if the video
-    cannot be probed."""
+) -> list[ClipTask]:
+    """One task per clip of a video, or one failed task if the video cannot be probed."""
     uri, vid = str(item["uri"]), str(item["video_id"])
     try:
         info = probe(uri)
-    except Exception as exc:  # noqa: BLE001 - any unreadable video becomes a failure row
-        return [ClipTask.unplanned(vid, uri, "probe", one_line(exc)).to_row()]
+    except Exception as exc:  # noqa: BLE001 - any unreadable video becomes a failure task
+        return [ClipTask.unplanned(vid, uri, "probe", one_line(exc))]
     clips = plan_clips(vid, uri, info.frames, clip_frames, overlap, context=context)
     return [
-        ClipTask(clip, info.fps, info.frames, info.width, info.height, len(clips)).to_row()
-        for clip in clips
+        ClipTask(clip, info.fps, info.frames, info.width, info.height, len(clips)) for clip in clips
     ]
 
 
