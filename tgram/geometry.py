@@ -15,7 +15,6 @@ import itertools
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
@@ -97,6 +96,10 @@ def _match_components(
     rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n_rows: int, threshold: float
 ) -> np.ndarray:
     """Solve each connected component of admissible pairs (rows[i], cols[i]) on its own."""
+    # imported here: scipy.optimize takes ~0.2 s of CPU to import, paid by every process that
+    # imports the tracker's module, and the batch job's model actors never match
+    from scipy.optimize import linear_sum_assignment
+
     if len(rows) == 0:
         return np.zeros((0, 2), np.int64)
     n_nodes = n_rows + int(cols.max()) + 1

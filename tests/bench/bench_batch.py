@@ -72,6 +72,8 @@ def run() -> list[dict]:
             "s",
             peer="1 actor",
             peer_value=batch[1],
+            target="<= 0.70x (issue 16: no worse than before association left the driver)",
+            ok=batch[2] / batch[1] <= 0.70,
         ),
         *(
             row(f"{stage} share of the 1-actor job's stage time", seconds / times.total)
