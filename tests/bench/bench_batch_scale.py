@@ -79,7 +79,9 @@ def run() -> list[dict]:
                     Path(tmp) / name.replace(" ", "_"), settings, detector, tracker
                 )
         videos = SHORT_TARGET[0]
-        if f"{videos} short videos" in measured:  # as many empty tasks as the job's packs
+        # as many empty tasks as the job's packs: its one-clip videos (10 frames, no context
+        # before frame 0) pack CLIP_FRAMES frames a task, within planning blocks of 10 videos
+        if f"{videos} short videos" in measured:
             floor_s = ray_floor(math.ceil(videos * SHORT["frames"] / CLIP_FRAMES))
     finally:
         ray.shutdown()
