@@ -61,7 +61,8 @@ def test_bias_share_separates_an_error_each_object_keeps_from_noise_of_each_fram
 def test_subcell_slope_is_one_when_positions_within_a_cell_are_resolved_and_zero_when_not():
     truth, ids = cars()
     noise = RNG.normal(0, 0.2, (len(truth), 2))
-    assert localisation(shifted(truth, noise), truth, ids).subcell_slope == pytest.approx(1, abs=0.1)
+    slope = localisation(shifted(truth, noise), truth, ids).subcell_slope
+    assert slope == pytest.approx(1, abs=0.1)
     centre = (truth[:, :2] + truth[:, 2:]) / 2
     middle = (np.floor(centre / 4) + 0.5) * 4  # every detection at its cell's middle
     m = localisation(shifted(truth, middle - centre), truth, ids)

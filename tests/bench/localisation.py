@@ -84,9 +84,8 @@ def localisation(detected: np.ndarray, truth: np.ndarray, object_id: np.ndarray)
     size, true_size = detected[:, 2:] - detected[:, :2], truth[:, 2:] - truth[:, :2]
     error = centre - true_centre
     _, of_object, sightings = np.unique(object_id, return_inverse=True, return_counts=True)
-    bias = np.stack(
-        [np.bincount(of_object, error[:, k]) / sightings for k in range(2)], axis=1
-    )[of_object]
+    summed = np.stack([np.bincount(of_object, error[:, k]) for k in range(2)], axis=1)
+    bias = (summed / sightings[:, None])[of_object]
     seen = sightings[of_object] >= MIN_SIGHTINGS
     cell, true_cell = centre / DOWN_RATIO, true_centre / DOWN_RATIO
     same = np.floor(cell) == np.floor(true_cell)
