@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.bench.localisation import box_iou, localisation, nearest_within
+from tests.bench.localisation import localisation, nearest_within
 
 RNG = np.random.default_rng(0)
 OBJECTS, FRAMES = 200, 20
@@ -18,12 +18,6 @@ def cars() -> tuple[np.ndarray, np.ndarray]:
 
 def shifted(boxes: np.ndarray, by: np.ndarray) -> np.ndarray:
     return boxes + np.concatenate([by, by], axis=1)
-
-
-def test_iou_of_paired_rows():
-    a = np.array([[0, 0, 4, 8], [0, 0, 4, 8]], float)
-    b = np.array([[0, 0, 4, 8], [2, 0, 6, 8]], float)
-    assert box_iou(a, b) == pytest.approx([1.0, 1 / 3])
 
 
 def test_nearest_within_keeps_only_detections_inside_the_radius():

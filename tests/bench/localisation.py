@@ -14,7 +14,7 @@ it puts every centre at the cell's middle.
     python -m tests.bench.localisation [WEIGHTS] [--score 0.35] [--radius 5]
         [--archive val_v3 --archive val_alt ...]
 
-About a minute an archive on 2 cores (the model once per frame, no tracker).
+About 80 s for the five archives on 2 cores (the model once per frame, no tracker).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from tgram.classes import gt_class_id
 from tgram.data.formats import read_gt
 from tgram.data.video import list_videos, read_frames, video_id
 from tgram.detect import detect_frames
-from tgram.geometry import DOWN_RATIO
+from tgram.eval.overlaps import tlwh, xyxy
+from tgram.geometry import DOWN_RATIO, iou_matrix
 from tgram.inference import Detector
 from tgram.resources import SHIPPED_WEIGHTS
 
@@ -57,14 +58,6 @@ class Localisation:
     """Share of the centre error's variance (both axes) that is each object's mean error."""
     subcell_slope: float
     """Slope of detected on true position within a stride-4 cell (pairs in the same cell)."""
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of row i of `a` with row i of `b` (xyxy [N, 4])."""
-    overlap = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
-    inter = overlap.prod(axis=1)
-    area = (a[:, 2:] - a[:, :2]).prod(axis=1) + (b[:, 2:] - b[:, :2]).prod(axis=1)
-    return inter / np.maximum(area - inter, 1e-12)
 
 
 def nearest_within(detected: np.ndarray, truth: np.ndarray, radius: float) -> np.ndarray:
@@ -102,9 +95,8 @@ def localisation(detected: np.ndarray, truth: np.ndarray, object_id: np.ndarray)
     )
 
 
-def measure(weights: str, archive: Path, score: float, radius: float) -> Localisation:
-    """Detections at >= `score` of every frame of `archive` against its gt vehicles."""
-    detector = Detector.from_weights(weights, score_threshold=score)
+def measure(detector: Detector, archive: Path, radius: float) -> Localisation:
+    """The detector's detections on every frame of `archive` against its gt vehicles."""
     class_index = detector.class_names.index(CLASS)
     detected, truth, object_id = [], [], []
     for number, uri in enumerate(list_videos(archive / "videos")):
@@ -112,9 +104,7 @@ def measure(weights: str, archive: Path, score: float, radius: float) -> Localis
         gt = gt[gt["cls"] == gt_class_id(CLASS)]
         for frame in detect_frames(read_frames(uri), detector):
             rows = gt[gt["frame"] == frame.index]
-            true_boxes = np.stack(
-                [rows["x"], rows["y"], rows["x"] + rows["w"], rows["y"] + rows["h"]], axis=1
-            )
+            true_boxes = xyxy(tlwh(rows))
             det = frame.detections
             boxes = det.boxes[det.classes == class_index]
             pairs = nearest_within(boxes, true_boxes, radius)
@@ -133,7 +123,8 @@ def _boxes(centre: np.ndarray, size: np.ndarray) -> np.ndarray:
 
 
 def _share_at_half(detected: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean(box_iou(detected, truth) >= 0.5))
+    rows = np.arange(len(detected))
+    return float(np.mean(iou_matrix(detected, truth, (rows, rows)) >= 0.5))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         "--archive", action="append", choices=names, help="validation archive; repeatable"
     )
     args = parser.parse_args(argv)
+    detector = Detector.from_weights(args.weights, score_threshold=args.score)
     print(
         "archive | pairs | IoU>=0.5 as detected / true centre / true size | centre error px "
         "| bias share | sub-cell slope"
@@ -156,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         name = Path(archive.path).name
         if args.archive and name not in args.archive:
             continue
-        m = measure(args.weights, archive.ensure(), args.score, args.radius)
+        m = measure(detector, archive.ensure(), args.radius)
         print(
             f"{name} | {m.pairs} | {m.iou50:.3f} / {m.iou50_true_centre:.3f} / "
             f"{m.iou50_true_size:.3f} | {m.centre_error_px:.2f} | {m.bias_share:.2f} | "
