@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tgram.classes import class_name_of_gt_id
-from tgram.geometry import iou_matrix
+from tgram.geometry import box_centres, iou_matrix
 
 RECALL_SCORE = 0.3
 """Score at which centre recall is counted: a fixed operating point, so recall moves only
@@ -115,7 +115,6 @@ def _greedy_hits(iou: np.ndarray, threshold: float) -> np.ndarray:
 def _centres_found(det_boxes: np.ndarray, gt_boxes: np.ndarray, radius: float) -> int:
     if len(det_boxes) == 0 or len(gt_boxes) == 0:
         return 0
-    dc = (det_boxes[:, :2] + det_boxes[:, 2:]) / 2
-    gc = (gt_boxes[:, :2] + gt_boxes[:, 2:]) / 2
+    dc, gc = box_centres(det_boxes), box_centres(gt_boxes)
     dist = np.linalg.norm(gc[:, None, :] - dc[None, :, :], axis=2)
     return int(np.sum(dist.min(axis=1) <= radius))

@@ -125,6 +125,11 @@ def _match_components(
     return np.concatenate(found).astype(np.int64)
 
 
+def box_centres(boxes: np.ndarray) -> np.ndarray:
+    """[N, 4] xyxy boxes -> [N, 2] centres."""
+    return (boxes[:, :2] + boxes[:, 2:]) / 2
+
+
 def paired(values_a: np.ndarray, values_b: np.ndarray, pairs: Pairs | None) -> Pairs:
     """Operands of an elementwise cost: every (a, b) combination by broadcasting, or `pairs`."""
     if pairs is None:

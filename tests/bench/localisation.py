@@ -32,7 +32,7 @@ from tgram.data.formats import read_gt
 from tgram.data.video import list_videos, read_frames, video_id
 from tgram.detect import detect_frames
 from tgram.eval.overlaps import tlwh, xyxy
-from tgram.geometry import DOWN_RATIO, iou_matrix
+from tgram.geometry import DOWN_RATIO, box_centres, iou_matrix
 from tgram.inference import Detector
 from tgram.resources import SHIPPED_WEIGHTS
 
@@ -65,7 +65,7 @@ def nearest_within(detected: np.ndarray, truth: np.ndarray, radius: float) -> np
     within `radius` px (a detection may serve two gt boxes, as in centre recall)."""
     if len(detected) == 0 or len(truth) == 0:
         return np.zeros((0, 2), np.int64)
-    distance, index = cKDTree(_centres(detected)).query(_centres(truth))
+    distance, index = cKDTree(box_centres(detected)).query(box_centres(truth))
     (rows,) = np.nonzero(distance <= radius)
     return np.stack([rows, index[rows]], axis=1)
 
@@ -73,7 +73,7 @@ def nearest_within(detected: np.ndarray, truth: np.ndarray, radius: float) -> np
 def localisation(detected: np.ndarray, truth: np.ndarray, object_id: np.ndarray) -> Localisation:
     """The measures of `Localisation` over matched pairs: `detected[i]` matched to `truth[i]`
     (xyxy), `object_id[i]` the gt object's id (unique across videos)."""
-    centre, true_centre = _centres(detected), _centres(truth)
+    centre, true_centre = box_centres(detected), box_centres(truth)
     size, true_size = detected[:, 2:] - detected[:, :2], truth[:, 2:] - truth[:, :2]
     error = centre - true_centre
     _, of_object, sightings = np.unique(object_id, return_inverse=True, return_counts=True)
@@ -112,10 +112,6 @@ def measure(detector: Detector, archive: Path, radius: float) -> Localisation:
             truth.append(true_boxes[pairs[:, 0]])
             object_id.append(number * 10**9 + rows["id"][pairs[:, 0]])
     return localisation(np.concatenate(detected), np.concatenate(truth), np.concatenate(object_id))
-
-
-def _centres(boxes: np.ndarray) -> np.ndarray:
-    return (boxes[:, :2] + boxes[:, 2:]) / 2
 
 
 def _boxes(centre: np.ndarray, size: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from tgram.data.augment import AugmentConfig, crop_boxes, crop_frames, draw_geom
 from tgram.data.contrast import box_contrast
 from tgram.data.targets import build_targets
 from tgram.detection_metrics import ImageGroundTruth
+from tgram.geometry import box_centres
 
 
 @dataclass(frozen=True)
@@ -144,18 +145,14 @@ def moving_objects(now: FrameAnnotations, before: FrameAnnotations, frames: int)
     moving = np.zeros(len(now.ids), bool)
     if frames < 1 or not len(now.ids) or not len(before.ids):
         return moving
-    earlier = dict(zip(before.ids.tolist(), _centres(before.boxes), strict=True))
+    earlier = dict(zip(before.ids.tolist(), box_centres(before.boxes), strict=True))
     seen = np.array([i >= 0 and i in earlier for i in now.ids.tolist()])
     if not seen.any():
         return moving
-    shift = _centres(now.boxes[seen]) - np.stack([earlier[i] for i in now.ids[seen].tolist()])
+    shift = box_centres(now.boxes[seen]) - np.stack([earlier[i] for i in now.ids[seen].tolist()])
     ground = np.linalg.norm(shift - np.median(shift, axis=0), axis=1)
     moving[seen] = ground >= MOVING_PX_PER_FRAME * frames
     return moving
-
-
-def _centres(boxes: np.ndarray) -> np.ndarray:
-    return (boxes[:, :2] + boxes[:, 2:]) / 2
 
 
 class MultiFrameDataset(Dataset):
